@@ -1,0 +1,360 @@
+"""Load and validate `axonhub.yml` into frozen dataclasses.
+
+The one module that knows YAML and jsonschema on the read side. Every error is reported with its
+JSON path (`keys[2].active_profile: …`); `${ENV}` secret references are resolved once, here; a
+channel whose variable is not set is kept but marked unavailable (with a warning naming the channel
+and the variable) so that the shipped file starts on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+
+from axonhub.errors import ConfigError
+from axonhub.schema import CONFIG_SCHEMA
+
+DEFAULT_CONFIG_PATH = "axonhub.yml"
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_VALIDATOR = Draft202012Validator(CONFIG_SCHEMA)
+
+try:  # the C loader is several times faster on large files; fall back when libyaml is absent
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined,unused-ignore]
+except AttributeError:  # pragma: no cover
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class TraceConfig:
+    enabled: bool = True
+    path: Path = Path("axonhub-trace.jsonl")
+    claude_code_trace_enabled: bool = False
+    bodies: str = "none"
+    max_body_bytes: int = 65536
+    max_bytes: int = 100 * 1024 * 1024
+    keep: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8090
+    max_body_bytes: int = 32 * 1024 * 1024
+    timeouts: Timeouts = Timeouts()
+    ping_interval: float = 10.0
+    trace: TraceConfig = TraceConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelMatcher:
+    """The models a channel serves: exact names plus anchored regexes."""
+
+    exact: frozenset[str] = frozenset()
+    patterns: tuple[re.Pattern[str], ...] = ()
+
+    def matches(self, model: str) -> bool:
+        return model in self.exact or any(p.fullmatch(model) for p in self.patterns)
+
+    def describe(self) -> list[str]:
+        return sorted(self.exact) + [f"/{p.pattern}/" for p in self.patterns]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    name: str
+    type: str
+    base_url: str
+    models: ModelMatcher
+    api_key: str | None = None
+    api_key_env: str | None = None
+    aliases: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    priority: int = 0
+    weight: int = 1
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    max_output_tokens: int | None = None
+    timeouts: Timeouts = Timeouts()
+    enabled: bool = True
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        if not self.enabled:
+            return f"channel '{self.name}' is disabled in the config"
+        if self.api_key_env and self.api_key is None:
+            return (
+                f"channel '{self.name}' is unavailable: environment variable "
+                f"{self.api_key_env} is not set; set it and restart or reload AxonHub"
+            )
+        return None
+
+    def upstream_model(self, model: str) -> str:
+        return self.aliases.get(model, model)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    model: str
+    match: str | None = None
+    regex: re.Pattern[str] | None = None
+
+    def describe(self) -> str:
+        source = f"match {self.match}" if self.match is not None else f"regex {self.regex.pattern if self.regex else ''}"
+        return f"{source} -> {self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    rules: tuple[Rule, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    name: str
+    secret_hash: str
+    project: str = "default"
+    profiles: tuple[str, ...] = ()
+    active_profile: str | None = None
+    enabled: bool = True
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig
+    channels: tuple[Channel, ...]
+    profiles: Mapping[str, Profile]
+    keys: tuple[Key, ...]
+    pricing: Mapping[str, Price]
+    source: Path | None = None
+    digest: str = ""
+    loaded_at: float = 0.0
+    warnings: tuple[str, ...] = ()
+    keys_by_hash: Mapping[str, Key] = field(default_factory=lambda: MappingProxyType({}))
+
+    def key_by_name(self, name: str) -> Key | None:
+        return next((k for k in self.keys if k.name == name), None)
+
+
+def hash_secret(secret: str) -> str:
+    """The stored form of an AxonHub key. Keys are 32 random bytes, so a fast hash is enough."""
+    return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
+
+
+def format_path(path: Any) -> str:
+    """`deque(['keys', 2, 'name'])` -> `keys[2].name`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([f"config file not found: {path}"], str(path)) from None
+    except OSError as exc:
+        raise ConfigError([f"cannot read {path}: {exc.strerror}"], str(path)) from None
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([f"(yaml) {where}{problem}"], str(path)) from None
+
+
+def validate(data: Any) -> list[str]:
+    """Every schema and semantic error of a config document, as `path: message` lines."""
+    errors = [
+        f"{format_path(err.absolute_path)}: {err.message}"
+        for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    ]
+    if errors:
+        return errors
+    return _semantic_errors(data)
+
+
+def _semantic_errors(data: Mapping[str, Any]) -> list[str]:
+    errors: list[str] = []
+    errors += _duplicates(data.get("channels") or [], "channels", "name")
+    errors += _duplicates(data.get("keys") or [], "keys", "name")
+    errors += _duplicates(data.get("keys") or [], "keys", "secret_hash")
+    for i, channel in enumerate(data.get("channels") or []):
+        for j, spec in enumerate(channel["models"]):
+            if isinstance(spec, dict):
+                errors += _regex_error(spec["regex"], f"channels[{i}].models[{j}].regex")
+    profiles = data.get("profiles") or {}
+    for name, profile in profiles.items():
+        for j, rule in enumerate(profile["rules"]):
+            if "regex" in rule:
+                errors += _regex_error(rule["regex"], f"profiles.{name}.rules[{j}].regex")
+    for i, key in enumerate(data.get("keys") or []):
+        for j, profile_name in enumerate(key.get("profiles") or []):
+            if profile_name not in profiles:
+                errors.append(f"keys[{i}].profiles[{j}]: no profile named '{profile_name}'")
+        active = key.get("active_profile")
+        if active is not None:
+            if active not in profiles:
+                errors.append(f"keys[{i}].active_profile: no profile named '{active}'")
+            elif key.get("profiles") and active not in key["profiles"]:
+                errors.append(f"keys[{i}].active_profile: '{active}' is not one of the key's profiles")
+    return errors
+
+
+def _duplicates(items: list[dict[str, Any]], where: str, field_name: str) -> list[str]:
+    seen: set[str] = set()
+    errors = []
+    for i, item in enumerate(items):
+        value = item.get(field_name)
+        if value in seen:
+            shown = value if field_name != "secret_hash" else "(the same secret)"
+            errors.append(f"{where}[{i}].{field_name}: duplicate {field_name} {shown!r}")
+        seen.add(value)
+    return errors
+
+
+def _regex_error(pattern: str, where: str) -> list[str]:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return [f"{where}: invalid regex {pattern!r}: {exc}"]
+    return []
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and freeze a config file; raises ConfigError listing every problem."""
+    path = Path(path)
+    data = read_yaml(path)
+    if data is None:
+        data = {}
+    errors = validate(data)
+    if errors:
+        raise ConfigError(errors, str(path))
+    raw = path.read_bytes()
+    return build_config(data, source=path, env=os.environ if env is None else env, raw=raw)
+
+
+def build_config(
+    data: Mapping[str, Any], *, source: Path | None, env: Mapping[str, str], raw: bytes = b""
+) -> Config:
+    """Turn an already validated document into a Config."""
+    base_dir = source.parent if source else Path.cwd()
+    warnings: list[str] = []
+    channels = tuple(_channel(c, env, warnings) for c in data.get("channels") or [])
+    keys = tuple(_key(k) for k in data.get("keys") or [])
+    return Config(
+        server=_server(data.get("server") or {}, base_dir),
+        channels=channels,
+        profiles=MappingProxyType({n: _profile(n, p) for n, p in (data.get("profiles") or {}).items()}),
+        keys=keys,
+        pricing=MappingProxyType({m: Price(**p) for m, p in (data.get("pricing") or {}).items()}),
+        source=source,
+        digest=hashlib.sha256(raw).hexdigest()[:12],
+        loaded_at=time.time(),
+        warnings=tuple(warnings),
+        keys_by_hash=MappingProxyType({k.secret_hash: k for k in keys}),
+    )
+
+
+def _timeouts(raw: Mapping[str, Any] | None, default: Timeouts = Timeouts()) -> Timeouts:
+    raw = raw or {}
+    return Timeouts(connect=raw.get("connect", default.connect), read=raw.get("read", default.read))
+
+
+def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
+    trace_raw = raw.get("trace") or {}
+    trace_path = Path(os.path.expanduser(trace_raw.get("path", TraceConfig.path)))
+    trace = TraceConfig(
+        enabled=trace_raw.get("enabled", True),
+        path=trace_path if trace_path.is_absolute() else base_dir / trace_path,
+        claude_code_trace_enabled=trace_raw.get("claude_code_trace_enabled", False),
+        bodies=trace_raw.get("bodies", "none"),
+        max_body_bytes=trace_raw.get("max_body_bytes", TraceConfig.max_body_bytes),
+        max_bytes=trace_raw.get("max_bytes", TraceConfig.max_bytes),
+        keep=trace_raw.get("keep", TraceConfig.keep),
+    )
+    return ServerConfig(
+        host=raw.get("host", ServerConfig.host),
+        port=raw.get("port", ServerConfig.port),
+        max_body_bytes=raw.get("max_body_bytes", ServerConfig.max_body_bytes),
+        timeouts=_timeouts(raw.get("timeouts")),
+        ping_interval=raw.get("ping_interval", ServerConfig.ping_interval),
+        trace=trace,
+    )
+
+
+def _channel(raw: Mapping[str, Any], env: Mapping[str, str], warnings: list[str]) -> Channel:
+    exact = frozenset(m for m in raw["models"] if isinstance(m, str))
+    patterns = tuple(re.compile(m["regex"]) for m in raw["models"] if isinstance(m, dict))
+    api_key_env = None
+    api_key = None
+    if "api_key" in raw:
+        match = _ENV_REF.match(raw["api_key"])
+        assert match is not None  # the schema only admits ${VAR}
+        api_key_env = match.group(1)
+        api_key = env.get(api_key_env) or None
+    channel = Channel(
+        name=raw["name"],
+        type=raw["type"],
+        base_url=raw["base_url"].rstrip("/"),
+        models=ModelMatcher(exact, patterns),
+        api_key=api_key,
+        api_key_env=api_key_env,
+        aliases=MappingProxyType(dict(raw.get("aliases") or {})),
+        priority=raw.get("priority", 0),
+        weight=raw.get("weight", 1),
+        headers=MappingProxyType(dict(raw.get("headers") or {})),
+        max_output_tokens=raw.get("max_output_tokens"),
+        timeouts=_timeouts(raw.get("timeouts")),
+        enabled=raw.get("enabled", True),
+    )
+    reason = channel.unavailable_reason
+    if reason and channel.enabled:
+        warnings.append(reason)
+    return channel
+
+
+def _profile(name: str, raw: Mapping[str, Any]) -> Profile:
+    rules = tuple(
+        Rule(model=r["model"], match=r.get("match"), regex=re.compile(r["regex"]) if "regex" in r else None)
+        for r in raw["rules"]
+    )
+    return Profile(name=name, rules=rules, description=raw.get("description", ""))
+
+
+def _key(raw: Mapping[str, Any]) -> Key:
+    return Key(
+        name=raw["name"],
+        secret_hash=raw["secret_hash"],
+        project=raw.get("project", "default"),
+        profiles=tuple(raw.get("profiles") or ()),
+        active_profile=raw.get("active_profile"),
+        enabled=raw.get("enabled", True),
+        created_at=str(raw.get("created_at", "")),
+    )

@@ -1,0 +1,163 @@
+"""The JSON Schema (draft 2020-12) of `axonhub.yml`.
+
+One schema, used by `config check`, by `serve` at start and on every reload, and by every CLI
+edit before it is written. Semantic checks a schema cannot express (a key's active profile must
+exist, regexes must compile, names must be unique) live in `config.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
+
+_NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
+_POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}
+
+_MODEL_PATTERN = {
+    "description": "an exact model name, or {regex: …} matching the whole name",
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {
+            "type": "object",
+            "properties": {"regex": {"type": "string", "minLength": 1}},
+            "required": ["regex"],
+            "additionalProperties": False,
+        },
+    ],
+}
+
+_RULE = {
+    "type": "object",
+    "properties": {
+        "match": {"type": "string", "minLength": 1, "description": "exact model name"},
+        "regex": {"type": "string", "minLength": 1, "description": "anchored regex on the model name"},
+        "model": {"type": "string", "minLength": 1, "description": "the model to use; may use \\1 groups"},
+    },
+    "required": ["model"],
+    "oneOf": [{"required": ["match"]}, {"required": ["regex"]}],
+    "additionalProperties": False,
+}
+
+_TIMEOUTS = {
+    "type": "object",
+    "properties": {
+        "connect": _POSITIVE_NUMBER,
+        "read": _POSITIVE_NUMBER,
+    },
+    "additionalProperties": False,
+}
+
+_PRICE = {
+    "type": "object",
+    "description": "USD per million tokens",
+    "properties": {
+        "input": {"type": "number", "minimum": 0},
+        "output": {"type": "number", "minimum": 0},
+        "cache_read": {"type": "number", "minimum": 0},
+        "cache_write": {"type": "number", "minimum": 0},
+    },
+    "additionalProperties": False,
+}
+
+CONFIG_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "AxonHub configuration",
+    "type": "object",
+    "properties": {
+        "version": {"type": "integer", "const": 1},
+        "server": {
+            "type": "object",
+            "properties": {
+                "host": {"type": "string", "minLength": 1},
+                "port": {"type": "integer", "minimum": 1, "maximum": 65535},
+                "max_body_bytes": {"type": "integer", "minimum": 1024},
+                "timeouts": _TIMEOUTS,
+                "ping_interval": _POSITIVE_NUMBER,
+                "trace": {
+                    "type": "object",
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "path": {"type": "string", "minLength": 1},
+                        "claude_code_trace_enabled": {"type": "boolean"},
+                        "bodies": {"enum": ["none", "errors", "all"]},
+                        "max_body_bytes": {"type": "integer", "minimum": 0},
+                        "max_bytes": {"type": "integer", "minimum": 0},
+                        "keep": {"type": "integer", "minimum": 0},
+                    },
+                    "additionalProperties": False,
+                },
+            },
+            "additionalProperties": False,
+        },
+        "channels": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": _NAME,
+                    "type": {"enum": list(CHANNEL_TYPES)},
+                    "base_url": {"type": "string", "pattern": r"^https?://[^\s]+$"},
+                    "api_key": {
+                        "type": "string",
+                        "pattern": r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$",
+                        "description": "an environment reference such as ${DEEPSEEK_API_KEY}; never the key itself",
+                    },
+                    "models": {"type": "array", "items": _MODEL_PATTERN, "minItems": 1},
+                    "aliases": {
+                        "type": "object",
+                        "description": "model name -> the name this upstream knows it by",
+                        "additionalProperties": {"type": "string", "minLength": 1},
+                    },
+                    "priority": {"type": "integer", "description": "lower is tried first"},
+                    "weight": {"type": "integer", "minimum": 1},
+                    "headers": {
+                        "type": "object",
+                        "additionalProperties": {"type": "string"},
+                    },
+                    "max_output_tokens": {"type": "integer", "minimum": 1},
+                    "timeouts": _TIMEOUTS,
+                    "enabled": {"type": "boolean"},
+                },
+                "required": ["name", "type", "base_url", "models"],
+                "additionalProperties": False,
+            },
+        },
+        "profiles": {
+            "type": "object",
+            "propertyNames": _NAME,
+            "additionalProperties": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "rules": {"type": "array", "items": _RULE},
+                },
+                "required": ["rules"],
+                "additionalProperties": False,
+            },
+        },
+        "keys": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": _NAME,
+                    "secret_hash": {"type": "string", "pattern": r"^sha256:[0-9a-f]{64}$"},
+                    "project": {"type": "string"},
+                    "profiles": {"type": "array", "items": _NAME, "uniqueItems": True},
+                    "active_profile": {"anyOf": [_NAME, {"type": "null"}]},
+                    "enabled": {"type": "boolean"},
+                    "created_at": {"type": "string"},
+                },
+                "required": ["name", "secret_hash"],
+                "additionalProperties": False,
+            },
+        },
+        "pricing": {
+            "type": "object",
+            "description": "model name -> price per million tokens, for `axonhub usage`",
+            "additionalProperties": _PRICE,
+        },
+    },
+    "additionalProperties": False,
+}

@@ -1,0 +1,104 @@
+"""Server-sent events: a spec-exact incremental decoder and the encoder for outgoing events.
+
+The decoder takes raw bytes as they come off the network. It splits lines on bytes (CRLF, LF or
+CR), so a multi-byte UTF-8 character that straddles two network reads is only decoded once its
+line is complete. Comment lines (`: keep-alive`) are skipped, several `data:` lines are joined
+with `\\n`, and an event is dispatched on the blank line that ends it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    event: str | None
+    data: str
+
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+class SSEDecoder:
+    """Incremental SSE parser: `feed(bytes) -> events`, `finish() -> events`."""
+
+    __slots__ = ("_buffer", "_event", "_data", "_pending_cr")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._pending_cr = False
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if self._pending_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]  # the LF of a CRLF split across two reads
+        self._pending_cr = False
+        buffer = self._buffer + chunk
+        if b"\r" in buffer:
+            self._pending_cr = buffer.endswith(b"\r")
+            buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        events: list[ServerSentEvent] = []
+        for line in lines:
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def finish(self) -> list[ServerSentEvent]:
+        """Flush at end of stream: a last event without its blank line still counts."""
+        events: list[ServerSentEvent] = []
+        if self._buffer:
+            event = self._line(self._buffer)
+            self._buffer = b""
+            if event is not None:
+                events.append(event)
+        event = self._line(b"")
+        if event is not None:
+            events.append(event)
+        return events
+
+    def _line(self, raw: bytes) -> ServerSentEvent | None:
+        if not raw:
+            return self._dispatch()
+        if raw[:1] == b":":
+            return None
+        line = raw.decode("utf-8", errors="replace")
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        # `id` and `retry` carry nothing a gateway needs; unknown fields are ignored per spec.
+        return None
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        if not self._data and self._event is None:
+            return None
+        event = ServerSentEvent(self._event, "\n".join(self._data))
+        self._event = None
+        self._data = []
+        if not event.data and event.event is None:
+            return None
+        return event
+
+
+def encode_event(event: str | None, data: Any) -> bytes:
+    """One SSE frame. `data` is JSON-serialised unless it is already a string.
+
+    ASCII-escaped JSON: a lone UTF-16 surrogate from an upstream fragment cannot break the encoder.
+    """
+    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n".encode()
+
+
+def encode_comment(text: str = "") -> bytes:
+    return f": {text}\n\n".encode()
