@@ -289,22 +289,23 @@ def _timeouts(raw: Mapping[str, Any] | None, default: Timeouts = Timeouts()) -> 
 
 def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
     trace_raw = raw.get("trace") or {}
-    trace_path = Path(os.path.expanduser(trace_raw.get("path", TraceConfig.path)))
+    default_trace, default = TraceConfig(), ServerConfig()
+    trace_path = Path(os.path.expanduser(trace_raw.get("path", default_trace.path)))
     trace = TraceConfig(
-        enabled=trace_raw.get("enabled", True),
+        enabled=trace_raw.get("enabled", default_trace.enabled),
         path=trace_path if trace_path.is_absolute() else base_dir / trace_path,
-        claude_code_trace_enabled=trace_raw.get("claude_code_trace_enabled", False),
-        bodies=trace_raw.get("bodies", "none"),
-        max_body_bytes=trace_raw.get("max_body_bytes", TraceConfig.max_body_bytes),
-        max_bytes=trace_raw.get("max_bytes", TraceConfig.max_bytes),
-        keep=trace_raw.get("keep", TraceConfig.keep),
+        claude_code_trace_enabled=trace_raw.get("claude_code_trace_enabled", default_trace.claude_code_trace_enabled),
+        bodies=trace_raw.get("bodies", default_trace.bodies),
+        max_body_bytes=trace_raw.get("max_body_bytes", default_trace.max_body_bytes),
+        max_bytes=trace_raw.get("max_bytes", default_trace.max_bytes),
+        keep=trace_raw.get("keep", default_trace.keep),
     )
     return ServerConfig(
-        host=raw.get("host", ServerConfig.host),
-        port=raw.get("port", ServerConfig.port),
-        max_body_bytes=raw.get("max_body_bytes", ServerConfig.max_body_bytes),
+        host=raw.get("host", default.host),
+        port=raw.get("port", default.port),
+        max_body_bytes=raw.get("max_body_bytes", default.max_body_bytes),
         timeouts=_timeouts(raw.get("timeouts")),
-        ping_interval=raw.get("ping_interval", ServerConfig.ping_interval),
+        ping_interval=raw.get("ping_interval", default.ping_interval),
         trace=trace,
     )
 

@@ -103,7 +103,8 @@ class ChannelUnavailable(GatewayError):
 class UpstreamError(GatewayError):
     """The upstream failed: an HTTP error answer, a connection failure or a timeout.
 
-    `body` keeps the upstream's raw error body so a same-format client can get it verbatim.
+    `body` keeps the upstream's raw error body and `body_format` the wire format it is in, so a
+    client speaking that same format gets it verbatim, with the upstream's status.
     """
 
     def __init__(
@@ -114,10 +115,12 @@ class UpstreamError(GatewayError):
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         body: bytes | None = None,
+        body_format: str | None = None,
         channel: str | None = None,
     ) -> None:
         super().__init__(message, kind=kind, status=status, headers=headers)
         self.body = body
+        self.body_format = body_format
         self.channel = channel
 
 

@@ -1,0 +1,21 @@
+"""Typed keys for what the app and each request carry (aiohttp `AppKey`s and request keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from axonhub.exchange import Exchange
+from axonhub.reload import ConfigHolder
+from axonhub.upstream.dispatch import ChannelHealth
+
+CONFIG_HOLDER = web.AppKey("config_holder", ConfigHolder)
+CHANNEL_HEALTH = web.AppKey("channel_health", ChannelHealth)
+# Routes that need no AxonHub key (health, metrics, Claude Code's probes), by canonical path.
+PUBLIC_PATHS = web.AppKey("public_paths", frozenset)
+# Called with each finished exchange's trace record: the trace writer, the metrics.
+ON_EXCHANGE_DONE = web.AppKey("on_exchange_done", list[Callable[[dict[str, Any]], None]])
+
+EXCHANGE = web.RequestKey("exchange", Exchange)

@@ -1,0 +1,59 @@
+"""`axonhub serve`: validate the config, configure logging, run the gateway until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+import structlog
+from aiohttp import web
+
+from axonhub.cli.common import config_option, load
+
+
+@click.command()
+@config_option
+@click.option("--host", envvar="AXONHUB_HOST", show_envvar=True, help="Listen address (default: server.host).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), envvar="AXONHUB_PORT", show_envvar=True, help="Port (default: server.port)."
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["auto", "console", "json"]),
+    default="auto",
+    envvar="AXONHUB_LOG_FORMAT",
+    show_default=True,
+    show_envvar=True,
+    help="auto: console on a terminal, JSON lines otherwise.",
+)
+def serve(config_path: Path, host: str | None, port: int | None, log_format: str) -> None:
+    """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
+    from axonhub.log import configure_logging
+    from axonhub.server import make_app
+
+    config = load(config_path)  # refuses an invalid file with every error and its path
+    server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
+    config = dataclasses.replace(config, server=server)
+    configure_logging(log_format)
+    log = structlog.get_logger("axonhub")
+    for warning in config.warnings:
+        log.warning("channel unavailable", detail=warning)
+    if not config.keys:
+        log.warning("no API keys configured; create one with `axonhub keys create NAME`")
+    log.info(
+        "axonhub listening",
+        url=f"http://{server.host}:{server.port}",
+        config=str(config_path),
+        trace=str(server.trace.path) if server.trace.enabled else None,
+    )
+    web.run_app(
+        make_app(config),
+        host=server.host,
+        port=server.port,
+        handler_cancellation=True,  # a client that goes away cancels its upstream request at once
+        access_log=None,
+        print=None,
+        shutdown_timeout=10,
+    )
+    log.info("axonhub stopped")

@@ -1,0 +1,143 @@
+"""The per-request record: what the pipeline learns about one exchange, turned into a trace line.
+
+An `Exchange` is created by the context middleware when a request arrives, filled in by the auth
+middleware and the pipeline as they go, and written to the trace log when the response is done,
+also when the handler failed or the client went away.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from axonhub.config import Config, Key
+from axonhub.errors import GatewayError
+
+TRACE_VERSION = 1
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input: int = 0
+    output: int = 0
+    cache_read: int = 0
+    cache_write: int = 0
+    reasoning: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "input": self.input,
+            "output": self.output,
+            "cache_read": self.cache_read,
+            "cache_write": self.cache_write,
+            "reasoning": self.reasoning,
+        }
+
+
+@dataclass(slots=True)
+class Attempt:
+    channel: str
+    upstream_model: str
+    status: int | None = None
+    latency_ms: float = 0.0
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "upstream_model": self.upstream_model,
+            "status": self.status,
+            "latency_ms": round(self.latency_ms, 2),
+            "error": self.error,
+        }
+
+
+@dataclass(slots=True)
+class Exchange:
+    """Mutable while the request is served; `record()` freezes it into the trace line."""
+
+    request_id: str
+    config: Config
+    method: str
+    path: str
+    client_format: str
+    user_agent: str = ""
+    started: float = field(default_factory=time.perf_counter)
+    wall_time: float = field(default_factory=time.time)
+    kind: str | None = None  # None: not traced (probes, health, metrics)
+    key: Key | None = None
+    trace_id: str = ""
+    trace_source: str = "request"
+    requested_model: str | None = None
+    profile: str | None = None
+    rule: int | None = None
+    resolved_model: str | None = None
+    channel: str | None = None
+    upstream_model: str | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    stream: bool = False
+    status: int = 0
+    stop_reason: str | None = None
+    usage: Usage | None = None
+    first_byte_at: float | None = None
+    upstream_started: float | None = None
+    upstream_finished: float | None = None
+    error: GatewayError | None = None
+    error_type: str | None = None
+    request_body: Any = None
+    response_body: Any = None
+
+    def mark_first_byte(self) -> None:
+        if self.first_byte_at is None:
+            self.first_byte_at = time.perf_counter()
+
+    def fail(self, err: GatewayError, error_type: str | None = None) -> None:
+        self.error = err
+        self.error_type = error_type or err.kind.value
+
+    def record(self) -> dict[str, Any]:
+        now = time.perf_counter()
+        total = (now - self.started) * 1000
+        upstream = 0.0
+        if self.upstream_started is not None:
+            upstream = ((self.upstream_finished or now) - self.upstream_started) * 1000
+        ttfb = (self.first_byte_at - self.started) * 1000 if self.first_byte_at else None
+        return {
+            "v": TRACE_VERSION,
+            "time": datetime.fromtimestamp(self.wall_time, UTC).isoformat(timespec="milliseconds"),
+            "request_id": self.request_id,
+            "trace_id": self.trace_id or self.request_id,
+            "trace_source": self.trace_source,
+            "kind": self.kind,
+            "key": self.key.name if self.key else None,
+            "project": self.key.project if self.key else None,
+            "client_format": self.client_format,
+            "method": self.method,
+            "path": self.path,
+            "user_agent": self.user_agent,
+            "requested_model": self.requested_model,
+            "profile": self.profile,
+            "rule": self.rule,
+            "resolved_model": self.resolved_model,
+            "channel": self.channel,
+            "upstream_model": self.upstream_model,
+            "attempts": [a.as_dict() for a in self.attempts],
+            "stream": self.stream,
+            "status": self.status,
+            "stop_reason": self.stop_reason,
+            "usage": self.usage.as_dict() if self.usage else None,
+            "timings": {
+                "ttfb_ms": round(ttfb, 2) if ttfb is not None else None,
+                "upstream_ms": round(upstream, 2),
+                "total_ms": round(total, 2),
+                "overhead_ms": round(max(total - upstream, 0.0), 2),
+            },
+            "error": {"type": self.error_type, "message": self.error.message} if self.error else None,
+        }

@@ -1,0 +1,158 @@
+"""The aiohttp middlewares: request context, error rendering, auth. Composed in server.py.
+
+    context  (outermost) request id, timing, the one log line and the trace record per request
+    errors   any error becomes the wire format's error JSON with the right status
+    auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer`
+
+Context sits outside errors so that the trace and the log line see the status the client got.
+Everything else (remap, transform, dispatch) is the pipeline's, because a middleware cannot
+rewrite a stream once it has started.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+import structlog
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.config import Config, Key, hash_secret
+from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound, RequestTooLarge
+from axonhub.exchange import Exchange, new_request_id
+from axonhub.formats.render_error import error_response, wire_format_for_path
+
+log = structlog.get_logger("axonhub.request")
+
+
+@web.middleware
+async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    config: Config = request.app[CONFIG_HOLDER].current  # one snapshot for the whole request
+    request_id = request.headers.get("x-request-id") or new_request_id()
+    if len(request_id) > 128 or not request_id.isprintable():
+        request_id = new_request_id()
+    exchange = Exchange(
+        request_id=request_id,
+        config=config,
+        method=request.method,
+        path=request.path,
+        client_format=wire_format_for_path(request.path),
+        user_agent=request.headers.get("User-Agent", "")[:200],
+    )
+    request[EXCHANGE] = exchange
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        if not response.prepared:
+            response.headers["request-id"] = request_id
+        return response
+    except BaseException:
+        status = 499  # the client went away (handler cancelled) or a failure escaped every renderer
+        raise
+    finally:
+        exchange.status = exchange.status or status
+        _finish(request, exchange)
+        structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _finish(request: web.Request, exchange: Exchange) -> None:
+    if exchange.kind is None:
+        return
+    record = exchange.record()
+    for callback in request.app[ON_EXCHANGE_DONE]:
+        callback(record)
+    usage = record["usage"] or {}
+    log.info(
+        "request",
+        method=exchange.method,
+        path=exchange.path,
+        status=exchange.status,
+        key=record["key"],
+        model=exchange.requested_model,
+        resolved=exchange.resolved_model,
+        channel=exchange.channel,
+        stream=exchange.stream,
+        input_tokens=usage.get("input"),
+        output_tokens=usage.get("output"),
+        ms=record["timings"]["total_ms"],
+        error=exchange.error.message if exchange.error else None,
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    exchange: Exchange = request[EXCHANGE]
+    try:
+        return await handler(request)
+    except GatewayError as err:
+        return _render(exchange, err)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _render(exchange, RequestTooLarge(f"request body is larger than the limit of {exc.max_size} bytes"))
+    except web.HTTPNotFound:
+        return _render(exchange, NotFound(f"no route for {request.method} {request.path}"))
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return _render(exchange, NotFound(f"{request.method} is not supported on {request.path} (use {allowed})"))
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _render(exchange, InvalidRequest(exc.reason or "bad request", status=exc.status))
+    except (ConnectionResetError, TimeoutError):
+        raise
+    except Exception as exc:
+        log.exception("unhandled error", error=repr(exc))
+        err = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
+        return _render(exchange, err, error_type="internal")
+
+
+def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
+    exchange.fail(err, error_type)
+    response = error_response(exchange.client_format, err, exchange.request_id)
+    exchange.status = response.status
+    return response
+
+
+def auth_key(request: web.Request) -> str | None:
+    """The presented AxonHub key: `x-api-key`, else `Authorization: Bearer …`."""
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def authenticate(config: Config, presented: str | None) -> Key:
+    if not presented:
+        raise AuthenticationFailed(
+            "missing API key: send your AxonHub key as `x-api-key` or `Authorization: Bearer` "
+            "(create one with `axonhub keys create NAME`)"
+        )
+    digest = hash_secret(presented)
+    # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
+    # is constant time all the same.
+    key = config.keys_by_hash.get(digest)
+    if key is None or not hmac.compare_digest(key.secret_hash, digest):
+        raise AuthenticationFailed("invalid API key")
+    if not key.enabled:
+        raise AuthenticationFailed(f"API key '{key.name}' is disabled")
+    return key
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    resource = request.match_info.route.resource
+    if resource is None or resource.canonical in request.app[PUBLIC_PATHS]:
+        return await handler(request)
+    exchange: Exchange = request[EXCHANGE]
+    exchange.key = authenticate(exchange.config, auth_key(request))
+    return await handler(request)
+
+
+Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
+MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, auth_middleware]

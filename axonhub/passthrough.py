@@ -1,0 +1,193 @@
+"""The same-format fast path: an Anthropic client on an Anthropic channel.
+
+The client's JSON goes upstream untouched but for the model name; when the model does not change
+the raw bytes go as they came. Auth is the channel's; `anthropic-version` and `anthropic-beta` are
+forwarded. Streams are relayed chunk by chunk as they arrive while a side parser reads usage and
+the stop reason for the trace; it JSON-decodes only the few events that carry them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError
+from axonhub.exchange import Exchange, Usage
+from axonhub.formats.anthropic import errors as anthropic_errors
+from axonhub.profiles import Candidate
+from axonhub.sse import SSEDecoder, encode_event
+from axonhub.upstream.client import UpstreamCall
+from axonhub.upstream.dispatch import generic_error
+
+DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+# Upstream response headers a client may act on.
+_FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+_FORWARDED_RESPONSE_PREFIXES = ("anthropic-ratelimit-",)
+
+
+def anthropic_headers(client_headers: Mapping[str, str], candidate: Candidate) -> dict[str, str]:
+    """Headers for an Anthropic upstream: the channel's auth, the client's version and betas."""
+    channel = candidate.channel
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": client_headers.get("Accept", "application/json"),
+        "anthropic-version": client_headers.get("anthropic-version", DEFAULT_ANTHROPIC_VERSION),
+    }
+    beta = client_headers.get("anthropic-beta")
+    if beta:
+        headers["anthropic-beta"] = beta
+    agent = client_headers.get("User-Agent")
+    if agent:
+        headers["User-Agent"] = agent
+    if channel.api_key:
+        headers["x-api-key"] = channel.api_key
+    headers.update(channel.headers)
+    return headers
+
+
+def anthropic_call(
+    candidate: Candidate, endpoint: str, client_headers: Mapping[str, str], raw: bytes, body: dict[str, Any]
+) -> UpstreamCall:
+    """The upstream request: `raw` itself when the model name stays, else re-serialised with the new one."""
+    if body.get("model") != candidate.upstream_model:
+        raw = json.dumps({**body, "model": candidate.upstream_model}, ensure_ascii=False, separators=(",", ":")).encode()
+    return UpstreamCall(
+        url=f"{candidate.channel.base_url}/v1/{endpoint}", headers=anthropic_headers(client_headers, candidate), body=raw
+    )
+
+
+def parse_anthropic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
+    parsed = anthropic_errors.parse_error_body(status, raw)
+    if parsed is None:
+        return generic_error(status, raw, channel)
+    kind, message = parsed
+    return UpstreamError(
+        f"[{channel}] {message}", kind=kind, status=status, body=raw, body_format="anthropic", channel=channel
+    )
+
+
+def forwarded_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in upstream.headers.items()
+        if name.lower() in _FORWARDED_RESPONSE_HEADERS or name.lower().startswith(_FORWARDED_RESPONSE_PREFIXES)
+    }
+
+
+class AnthropicStreamReader:
+    """Reads usage, stop reason and errors off an Anthropic SSE stream passing through."""
+
+    _INTERESTING = frozenset({"message_start", "message_delta", "message_stop", "error"})
+
+    def __init__(self) -> None:
+        self._decoder = SSEDecoder()
+        self.usage: dict[str, int] = {}
+        self.stop_reason: str | None = None
+        self.finished = False
+        self.error: dict[str, Any] | None = None
+
+    def feed(self, chunk: bytes) -> None:
+        for event in self._decoder.feed(chunk):
+            if event.event in self._INTERESTING:
+                self._event(event.event, event.data)
+
+    def _event(self, name: str | None, data: str) -> None:
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            return
+        if name == "message_start":
+            self.usage.update(_int_fields(payload.get("message", {}).get("usage")))
+        elif name == "message_delta":
+            self.usage.update(_int_fields(payload.get("usage")))
+            self.stop_reason = (payload.get("delta") or {}).get("stop_reason") or self.stop_reason
+        elif name == "message_stop":
+            self.finished = True
+        elif name == "error":
+            self.error = payload.get("error") if isinstance(payload.get("error"), dict) else {"message": data}
+
+
+def _int_fields(usage: Any) -> dict[str, int]:
+    if not isinstance(usage, dict):
+        return {}
+    return {k: v for k, v in usage.items() if isinstance(v, int)}
+
+
+def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
+    details = usage.get("output_tokens_details") or {}
+    return Usage(
+        input=int(usage.get("input_tokens") or 0),
+        output=int(usage.get("output_tokens") or 0),
+        cache_read=int(usage.get("cache_read_input_tokens") or 0),
+        cache_write=int(usage.get("cache_creation_input_tokens") or 0),
+        reasoning=int(details.get("thinking_tokens") or 0) if isinstance(details, dict) else 0,
+    )
+
+
+async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.Response:
+    """A whole JSON answer, forwarded as it came."""
+    try:
+        data = await upstream.read()
+    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+        raise _cut(exchange, exc) from None
+    finally:
+        exchange.upstream_finished = time.perf_counter()
+    exchange.mark_first_byte()
+    try:
+        message = json.loads(data)
+    except ValueError:
+        message = None
+    if isinstance(message, dict):
+        exchange.usage = usage_from_anthropic(message.get("usage") or {})
+        exchange.stop_reason = message.get("stop_reason")
+    exchange.status = upstream.status
+    return web.Response(
+        status=upstream.status, body=data, content_type="application/json", headers=forwarded_headers(upstream)
+    )
+
+
+async def relay_stream(request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+    """Relay an Anthropic SSE stream chunk by chunk; an upstream cut becomes an `event: error`."""
+    response = web.StreamResponse(status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
+    response.headers["request-id"] = exchange.request_id
+    await response.prepare(request)
+    exchange.status = upstream.status
+    reader = AnthropicStreamReader()
+    failure: GatewayError | None = None
+    try:
+        async for chunk in upstream.content.iter_any():
+            exchange.mark_first_byte()
+            await response.write(chunk)
+            reader.feed(chunk)
+    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+        failure = _cut(exchange, exc)
+    finally:
+        exchange.upstream_finished = time.perf_counter()
+        exchange.usage = usage_from_anthropic(reader.usage)
+        exchange.stop_reason = reader.stop_reason
+    if failure is None and not reader.finished and reader.error is None:
+        failure = UpstreamError("upstream stream ended unexpectedly", kind=ErrorKind.SERVER)
+    if failure is not None:
+        exchange.fail(failure)
+        await response.write(encode_event("error", anthropic_errors.error_event(failure)))
+    elif reader.error is not None:
+        exchange.fail(GatewayError(str(reader.error.get("message", "upstream error"))), str(reader.error.get("type")))
+    await response.write_eof()
+    return response
+
+
+def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamError(f"[{exchange.channel}] upstream went silent (read timeout)", kind=ErrorKind.TIMEOUT)
+    return UpstreamError(f"[{exchange.channel}] upstream connection lost: {exc}", kind=ErrorKind.BAD_GATEWAY)

@@ -1,0 +1,193 @@
+"""The request pipeline: parse → remap (profiles) → plan per channel format → dispatch → respond.
+
+Plain async functions over our own types; the HTTP concerns (auth, errors, context) are the
+middlewares'. A *plan* knows how to talk to one kind of channel for one inbound request: the
+same-format fast path (`passthrough.py`) or the IR transform (`transform.py`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import aiohttp
+from aiohttp import web
+
+from axonhub import passthrough
+from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
+from axonhub.errors import InvalidRequest, RequestTooLarge
+from axonhub.exchange import Exchange
+from axonhub.profiles import Candidate, resolve
+from axonhub.trace import trace_id_for
+from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
+from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """What the client sent, parsed once."""
+
+    format: str
+    endpoint: str  # "messages" | "count_tokens" | "chat/completions" | …
+    raw: bytes
+    body: dict[str, Any]
+    headers: Mapping[str, str]
+
+    @property
+    def stream(self) -> bool:
+        return self.body.get("stream") is True
+
+
+class Plan(Protocol):
+    def call(self, candidate: Candidate) -> UpstreamCall: ...
+
+    def error_parser(self, candidate: Candidate) -> ErrorParser: ...
+
+    async def respond(
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PassthroughPlan:
+    inbound: Inbound
+
+    def call(self, candidate: Candidate) -> UpstreamCall:
+        return passthrough.anthropic_call(
+            candidate, self.inbound.endpoint, self.inbound.headers, self.inbound.raw, self.inbound.body
+        )
+
+    def error_parser(self, candidate: Candidate) -> ErrorParser:
+        return passthrough.parse_anthropic_error
+
+    async def respond(
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        if self.inbound.stream and upstream.content_type == "text/event-stream":
+            return await passthrough.relay_stream(request, exchange, upstream)
+        return await passthrough.relay_json(exchange, upstream)
+
+
+# channel type -> the wire format its upstream speaks
+CHANNEL_FORMATS: dict[str, str] = {
+    "anthropic": "anthropic",
+}
+
+
+def plan_for(inbound: Inbound, candidate: Candidate) -> Plan:
+    channel_format = CHANNEL_FORMATS.get(candidate.channel.type)
+    if channel_format == inbound.format:
+        return PassthroughPlan(inbound)
+    raise InvalidRequest(
+        f"channel '{candidate.channel.name}' of type '{candidate.channel.type}' cannot serve "
+        f"{inbound.format} requests in this build"
+    )
+
+
+async def read_json(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
+    """The body, bounded by the configured limit, and its JSON object."""
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestTooLarge(f"request body of {request.content_length} bytes is larger than the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if not raw.strip():
+        raise InvalidRequest("request body is empty; expected a JSON object")
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"request body must be a JSON object, not {type(body).__name__}")
+    return raw, body
+
+
+def require_model(body: Mapping[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("model: field required (a non-empty string)")
+    return model
+
+
+def check_anthropic_messages(body: Mapping[str, Any], endpoint: str) -> None:
+    """The fields Anthropic itself requires, with Anthropic-like messages."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise InvalidRequest("messages: field required (a list of messages)")
+    if endpoint == "messages":
+        max_tokens = body.get("max_tokens")
+        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
+            raise InvalidRequest("max_tokens: field required (a non-negative integer)")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+            raise InvalidRequest(f"messages.{i}: each message needs `role` and `content`")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("stream: must be a boolean")
+
+
+def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchange:
+    exchange: Exchange = request[EXCHANGE]
+    exchange.kind = kind
+    exchange.stream = inbound.stream
+    config = exchange.config
+    exchange.trace_id, exchange.trace_source = trace_id_for(
+        inbound.headers,
+        inbound.body,
+        claude_code_enabled=config.server.trace.claude_code_trace_enabled,
+        request_id=exchange.request_id,
+    )
+    exchange.requested_model = require_model(inbound.body)
+    return exchange
+
+
+async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> web.StreamResponse:
+    """Resolve the model, dispatch to the first healthy channel, answer in the client's format."""
+    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    exchange.profile = route.profile
+    exchange.rule = route.rule_index
+    exchange.resolved_model = route.resolved_model
+    candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
+    plans = {c.channel.name: plan_for(inbound, c) for c in candidates}
+    candidate, upstream = await dispatch(
+        request.app[HTTP_SESSION],
+        exchange,
+        candidates,
+        prepare=lambda c: plans[c.channel.name].call(c),
+        parse_error=lambda c: plans[c.channel.name].error_parser(c),
+        health=request.app[CHANNEL_HEALTH],
+    )
+    exchange.channel = candidate.channel.name
+    exchange.upstream_model = candidate.upstream_model
+    try:
+        response = await plans[candidate.channel.name].respond(request, exchange, candidate, upstream)
+    except BaseException:
+        upstream.close()  # mid-body: drop the connection so the upstream stops generating at once
+        raise
+    upstream.release()  # back to the pool when the body was read whole, closed otherwise
+    return response
+
+
+async def anthropic_endpoint(request: web.Request, endpoint: str) -> web.StreamResponse:
+    exchange: Exchange = request[EXCHANGE]
+    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
+    inbound = Inbound("anthropic", endpoint, raw, body, request.headers)
+    start_exchange(request, inbound, "messages" if endpoint == "messages" else "count_tokens")
+    check_anthropic_messages(body, endpoint)
+    return await serve(request, exchange, inbound)
+
+
+async def messages(request: web.Request) -> web.StreamResponse:
+    """POST /v1/messages (and /anthropic/v1/messages)."""
+    return await anthropic_endpoint(request, "messages")
+
+
+async def count_tokens(request: web.Request) -> web.StreamResponse:
+    """POST /v1/messages/count_tokens."""
+    return await anthropic_endpoint(request, "messages/count_tokens")

@@ -1,0 +1,107 @@
+"""`make_app(config)`: the aiohttp application — routes, middlewares, app-wide resources.
+
+Nothing here runs at import. App-wide resources (the upstream ClientSession, the trace writer, the
+config watcher) live in `cleanup_ctx`, so they open when the server starts and close, flushed, when
+it stops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from axonhub import __version__, pipeline
+from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.config import Config
+from axonhub.exchange import Exchange
+from axonhub.middleware import MIDDLEWARES
+from axonhub.models import anthropic_list, openai_list, reachable_models
+from axonhub.reload import ConfigHolder, watch_config
+from axonhub.trace import TRACE_WRITER, trace_writer_ctx
+from axonhub.upstream.client import http_session_ctx
+from axonhub.upstream.dispatch import ChannelHealth
+
+# Base-URL prefixes a client may configure: `http://host:8090/anthropic` or the bare host.
+ANTHROPIC_PREFIXES = ("", "/anthropic")
+
+
+async def health(request: web.Request) -> web.Response:
+    config = request.app[CONFIG_HOLDER].current
+    return web.json_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "config": {
+                "path": str(config.source) if config.source else None,
+                "digest": config.digest,
+                "loaded_at": datetime.fromtimestamp(config.loaded_at, UTC).isoformat(timespec="seconds"),
+            },
+            "channels": [
+                {"name": ch.name, "type": ch.type, "available": ch.unavailable_reason is None, "reason": ch.unavailable_reason}
+                for ch in config.channels
+            ],
+        }
+    )
+
+
+async def list_models(request: web.Request) -> web.Response:
+    """Anthropic shape for Anthropic clients (`anthropic-version`/`x-api-key` or the /anthropic
+    prefix), OpenAI shape otherwise."""
+    exchange: Exchange = request[EXCHANGE]
+    exchange.kind = "models"
+    models = reachable_models(exchange.config, exchange.key)
+    anthropic = (
+        request.path.startswith("/anthropic/")
+        or "anthropic-version" in request.headers
+        or "x-api-key" in request.headers
+    )
+    body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
+    return web.json_response(body)
+
+
+async def quiet_probe(request: web.Request) -> web.Response:
+    """Claude Code's reachability probes and telemetry side traffic: a quiet 200, never traced."""
+    return web.json_response({})
+
+
+def add_routes(app: web.Application) -> frozenset[str]:
+    """Register every route; returns the canonical paths that need no AxonHub key."""
+    public: set[str] = set()
+    for prefix in ANTHROPIC_PREFIXES:
+        app.router.add_post(f"{prefix}/v1/messages", pipeline.messages)
+        app.router.add_post(f"{prefix}/v1/messages/count_tokens", pipeline.count_tokens)
+        app.router.add_get(f"{prefix}/v1/models", list_models)
+        for path in (f"{prefix}/", f"{prefix}/api/hello"):
+            app.router.add_get(path, quiet_probe)
+            public.add(path)
+        app.router.add_route("*", f"{prefix}/api/{{tail:.*}}", quiet_probe)
+        public.add(f"{prefix}/api/{{tail}}")
+    app.router.add_get("/health", health)
+    public.add("/health")
+    return frozenset(public)
+
+
+async def _wire_trace(app: web.Application) -> AsyncIterator[None]:
+    app[ON_EXCHANGE_DONE].append(app[TRACE_WRITER].write)
+    yield
+
+
+def make_app(config: Config, *, watch: bool = True) -> web.Application:
+    """The gateway for `config`. With `watch`, edits of `config.source` are picked up live."""
+    # The body limit is enforced by the pipeline against the live config, so aiohttp's own
+    # limit only has to be out of the way.
+    app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
+    app[CONFIG_HOLDER] = ConfigHolder(config)
+    app[CHANNEL_HEALTH] = ChannelHealth()
+    app[ON_EXCHANGE_DONE] = []
+    app[PUBLIC_PATHS] = add_routes(app)
+    app.cleanup_ctx.append(http_session_ctx)
+    if config.server.trace.enabled:
+        app.cleanup_ctx.append(trace_writer_ctx(config.server.trace))
+        app.cleanup_ctx.append(_wire_trace)
+    if watch and config.source is not None:
+        app.cleanup_ctx.append(watch_config)
+    return app

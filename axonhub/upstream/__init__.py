@@ -1,0 +1,1 @@
+"""Talking to upstream providers: the HTTP client, channel choice, failover and cooldown."""

@@ -1,0 +1,86 @@
+"""The one upstream `aiohttp.ClientSession` per app, and sending one request on it.
+
+Timeouts are connect + per-read (idle) only: a total timeout would cut long generations that are
+still streaming. Connection failures and timeouts become `UpstreamError`s with a canonical kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+
+import aiohttp
+from aiohttp import web
+
+from axonhub.config import Timeouts
+from axonhub.errors import ErrorKind, UpstreamError
+
+HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
+
+# Upstream error bodies are read whole; anything larger than this is cut.
+MAX_ERROR_BODY = 1024 * 1024
+
+
+async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
+    connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, enable_cleanup_closed=True)
+    session = aiohttp.ClientSession(
+        connector=connector,
+        # Upstream bodies are relayed as they come; never auto-raise, never follow redirects.
+        raise_for_status=False,
+        auto_decompress=True,
+        trust_env=True,
+    )
+    app[HTTP_SESSION] = session
+    yield
+    await session.close()
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamCall:
+    """Everything needed to send one request to one channel."""
+
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=timeouts.read
+    )
+
+
+async def send(
+    session: aiohttp.ClientSession, call: UpstreamCall, timeouts: Timeouts, channel: str
+) -> aiohttp.ClientResponse:
+    """POST the call; returns the response with its headers read and its body not yet consumed."""
+    try:
+        return await session.post(
+            call.url, data=call.body, headers=dict(call.headers), timeout=client_timeout(timeouts), allow_redirects=False
+        )
+    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        raise UpstreamError(
+            f"[{channel}] upstream did not answer within {timeouts.read:g}s", kind=ErrorKind.TIMEOUT, channel=channel
+        ) from None
+    except aiohttp.ClientConnectorError as exc:
+        raise UpstreamError(
+            f"[{channel}] cannot connect to upstream {exc.host}:{exc.port}: {exc.strerror or exc.os_error}",
+            kind=ErrorKind.BAD_GATEWAY,
+            channel=channel,
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(
+            f"[{channel}] upstream request failed: {exc.__class__.__name__}: {exc}",
+            kind=ErrorKind.BAD_GATEWAY,
+            channel=channel,
+        ) from None
+
+
+async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
+    try:
+        return await response.content.read(MAX_ERROR_BODY)
+    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError):
+        return b""
+    finally:
+        response.release()

@@ -1,0 +1,114 @@
+"""Channel choice and failover: try the route's candidates in order until one answers 2xx.
+
+Candidates of equal priority are shuffled by weight for each request. A channel that failed with a
+retryable error (connection refused, timeout, 429, 5xx) cools down for a while and is tried last
+until then. A non-retryable upstream error (400, 401, 404, …) goes straight back to the client:
+another channel would only fail the same way.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from axonhub.errors import RETRYABLE_KINDS, UpstreamError, kind_for_status
+from axonhub.exchange import Attempt, Exchange
+from axonhub.profiles import Candidate
+from axonhub.upstream.client import UpstreamCall, read_error_body, send
+
+COOLDOWN_BASE = 2.0
+COOLDOWN_MAX = 60.0
+
+# (status, raw body, channel name) -> the error a client should see
+ErrorParser = Callable[[int, bytes, str], UpstreamError]
+
+
+@dataclass(slots=True)
+class ChannelHealth:
+    """Per-app cooldown state: channel name -> (failures in a row, cooling until)."""
+
+    _state: dict[str, tuple[int, float]] = field(default_factory=dict)
+
+    def cooling(self, channel: str, now: float) -> bool:
+        state = self._state.get(channel)
+        return state is not None and state[1] > now
+
+    def failed(self, channel: str, now: float) -> None:
+        failures = self._state.get(channel, (0, 0.0))[0] + 1
+        self._state[channel] = (failures, now + min(COOLDOWN_BASE * 2 ** (failures - 1), COOLDOWN_MAX))
+
+    def succeeded(self, channel: str) -> None:
+        self._state.pop(channel, None)
+
+
+def order_candidates(candidates: tuple[Candidate, ...], health: ChannelHealth) -> list[Candidate]:
+    """Priority groups in order; weighted shuffle inside a group; cooling channels last."""
+    now = time.monotonic()
+    groups: dict[int, list[Candidate]] = {}
+    for candidate in candidates:
+        groups.setdefault(candidate.channel.priority, []).append(candidate)
+    ordered: list[Candidate] = []
+    for priority in sorted(groups):
+        ordered += _weighted_shuffle(groups[priority])
+    return [c for c in ordered if not health.cooling(c.channel.name, now)] + [
+        c for c in ordered if health.cooling(c.channel.name, now)
+    ]
+
+
+def _weighted_shuffle(group: list[Candidate]) -> list[Candidate]:
+    if len(group) < 2:
+        return group
+    keyed = [(random.random() ** (1.0 / c.channel.weight), c) for c in group]
+    return [c for _, c in sorted(keyed, key=lambda pair: pair[0], reverse=True)]
+
+
+async def dispatch(
+    session: aiohttp.ClientSession,
+    exchange: Exchange,
+    candidates: list[Candidate],
+    prepare: Callable[[Candidate], UpstreamCall],
+    parse_error: Callable[[Candidate], ErrorParser],
+    health: ChannelHealth,
+) -> tuple[Candidate, aiohttp.ClientResponse]:
+    """The first candidate that answers 2xx, with its open response; else the last error."""
+    last: UpstreamError | None = None
+    for candidate in candidates:
+        name = candidate.channel.name
+        attempt = Attempt(channel=name, upstream_model=candidate.upstream_model)
+        exchange.attempts.append(attempt)
+        began = time.perf_counter()
+        if exchange.upstream_started is None:
+            exchange.upstream_started = began
+        try:
+            response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
+        except UpstreamError as err:
+            attempt.latency_ms = (time.perf_counter() - began) * 1000
+            attempt.error = err.message
+            health.failed(name, time.monotonic())
+            last = err
+            continue
+        attempt.latency_ms = (time.perf_counter() - began) * 1000
+        attempt.status = response.status
+        if response.status < 400:
+            health.succeeded(name)
+            return candidate, response
+        err = parse_error(candidate)(response.status, await read_error_body(response), name)
+        attempt.error = err.message
+        last = err
+        if err.kind not in RETRYABLE_KINDS:
+            raise err
+        health.failed(name, time.monotonic())
+    assert last is not None, "dispatch needs at least one candidate"
+    raise last
+
+
+def generic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
+    """An upstream error whose body we cannot read as any known format."""
+    text = raw[:500].decode("utf-8", errors="replace").strip() or f"HTTP {status}"
+    return UpstreamError(
+        f"[{channel}] upstream error {status}: {text}", kind=kind_for_status(status), status=status, body=raw, channel=channel
+    )

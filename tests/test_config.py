@@ -1,0 +1,111 @@
+"""Loading and validating axonhub.yml: every error with its path, env references, the shipped file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from axonhub.config import hash_secret, load_config, validate
+from axonhub.errors import ConfigError
+from axonhub.schema import CONFIG_SCHEMA
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def valid() -> dict[str, Any]:
+    return {
+        "version": 1,
+        "channels": [
+            {"name": "ds", "type": "deepseek", "base_url": "https://api.deepseek.com", "api_key": "${DS_KEY}",
+             "models": ["deepseek-chat", {"regex": "deepseek-r.*"}]},
+        ],
+        "profiles": {"p": {"rules": [{"match": "claude-haiku-4-5", "model": "deepseek-chat"}]}},
+        "keys": [{"name": "k", "secret_hash": hash_secret("ah-x"), "profiles": ["p"], "active_profile": "p"}],
+    }
+
+
+def test_the_schema_itself_is_a_valid_draft_2020_12_schema() -> None:
+    Draft202012Validator.check_schema(CONFIG_SCHEMA)
+
+
+def test_the_shipped_config_is_valid_and_starts_with_no_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    config = load_config(REPO / "axonhub.yml", env={})
+    assert {c.name for c in config.channels} == {"anthropic", "deepseek"}
+    assert config.warnings == (
+        "channel 'anthropic' is unavailable: environment variable ANTHROPIC_API_KEY is not set; "
+        "set it and restart or reload AxonHub",
+        "channel 'deepseek' is unavailable: environment variable DEEPSEEK_API_KEY is not set; "
+        "set it and restart or reload AxonHub",
+    )
+
+
+def test_a_valid_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(valid()))
+    config = load_config(path, env={"DS_KEY": "sk-ds"})
+    channel = config.channels[0]
+    assert channel.api_key == "sk-ds"
+    assert channel.models.matches("deepseek-reasoner") and not channel.models.matches("xdeepseek-r1")
+    assert config.keys[0].active_profile == "p"
+    assert config.warnings == ()
+    assert config.server.trace.path == tmp_path / "axonhub-trace.jsonl"
+    with pytest.raises(AttributeError):
+        config.keys[0].name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "errors"),
+    [
+        (lambda c: c["channels"][0].update(type="carrier-pigeon"),
+         ["channels[0].type: 'carrier-pigeon' is not one of ['anthropic', 'openai', 'deepseek', 'openrouter', "
+          "'moonshot', 'gemini', 'openai_responses']"]),
+        (lambda c: c["channels"][0].update(api_key="sk-literal-key"),
+         ["channels[0].api_key: 'sk-literal-key' does not match '^\\\\$\\\\{[A-Za-z_][A-Za-z0-9_]*\\\\}$'"]),
+        (lambda c: c["channels"][0].pop("models"), ["channels[0]: 'models' is a required property"]),
+        (lambda c: c["keys"][0].update(active_profile="nope"), ["keys[0].active_profile: no profile named 'nope'"]),
+        (lambda c: c["keys"][0].update(profiles=["ghost"]),
+         ["keys[0].profiles[0]: no profile named 'ghost'", "keys[0].active_profile: 'p' is not one of the key's profiles"]),
+        (lambda c: c["keys"].append(dict(c["keys"][0])),
+         ["keys[1].name: duplicate name 'k'", "keys[1].secret_hash: duplicate secret_hash '(the same secret)'"]),
+        (lambda c: c["profiles"]["p"]["rules"].append({"regex": "claude-(", "model": "x"}),
+         ["profiles.p.rules[1].regex: invalid regex 'claude-(': missing ), unterminated subpattern at position 7"]),
+        (lambda c: c.update(server={"port": 70000, "colour": "blue"}),
+         ["server: Additional properties are not allowed ('colour' was unexpected)",
+          "server.port: 70000 is greater than the maximum of 65535"]),
+    ],
+)
+def test_every_error_is_reported_with_its_path(mutate: Any, errors: list[str]) -> None:
+    config = valid()
+    mutate(config)
+    assert validate(config) == errors
+
+
+def test_an_invalid_file_raises_with_every_error(tmp_path: Path) -> None:
+    config = valid()
+    config["keys"][0]["active_profile"] = "nope"
+    config["channels"][0]["base_url"] = "ftp://x"
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(config))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.errors == ["channels[0].base_url: 'ftp://x' does not match '^https?://[^\\\\s]+$'"]
+
+
+def test_broken_yaml_reports_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text("server:\n  port: [8090\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.errors[0].startswith("(yaml) line 3, column 1: ")
+
+
+def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "absent.yml")
+    assert info.value.errors == [f"config file not found: {tmp_path / 'absent.yml'}"]

@@ -1,0 +1,26 @@
+"""A client that goes away mid-stream cancels the upstream request at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+
+from tests.conftest import SECRET, Gateway
+from tests.fakes import anthropic as wire
+from tests.fakes.upstream import FakeUpstream, Reply
+
+
+async def test_client_disconnect_mid_stream_closes_the_upstream_connection(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    events = wire.stream_events(wire.message())
+    # The first events, then a long silence the upstream would spend generating.
+    upstream.enqueue(Reply.sse([*events[:3], 30.0, *events[3:]]))
+    body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    async with aiohttp.ClientSession() as session:
+        response = await session.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": SECRET})
+        first = await response.content.readuntil(b"\n\n")
+        assert first.startswith(b"event: message_start")
+        response.close()  # the client hangs up
+    await asyncio.wait_for(upstream.client_gone.wait(), timeout=5)
