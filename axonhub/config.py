@@ -28,10 +28,8 @@ DEFAULT_CONFIG_PATH = "axonhub.yml"
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _VALIDATOR = Draft202012Validator(CONFIG_SCHEMA)
 
-try:  # the C loader is several times faster on large files; fall back when libyaml is absent
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[attr-defined,unused-ignore]
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
+# The C loader is several times faster on large files; fall back when libyaml is absent.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +111,9 @@ class Rule:
     regex: re.Pattern[str] | None = None
 
     def describe(self) -> str:
-        source = f"match {self.match}" if self.match is not None else f"regex {self.regex.pattern if self.regex else ''}"
+        source = (
+            f"match {self.match}" if self.match is not None else f"regex {self.regex.pattern if self.regex else ''}"
+        )
         return f"{source} -> {self.model}"
 
 
@@ -228,7 +228,7 @@ def _semantic_errors(data: Mapping[str, Any]) -> list[str]:
 
 
 def _duplicates(items: list[dict[str, Any]], where: str, field_name: str) -> list[str]:
-    seen: set[str] = set()
+    seen: set[Any] = set()
     errors = []
     for i, item in enumerate(items):
         value = item.get(field_name)
@@ -260,9 +260,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
     return build_config(data, source=path, env=os.environ if env is None else env, raw=raw)
 
 
-def build_config(
-    data: Mapping[str, Any], *, source: Path | None, env: Mapping[str, str], raw: bytes = b""
-) -> Config:
+def build_config(data: Mapping[str, Any], *, source: Path | None, env: Mapping[str, str], raw: bytes = b"") -> Config:
     """Turn an already validated document into a Config."""
     base_dir = source.parent if source else Path.cwd()
     warnings: list[str] = []

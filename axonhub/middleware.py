@@ -12,15 +12,14 @@ rewrite a stream once it has started.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable
 
 import structlog
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config, Key, hash_secret
-from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound, RequestTooLarge
+from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
 from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.render_error import error_response, wire_format_for_path
 
@@ -90,8 +89,6 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return await handler(request)
     except GatewayError as err:
         return _render(exchange, err)
-    except web.HTTPRequestEntityTooLarge as exc:
-        return _render(exchange, RequestTooLarge(f"request body is larger than the limit of {exc.max_size} bytes"))
     except web.HTTPNotFound:
         return _render(exchange, NotFound(f"no route for {request.method} {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
@@ -105,8 +102,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception as exc:
         log.exception("unhandled error", error=repr(exc))
-        err = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
-        return _render(exchange, err, error_type="internal")
+        internal = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
+        return _render(exchange, internal, error_type="internal")
 
 
 def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
@@ -154,5 +151,4 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-Middleware = Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]
 MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, auth_middleware]

@@ -61,9 +61,13 @@ def anthropic_call(
 ) -> UpstreamCall:
     """The upstream request: `raw` itself when the model name stays, else re-serialised with the new one."""
     if body.get("model") != candidate.upstream_model:
-        raw = json.dumps({**body, "model": candidate.upstream_model}, ensure_ascii=False, separators=(",", ":")).encode()
+        raw = json.dumps(
+            {**body, "model": candidate.upstream_model}, ensure_ascii=False, separators=(",", ":")
+        ).encode()
     return UpstreamCall(
-        url=f"{candidate.channel.base_url}/v1/{endpoint}", headers=anthropic_headers(client_headers, candidate), body=raw
+        url=f"{candidate.channel.base_url}/v1/{endpoint}",
+        headers=anthropic_headers(client_headers, candidate),
+        body=raw,
     )
 
 
@@ -139,7 +143,7 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> we
     """A whole JSON answer, forwarded as it came."""
     try:
         data = await upstream.read()
-    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise _cut(exchange, exc) from None
     finally:
         exchange.upstream_finished = time.perf_counter()
@@ -157,7 +161,9 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> we
     )
 
 
-async def relay_stream(request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.StreamResponse:
+async def relay_stream(
+    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse
+) -> web.StreamResponse:
     """Relay an Anthropic SSE stream chunk by chunk; an upstream cut becomes an `event: error`."""
     response = web.StreamResponse(status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
     response.headers["request-id"] = exchange.request_id
@@ -170,7 +176,7 @@ async def relay_stream(request: web.Request, exchange: Exchange, upstream: aioht
             exchange.mark_first_byte()
             await response.write(chunk)
             reader.feed(chunk)
-    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     finally:
         exchange.upstream_finished = time.perf_counter()

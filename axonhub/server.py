@@ -40,7 +40,12 @@ async def health(request: web.Request) -> web.Response:
                 "loaded_at": datetime.fromtimestamp(config.loaded_at, UTC).isoformat(timespec="seconds"),
             },
             "channels": [
-                {"name": ch.name, "type": ch.type, "available": ch.unavailable_reason is None, "reason": ch.unavailable_reason}
+                {
+                    "name": ch.name,
+                    "type": ch.type,
+                    "available": ch.unavailable_reason is None,
+                    "reason": ch.unavailable_reason,
+                }
                 for ch in config.channels
             ],
         }

@@ -25,7 +25,7 @@ class ServerSentEvent:
 class SSEDecoder:
     """Incremental SSE parser: `feed(bytes) -> events`, `finish() -> events`."""
 
-    __slots__ = ("_buffer", "_event", "_data", "_pending_cr")
+    __slots__ = ("_buffer", "_data", "_event", "_pending_cr")
 
     def __init__(self) -> None:
         self._buffer = b""

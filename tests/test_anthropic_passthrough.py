@@ -33,7 +33,11 @@ async def test_a_plain_message_comes_back_as_the_upstream_sent_it(gateway: Gatew
     assert reply.usage.input_tokens == 12
     sent = upstream.requests[0]
     assert sent.path == "/v1/messages"
-    assert sent.json() == {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]}
+    assert sent.json() == {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
     assert sent.headers["x-api-key"] == "sk-ant-upstream-secret-key-000"
     assert sent.headers["anthropic-version"] == "2023-06-01"
     assert "Authorization" not in sent.headers
@@ -45,7 +49,12 @@ async def test_the_stream_accumulates_into_the_same_final_message(gateway: Gatew
             {"type": "thinking", "thinking": "Let me think about 2+2.", "signature": THINKING_SIGNATURE},
             {"type": "text", "text": "The answer is 4."},
         ],
-        usage={"input_tokens": 30, "cache_creation_input_tokens": 5, "cache_read_input_tokens": 100, "output_tokens": 20},
+        usage={
+            "input_tokens": 30,
+            "cache_creation_input_tokens": 5,
+            "cache_read_input_tokens": 100,
+            "output_tokens": 20,
+        },
     )
     upstream.enqueue(Reply.sse(wire.stream_events(msg)))
     async with client(gateway).messages.stream(
@@ -60,7 +69,7 @@ async def test_the_stream_accumulates_into_the_same_final_message(gateway: Gatew
 
 
 async def test_tool_use_streams_with_its_input_intact(gateway: Gateway, upstream: FakeUpstream) -> None:
-    tool_input = {"command": "echo héllo \"quoted\"", "timeout": 30}
+    tool_input = {"command": 'echo héllo "quoted"', "timeout": 30}
     msg = wire.message(
         [{"type": "tool_use", "id": "toolu_01ABC", "name": "Bash", "input": tool_input}], stop_reason="tool_use"
     )
@@ -127,7 +136,9 @@ async def test_the_query_string_is_ignored_and_never_forwarded(gateway: Gateway,
 async def test_both_auth_headers_are_accepted(gateway: Gateway, upstream: FakeUpstream, auth: str) -> None:
     upstream.enqueue(Reply.json(wire.message()))
     c = client(gateway) if auth == "x-api-key" else client(gateway, api_key=None, auth_token=OTHER_SECRET)
-    reply = await c.messages.create(model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    reply = await c.messages.create(
+        model="claude-haiku-4-5", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+    )
     assert reply.content[0].type == "text"
     sent = upstream.requests[0].headers
     assert SECRET not in json.dumps(dict(sent)) and OTHER_SECRET not in json.dumps(dict(sent))
@@ -140,7 +151,10 @@ async def test_count_tokens_goes_upstream_on_an_anthropic_channel(gateway: Gatew
     )
     assert counted.input_tokens == 4242
     assert upstream.requests[0].path == "/v1/messages/count_tokens"
-    assert upstream.requests[0].json() == {"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "foo"}]}
+    assert upstream.requests[0].json() == {
+        "model": "claude-sonnet-4-5",
+        "messages": [{"role": "user", "content": "foo"}],
+    }
 
 
 async def test_the_bare_v1_path_works_like_the_prefixed_one(gateway: Gateway, upstream: FakeUpstream) -> None:

@@ -20,8 +20,13 @@ def valid() -> dict[str, Any]:
     return {
         "version": 1,
         "channels": [
-            {"name": "ds", "type": "deepseek", "base_url": "https://api.deepseek.com", "api_key": "${DS_KEY}",
-             "models": ["deepseek-chat", {"regex": "deepseek-r.*"}]},
+            {
+                "name": "ds",
+                "type": "deepseek",
+                "base_url": "https://api.deepseek.com",
+                "api_key": "${DS_KEY}",
+                "models": ["deepseek-chat", {"regex": "deepseek-r.*"}],
+            },
         ],
         "profiles": {"p": {"rules": [{"match": "claude-haiku-4-5", "model": "deepseek-chat"}]}},
         "keys": [{"name": "k", "secret_hash": hash_secret("ah-x"), "profiles": ["p"], "active_profile": "p"}],
@@ -62,22 +67,41 @@ def test_a_valid_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mutate", "errors"),
     [
-        (lambda c: c["channels"][0].update(type="carrier-pigeon"),
-         ["channels[0].type: 'carrier-pigeon' is not one of ['anthropic', 'openai', 'deepseek', 'openrouter', "
-          "'moonshot', 'gemini', 'openai_responses']"]),
-        (lambda c: c["channels"][0].update(api_key="sk-literal-key"),
-         ["channels[0].api_key: 'sk-literal-key' does not match '^\\\\$\\\\{[A-Za-z_][A-Za-z0-9_]*\\\\}$'"]),
+        (
+            lambda c: c["channels"][0].update(type="carrier-pigeon"),
+            [
+                "channels[0].type: 'carrier-pigeon' is not one of ['anthropic', 'openai', 'deepseek', 'openrouter', "
+                "'moonshot', 'gemini', 'openai_responses']"
+            ],
+        ),
+        (
+            lambda c: c["channels"][0].update(api_key="sk-literal-key"),
+            ["channels[0].api_key: 'sk-literal-key' does not match '^\\\\$\\\\{[A-Za-z_][A-Za-z0-9_]*\\\\}$'"],
+        ),
         (lambda c: c["channels"][0].pop("models"), ["channels[0]: 'models' is a required property"]),
         (lambda c: c["keys"][0].update(active_profile="nope"), ["keys[0].active_profile: no profile named 'nope'"]),
-        (lambda c: c["keys"][0].update(profiles=["ghost"]),
-         ["keys[0].profiles[0]: no profile named 'ghost'", "keys[0].active_profile: 'p' is not one of the key's profiles"]),
-        (lambda c: c["keys"].append(dict(c["keys"][0])),
-         ["keys[1].name: duplicate name 'k'", "keys[1].secret_hash: duplicate secret_hash '(the same secret)'"]),
-        (lambda c: c["profiles"]["p"]["rules"].append({"regex": "claude-(", "model": "x"}),
-         ["profiles.p.rules[1].regex: invalid regex 'claude-(': missing ), unterminated subpattern at position 7"]),
-        (lambda c: c.update(server={"port": 70000, "colour": "blue"}),
-         ["server: Additional properties are not allowed ('colour' was unexpected)",
-          "server.port: 70000 is greater than the maximum of 65535"]),
+        (
+            lambda c: c["keys"][0].update(profiles=["ghost"]),
+            [
+                "keys[0].profiles[0]: no profile named 'ghost'",
+                "keys[0].active_profile: 'p' is not one of the key's profiles",
+            ],
+        ),
+        (
+            lambda c: c["keys"].append(dict(c["keys"][0])),
+            ["keys[1].name: duplicate name 'k'", "keys[1].secret_hash: duplicate secret_hash '(the same secret)'"],
+        ),
+        (
+            lambda c: c["profiles"]["p"]["rules"].append({"regex": "claude-(", "model": "x"}),
+            ["profiles.p.rules[1].regex: invalid regex 'claude-(': missing ), unterminated subpattern at position 7"],
+        ),
+        (
+            lambda c: c.update(server={"port": 70000, "colour": "blue"}),
+            [
+                "server: Additional properties are not allowed ('colour' was unexpected)",
+                "server.port: 70000 is greater than the maximum of 65535",
+            ],
+        ),
     ],
 )
 def test_every_error_is_reported_with_its_path(mutate: Any, errors: list[str]) -> None:

@@ -17,7 +17,12 @@ async def test_client_disconnect_mid_stream_closes_the_upstream_connection(
     events = wire.stream_events(wire.message())
     # The first events, then a long silence the upstream would spend generating.
     upstream.enqueue(Reply.sse([*events[:3], 30.0, *events[3:]]))
-    body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}
+    body = {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 10,
+        "stream": True,
+        "messages": [{"role": "user", "content": "x"}],
+    }
     async with aiohttp.ClientSession() as session:
         response = await session.post(gateway.url + "/v1/messages", json=body, headers={"x-api-key": SECRET})
         first = await response.content.readuntil(b"\n\n")

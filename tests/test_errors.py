@@ -61,13 +61,19 @@ async def test_a_missing_unknown_or_disabled_key_gets_401(
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        (b"{not json", "request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)"),
+        (
+            b"{not json",
+            "request body is not valid JSON: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
         (b"", "request body is empty; expected a JSON object"),
         (b"[1, 2]", "request body must be a JSON object, not list"),
         ({"max_tokens": 5, "messages": []}, "model: field required (a non-empty string)"),
         ({"model": "claude-sonnet-4-5", "messages": []}, "max_tokens: field required (a non-negative integer)"),
         ({"model": "claude-sonnet-4-5", "max_tokens": 5}, "messages: field required (a list of messages)"),
-        ({"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user"}]}, "messages.0: each message needs `role` and `content`"),
+        (
+            {"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user"}]},
+            "messages.0: each message needs `role` and `content`",
+        ),
     ],
 )
 async def test_malformed_requests_get_400(gateway: Gateway, upstream: FakeUpstream, body: Any, message: str) -> None:
@@ -76,7 +82,9 @@ async def test_malformed_requests_get_400(gateway: Gateway, upstream: FakeUpstre
     assert upstream.requests == []
 
 
-async def test_a_body_over_the_limit_gets_413(start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_a_body_over_the_limit_gets_413(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
     config = base_config(upstream.url, tmp_path / "t.jsonl")
     config["server"]["max_body_bytes"] = 2048
     gw = await start_gateway(config)
@@ -136,7 +144,9 @@ async def test_an_unreachable_upstream_is_502(start_gateway: GatewayFactory, tmp
     assert body["error"]["message"].startswith(f"[fake-anthropic] cannot connect to upstream 127.0.0.1:{port}")
 
 
-async def test_a_silent_upstream_times_out_with_504(start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path) -> None:
+async def test_a_silent_upstream_times_out_with_504(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
     config = base_config(upstream.url, tmp_path / "t.jsonl")
     config["channels"][0]["timeouts"] = {"read": 0.3}
     gw = await start_gateway(config)
@@ -183,12 +193,15 @@ async def test_a_stream_cut_by_the_upstream_ends_with_an_error_event(gateway: Ga
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("HEAD", "/"), ("GET", "/api/hello"), ("HEAD", "/anthropic/api/hello"), ("POST", "/api/event_logging/batch"),
-     ("POST", "/anthropic/api/event_logging/batch")],
+    [
+        ("HEAD", "/"),
+        ("GET", "/api/hello"),
+        ("HEAD", "/anthropic/api/hello"),
+        ("POST", "/api/event_logging/batch"),
+        ("POST", "/anthropic/api/event_logging/batch"),
+    ],
 )
-async def test_claude_code_probes_are_answered_quietly_and_not_traced(
-    gateway: Gateway, method: str, path: str
-) -> None:
+async def test_claude_code_probes_are_answered_quietly_and_not_traced(gateway: Gateway, method: str, path: str) -> None:
     async with aiohttp.ClientSession() as session:
         response = await session.request(method, gateway.url + path, json={"events": []})
         assert response.status == 200

@@ -16,7 +16,11 @@ from axonhub.cli.common import config_option, load
 @config_option
 @click.option("--host", envvar="AXONHUB_HOST", show_envvar=True, help="Listen address (default: server.host).")
 @click.option(
-    "--port", type=click.IntRange(1, 65535), envvar="AXONHUB_PORT", show_envvar=True, help="Port (default: server.port)."
+    "--port",
+    type=click.IntRange(1, 65535),
+    envvar="AXONHUB_PORT",
+    show_envvar=True,
+    help="Port (default: server.port).",
 )
 @click.option(
     "--log-format",

@@ -41,5 +41,8 @@ def error_response(wire_format: str, err: GatewayError, request_id: str) -> web.
     render = RENDERERS.get(wire_format, _anthropic)
     status, body = render(err, request_id)
     return web.Response(
-        status=status, body=json.dumps(body, ensure_ascii=False).encode(), content_type="application/json", headers=headers
+        status=status,
+        body=json.dumps(body, ensure_ascii=False).encode(),
+        content_type="application/json",
+        headers=headers,
     )

@@ -6,7 +6,6 @@ still streaming. Connection failures and timeouts become `UpstreamError`s with a
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 
@@ -57,9 +56,13 @@ async def send(
     """POST the call; returns the response with its headers read and its body not yet consumed."""
     try:
         return await session.post(
-            call.url, data=call.body, headers=dict(call.headers), timeout=client_timeout(timeouts), allow_redirects=False
+            call.url,
+            data=call.body,
+            headers=dict(call.headers),
+            timeout=client_timeout(timeouts),
+            allow_redirects=False,
         )
-    except (TimeoutError, asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+    except (TimeoutError, aiohttp.ServerTimeoutError):
         raise UpstreamError(
             f"[{channel}] upstream did not answer within {timeouts.read:g}s", kind=ErrorKind.TIMEOUT, channel=channel
         ) from None
@@ -80,7 +83,7 @@ async def send(
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
     try:
         return await response.content.read(MAX_ERROR_BODY)
-    except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError):
+    except (aiohttp.ClientError, TimeoutError):
         return b""
     finally:
         response.release()

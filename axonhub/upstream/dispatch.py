@@ -85,11 +85,11 @@ async def dispatch(
             exchange.upstream_started = began
         try:
             response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
-        except UpstreamError as err:
+        except UpstreamError as unreachable:
             attempt.latency_ms = (time.perf_counter() - began) * 1000
-            attempt.error = err.message
+            attempt.error = unreachable.message
             health.failed(name, time.monotonic())
-            last = err
+            last = unreachable
             continue
         attempt.latency_ms = (time.perf_counter() - began) * 1000
         attempt.status = response.status
@@ -110,5 +110,9 @@ def generic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
     """An upstream error whose body we cannot read as any known format."""
     text = raw[:500].decode("utf-8", errors="replace").strip() or f"HTTP {status}"
     return UpstreamError(
-        f"[{channel}] upstream error {status}: {text}", kind=kind_for_status(status), status=status, body=raw, channel=channel
+        f"[{channel}] upstream error {status}: {text}",
+        kind=kind_for_status(status),
+        status=status,
+        body=raw,
+        channel=channel,
     )

@@ -81,7 +81,9 @@ class FakeUpstream:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(
-            Recorded(request.method, request.path, dict(request.query), CIMultiDict(request.headers), await request.read())
+            Recorded(
+                request.method, request.path, dict(request.query), CIMultiDict(request.headers), await request.read()
+            )
         )
         reply = self.replies.popleft() if self.replies else self.default
         if reply is None:
