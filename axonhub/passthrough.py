@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +22,7 @@ from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.anthropic import errors as anthropic_errors
 from axonhub.profiles import Candidate
-from axonhub.sse import SSEDecoder, encode_event
+from axonhub.sse import EventPicker, encode_event
 from axonhub.upstream.client import UpstreamCall
 from axonhub.upstream.dispatch import generic_error
 
@@ -56,18 +57,31 @@ def anthropic_headers(client_headers: Mapping[str, str], candidate: Candidate) -
     return headers
 
 
+def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
+    """`raw` with its top-level model replaced, every other byte kept.
+
+    The client's `"model": "<old>"` is spliced when it occurs exactly once in the body (then it is the
+    top-level one); otherwise the body is re-serialised, which keeps every value but not the spacing.
+    """
+    old = body.get("model")
+    if old == model:
+        return raw
+    pattern = re.compile(rb'"model"\s*:\s*' + re.escape(json.dumps(old, ensure_ascii=False).encode()))
+    found = pattern.search(raw)
+    if found is not None and pattern.search(raw, found.end()) is None:
+        new = b'"model":' + json.dumps(model, ensure_ascii=False).encode()
+        return raw[: found.start()] + new + raw[found.end() :]
+    return json.dumps({**body, "model": model}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def anthropic_call(
     candidate: Candidate, endpoint: str, client_headers: Mapping[str, str], raw: bytes, body: dict[str, Any]
 ) -> UpstreamCall:
-    """The upstream request: `raw` itself when the model name stays, else re-serialised with the new one."""
-    if body.get("model") != candidate.upstream_model:
-        raw = json.dumps(
-            {**body, "model": candidate.upstream_model}, ensure_ascii=False, separators=(",", ":")
-        ).encode()
+    """The upstream request: the client's bytes with the channel's model name and auth."""
     return UpstreamCall(
         url=f"{candidate.channel.base_url}/v1/{endpoint}",
         headers=anthropic_headers(client_headers, candidate),
-        body=raw,
+        body=with_model(raw, body, candidate.upstream_model),
     )
 
 
@@ -92,19 +106,16 @@ def forwarded_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
 class AnthropicStreamReader:
     """Reads usage, stop reason and errors off an Anthropic SSE stream passing through."""
 
-    _INTERESTING = frozenset({"message_start", "message_delta", "message_stop", "error"})
-
     def __init__(self) -> None:
-        self._decoder = SSEDecoder()
+        self._picker = EventPicker(frozenset({"message_start", "message_delta", "message_stop", "error"}))
         self.usage: dict[str, int] = {}
         self.stop_reason: str | None = None
         self.finished = False
         self.error: dict[str, Any] | None = None
 
     def feed(self, chunk: bytes) -> None:
-        for event in self._decoder.feed(chunk):
-            if event.event in self._INTERESTING:
-                self._event(event.event, event.data)
+        for event in self._picker.feed(chunk):
+            self._event(event.event, event.data)
 
     def _event(self, name: str | None, data: str) -> None:
         try:

@@ -90,6 +90,39 @@ class SSEDecoder:
         return event
 
 
+class EventPicker:
+    """A fast side reader for streams we relay untouched: yields only the named events it wants.
+
+    It cuts the byte stream into events on blank lines and looks at the `event:` line of each, so the
+    many delta events cost one `find` apiece and are never decoded. A stream using CR line endings
+    is handed to the full `SSEDecoder` instead.
+    """
+
+    __slots__ = ("_buffer", "_fallback", "_wanted")
+
+    def __init__(self, wanted: frozenset[str]) -> None:
+        self._buffer = b""
+        self._wanted = frozenset(f"event: {name}".encode() for name in wanted)
+        self._fallback: SSEDecoder | None = None
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        if self._fallback is None and b"\r" in chunk:
+            self._fallback = SSEDecoder()
+            chunk, self._buffer = self._buffer + chunk, b""
+        if self._fallback is not None:
+            wanted = {w[7:].decode() for w in self._wanted}
+            return [e for e in self._fallback.feed(chunk) if e.event in wanted]
+        buffer = self._buffer + chunk
+        *blocks, self._buffer = buffer.split(b"\n\n")
+        picked = []
+        for block in blocks:
+            head, _, rest = block.lstrip(b"\n").partition(b"\n")
+            if head in self._wanted and rest.startswith(b"data:"):
+                data = b"\n".join(line[5:].lstrip(b" ") for line in rest.split(b"\n") if line.startswith(b"data:"))
+                picked.append(ServerSentEvent(head[7:].decode(), data.decode("utf-8", errors="replace")))
+        return picked
+
+
 def encode_event(event: str | None, data: Any) -> bytes:
     """One SSE frame. `data` is JSON-serialised unless it is already a string.
 
