@@ -1,0 +1,133 @@
+"""`axonhub serve` and `axonhub config check` as a user runs them: real processes, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from axonhub.cli import main
+from tests.conftest import base_config, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 20) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:  # noqa: S310
+                return dict(json.load(response))
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("axonhub serve did not become healthy")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serve_starts_on_a_config_and_stops_cleanly_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
+    config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "axonhub",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--log-format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"},
+        cwd=REPO,
+    )
+    health = wait_for_health(port, process)
+    assert health["status"] == "ok"
+    process.send_signal(sig)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err.decode()
+    events = [json.loads(line)["event"] for line in err.decode().splitlines() if line.startswith("{")]
+    assert events[0] == "axonhub listening"
+    assert events[-1] == "axonhub stopped"
+
+
+def test_serve_refuses_an_invalid_config_with_every_error_and_its_path(tmp_path: Path) -> None:
+    data = base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl")
+    data["keys"][0]["active_profile"] = "ghost"
+    data["channels"][0]["type"] = "telegraph"
+    config = write_config(tmp_path / "axonhub.yml", data)
+    result = CliRunner().invoke(main, ["serve", "--config", str(config)])
+    assert result.exit_code == 1
+    assert "channels[0].type: 'telegraph' is not one of" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_config_check_reports_a_valid_file_and_its_warnings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FAKE_ANTHROPIC_KEY", raising=False)
+    config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(config)])
+    assert result.exit_code == 0
+    assert f"{config}: valid (1 channels, 1 profiles, 3 keys)" in result.output
+    assert "environment variable FAKE_ANTHROPIC_KEY is not set" in result.output
+
+
+def test_config_check_lists_every_error_and_exits_1(tmp_path: Path) -> None:
+    data = base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl")
+    data["keys"][1]["active_profile"] = "ghost"
+    data["server"]["port"] = 0
+    config = write_config(tmp_path / "axonhub.yml", data)
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(config), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {
+        "valid": False,
+        "path": str(config),
+        "errors": ["server.port: 0 is less than the minimum of 1"],
+        "warnings": [],
+    }
+
+
+def test_config_check_on_the_shipped_file_passes_with_no_variables_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(REPO / "axonhub.yml"), "--json"])
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["valid"] is True
+    assert len(report["warnings"]) == 2
+
+
+@pytest.mark.parametrize("args", [["--help"], ["serve", "--help"], ["config", "check", "--help"], ["-h"]])
+def test_help_works_even_with_a_broken_config_file(tmp_path: Path, args: list[str]) -> None:
+    (tmp_path / "axonhub.yml").write_text("{{{ not yaml")
+    result = CliRunner().invoke(main, args, env={"AXONHUB_CONFIG": str(tmp_path / "axonhub.yml")})
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_a_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "axonhub.yml"
+    path.write_text(yaml.safe_dump({"server": {"port": 1}}) + "channels: [\n")
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
+    assert result.exit_code == 1
+    assert "(yaml) line" in result.output
