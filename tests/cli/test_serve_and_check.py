@@ -33,7 +33,7 @@ def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float 
     while time.monotonic() < deadline:
         assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as response:
                 return dict(json.load(response))
         except OSError:
             time.sleep(0.1)
