@@ -1,0 +1,705 @@
+"""The JSONL trace log: trace ids, redaction, the append-only writer and the reader.
+
+One JSON object per exchange, one line, written whole. The pipeline builds the record
+(`Exchange.record()`); this module decides its trace id, redacts and caps the bodies, appends it
+without blocking the event loop, rotates the file by size, and reads it back for the CLI.
+
+The record, version 1 (`null` where a value is unknown or does not apply)::
+
+    {"v": 1,
+     "time": "2026-05-01T12:00:00.123+00:00",      # request start, UTC, milliseconds
+     "request_id": "req_…", "trace_id": "…",
+     "trace_source": "claude_code_header" | "claude_code_metadata" | "codex_session"
+                     | "x_trace_id" | "request",
+     "kind": "messages" | "count_tokens" | "models" | "chat_completions" | "responses" | "probe",
+     "key": "alice" | null, "project": "demo" | null,
+     "client_format": "anthropic" | "openai_chat" | …, "method": "POST", "path": "/v1/messages",
+     "user_agent": "claude-cli/2.1.197 (external, sdk-cli)",
+     "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 0 | null,
+     "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
+     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
+     "stream": true, "status": 200, "stop_reason": "end_turn",
+     "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
+     "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
+     "error": {"type", "message"} | null,
+     "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
+
+`usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
+are counted apart. `overhead_ms` is `total_ms - upstream_ms`.
+
+Writer guarantees: `TraceWriter.write()` never blocks and never raises; a dedicated thread appends
+each line with one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave);
+rotation keeps `path.1 … path.N`; a file moved or deleted by a log rotator is reopened before the
+next line; an unwritable path or a full disk is logged (rate-limited) and the lost records are
+counted in `TraceWriter.dropped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+import structlog
+from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from axonhub.config import Price, TraceConfig
+from axonhub.log import redact_text
+
+log = structlog.get_logger("axonhub.trace")
+
+REDACTED: Final = "[redacted]"
+TRACE_VERSION: Final = 1
+
+# ---------------------------------------------------------------------------------------------
+# Trace ids
+# ---------------------------------------------------------------------------------------------
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+_LEGACY_SESSION = re.compile(r"_session_([A-Za-z0-9][A-Za-z0-9\-]{0,127})$")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, case-insensitively also for plain dicts."""
+    value = headers.get(name)
+    if value is None and not isinstance(headers, CIMultiDict | CIMultiDictProxy):
+        lowered = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
+    return value
+
+
+def _valid_id(value: object) -> str | None:
+    if not isinstance(value, str):
+        return None
+    value = value.strip()
+    return value if _ID.match(value) else None
+
+
+def session_from_user_id(user_id: object) -> str | None:
+    """The session in Claude Code's `metadata.user_id`: a JSON string with `session_id`, or the
+    legacy `user_<hex>_account_<uuid>_session_<uuid>` form."""
+    if not isinstance(user_id, str):
+        return None
+    text = user_id.strip()
+    if text.startswith("{"):
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            return None
+        return _valid_id(parsed.get("session_id")) if isinstance(parsed, dict) else None
+    match = _LEGACY_SESSION.search(text)
+    return match.group(1) if match else None
+
+
+def _metadata_session(body: Mapping[str, Any] | None) -> str | None:
+    metadata = body.get("metadata") if body else None
+    return session_from_user_id(metadata.get("user_id")) if isinstance(metadata, Mapping) else None
+
+
+def trace_id_for(
+    headers: Mapping[str, str],
+    body: Mapping[str, Any] | None,
+    *,
+    claude_code_enabled: bool,
+    request_id: str,
+) -> tuple[str, str]:
+    """(trace id, source) of one request.
+
+    With `claude_code_enabled`: the `X-Claude-Code-Session-Id` header, else the session in
+    `metadata.user_id`, else Codex's `session-id` (or `session_id`) header. Then, with or
+    without the flag, an explicit `X-Trace-Id`; otherwise the request is its own trace.
+    """
+    if claude_code_enabled:
+        session = _valid_id(_header(headers, "X-Claude-Code-Session-Id"))
+        if session:
+            return session, "claude_code_header"
+        session = _metadata_session(body)
+        if session:
+            return session, "claude_code_metadata"
+        session = _valid_id(_header(headers, "session-id")) or _valid_id(_header(headers, "session_id"))
+        if session:
+            return session, "codex_session"
+    explicit = _valid_id(_header(headers, "X-Trace-Id"))
+    if explicit:
+        return explicit, "x_trace_id"
+    return request_id, "request"
+
+
+# ---------------------------------------------------------------------------------------------
+# Redaction
+# ---------------------------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"key|token|secret|password|authorization|cookie", re.IGNORECASE)
+
+
+def is_secret_name(name: str) -> bool:
+    """Header or JSON key names whose values are never stored: `x-api-key`, `Authorization`, …"""
+    return _SECRET_NAME.search(name) is not None
+
+
+def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Headers with secret-named values replaced and key-looking values masked anywhere."""
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    return {name: REDACTED if is_secret_name(name) else redact_text(value) for name, value in items}
+
+
+def redact_body(obj: Any) -> Any:
+    """A copy of a decoded JSON body without secrets.
+
+    Values under a secret-looking key name are replaced unless they are numbers, booleans or null
+    (so `max_tokens: 1024` survives); key-looking strings are masked wherever they occur.
+    """
+    if isinstance(obj, Mapping):
+        return {k: _redact_member(str(k), v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [redact_body(v) for v in obj]
+    if isinstance(obj, str):
+        return redact_text(obj)
+    return obj
+
+
+def _redact_member(name: str, value: Any) -> Any:
+    if is_secret_name(name) and not (value is None or isinstance(value, bool | int | float)):
+        return REDACTED
+    return redact_body(value)
+
+
+def capped_body(obj: Any, max_bytes: int) -> Any:
+    """The redacted body, or when its JSON exceeds `max_bytes`, a marker with the JSON's head."""
+    clean = redact_body(obj)
+    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str)
+    size = len(text.encode())
+    if size <= max_bytes:
+        return clean
+    head = text.encode()[:max_bytes].decode(errors="ignore")
+    return {"truncated": True, "bytes": size, "head": head}
+
+
+def apply_body_policy(record: dict[str, Any], config: TraceConfig) -> dict[str, Any]:
+    """The record to store: bodies kept only per `config.bodies`, then redacted and capped."""
+    has_bodies = "request_body" in record or "response_body" in record
+    if not has_bodies:
+        return record
+    out = {k: v for k, v in record.items() if k not in ("request_body", "response_body")}
+    if config.bodies == "all" or (config.bodies == "errors" and is_error(record)):
+        for name in ("request_body", "response_body"):
+            if record.get(name) is not None:
+                out[name] = capped_body(record[name], config.max_body_bytes)
+    return out
+
+
+def serialize(record: Mapping[str, Any]) -> bytes:
+    """One line, newline-terminated; key-looking values masked once more as a last guard."""
+    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
+    return (redact_text(text) + "\n").encode()
+
+
+# ---------------------------------------------------------------------------------------------
+# Writer
+# ---------------------------------------------------------------------------------------------
+
+_STOP: Final = object()
+_QUEUE_LIMIT: Final = 100_000
+_LOG_EVERY_S: Final = 10.0
+
+
+class _RateLimitedLog:
+    """Logs a failure at most every `_LOG_EVERY_S` seconds, with the count in between."""
+
+    def __init__(self) -> None:
+        self._last = -_LOG_EVERY_S
+        self._suppressed = 0
+        self.failing = False
+
+    def error(self, event: str, **fields: Any) -> None:
+        self.failing = True
+        now = time.monotonic()
+        if now - self._last < _LOG_EVERY_S:
+            self._suppressed += 1
+            return
+        log.error(event, suppressed_since_last=self._suppressed, **fields)
+        self._last, self._suppressed = now, 0
+
+    def recovered(self, **fields: Any) -> None:
+        if self.failing:
+            log.warning("trace writing recovered", **fields)
+        self.failing = False
+
+
+class _AppendFile:
+    """The trace file as seen by the writer thread: open, append, rotate, reopen."""
+
+    def __init__(self, config: TraceConfig) -> None:
+        self.path = Path(config.path)
+        self.max_bytes = config.max_bytes
+        self.keep = config.keep
+        self.fd: int | None = None
+        self.torn = False  # the last line was cut short: start the next one on a fresh line
+
+    def append(self, line: bytes) -> None:
+        """Write one line whole; raises OSError when it could not."""
+        self.ensure_current()
+        if self.max_bytes and self._size() + len(line) > self.max_bytes and self._size() > 0:
+            self._rotate()
+        data = b"\n" + line if self.torn else line
+        self._write_all(data)
+        self.torn = False
+
+    def close(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
+
+    def ensure_current(self) -> None:
+        """(Re)open when not open, or when the path no longer names the open file."""
+        if self.fd is not None:
+            try:
+                on_disk = os.stat(self.path)
+            except FileNotFoundError:
+                on_disk = None
+            mine = os.fstat(self.fd)
+            if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
+                return
+            self.close()
+        self._open()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        self.torn = False
+
+    def _size(self) -> int:
+        assert self.fd is not None
+        return os.fstat(self.fd).st_size
+
+    def _write_all(self, data: bytes) -> None:
+        assert self.fd is not None
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except OSError:
+                self.torn = len(view) < len(data)
+                raise
+            view = view[written:]
+
+    def _rotate(self) -> None:
+        """path → path.1 → … → path.keep (the oldest is dropped), then a fresh path."""
+        self.close()
+        rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.keep + 1)]
+        if rotated:
+            with contextlib.suppress(FileNotFoundError):
+                rotated[-1].unlink()
+            for older, newer in zip(reversed(rotated[1:]), reversed(rotated[:-1]), strict=True):
+                with contextlib.suppress(FileNotFoundError):
+                    newer.rename(older)
+            with contextlib.suppress(FileNotFoundError):
+                self.path.rename(rotated[0])
+        else:
+            self.path.unlink(missing_ok=True)
+        self._open()
+
+
+class TraceWriter:
+    """Appends trace records from the event loop through one dedicated writer thread."""
+
+    def __init__(self, config: TraceConfig) -> None:
+        self.config = config
+        self._file = _AppendFile(config)
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
+        self._thread: threading.Thread | None = None
+        self._failures = _RateLimitedLog()
+        self._dropped_io = 0  # only the writer thread counts these
+        self._dropped_full = 0  # only the event loop counts these
+        self.written = 0
+        self._closed = False
+
+    @property
+    def path(self) -> Path:
+        return self._file.path
+
+    @property
+    def dropped(self) -> int:
+        """Records lost: the file could not be written, or the queue was full, or after close."""
+        return self._dropped_io + self._dropped_full
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="axonhub-trace-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        """Queue one record; never blocks, never raises."""
+        try:
+            line = serialize(apply_body_policy(dict(record), self.config))
+        except (TypeError, ValueError, RecursionError) as exc:
+            self._dropped_full += 1
+            log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
+            return
+        if self._closed or self._thread is None:
+            self._dropped_full += 1
+            log.warning("trace record after the writer closed", request_id=record.get("request_id"))
+            return
+        try:
+            self._queue.put_nowait(line)
+        except queue.Full:
+            self._dropped_full += 1
+            self._failures.error("trace queue full; records dropped", path=str(self.path), dropped=self.dropped)
+
+    async def close(self) -> None:
+        """Write everything queued, then close the file."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+
+    def _run(self) -> None:
+        self._try_open()
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                break
+            assert isinstance(item, bytes)
+            self._append(item)
+        self._file.close()
+
+    def _try_open(self) -> None:
+        try:
+            self._file.ensure_current()
+        except OSError as exc:
+            self._failures.error("cannot open the trace file", path=str(self.path), error=exc.strerror or str(exc))
+
+    def _append(self, line: bytes) -> None:
+        try:
+            self._file.append(line)
+        except OSError as exc:
+            self._dropped_io += 1
+            self._failures.error(
+                "cannot write the trace file; record dropped, serving continues",
+                path=str(self.path),
+                error=exc.strerror or str(exc),
+                dropped=self.dropped,
+            )
+            return
+        self.written += 1
+        self._failures.recovered(path=str(self.path), dropped=self.dropped)
+
+
+TRACE_WRITER = web.AppKey("trace_writer", TraceWriter)
+
+
+def trace_writer_ctx(config: TraceConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` that opens the writer at start-up and flushes and closes it at shutdown."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        writer = TraceWriter(config)
+        await writer.start()
+        app[TRACE_WRITER] = writer
+        try:
+            yield
+        finally:
+            await writer.close()
+            if writer.dropped:
+                log.warning("trace records dropped", path=str(writer.path), dropped=writer.dropped)
+
+    return ctx
+
+
+# ---------------------------------------------------------------------------------------------
+# Reader
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What a read saw besides the records: damaged lines and the files read."""
+
+    damaged: int = 0
+    files: list[Path] = field(default_factory=list)
+
+
+def trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
+    """The files of a trace log, oldest first: path.N … path.1, path."""
+    rotated: list[tuple[int, Path]] = []
+    if include_rotated and path.parent.is_dir():
+        prefix = path.name + "."
+        for candidate in path.parent.iterdir():
+            suffix = candidate.name[len(prefix) :]
+            if candidate.name.startswith(prefix) and suffix.isdigit():
+                rotated.append((int(suffix), candidate))
+    files = [p for _, p in sorted(rotated, reverse=True)]
+    return [*files, path] if path.exists() else files
+
+
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object)."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("v"), int):
+        return None
+    return record
+
+
+def iter_records(
+    path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
+    stats = stats if stats is not None else ReadStats()
+    for file in trace_files(Path(path), include_rotated=include_rotated):
+        stats.files.append(file)
+        try:
+            handle = file.open("rb")
+        except FileNotFoundError:
+            continue  # rotated away between listing and opening
+        with handle:
+            for line in handle:
+                if not line.strip():
+                    continue
+                record = parse_line(line)
+                if record is None:
+                    stats.damaged += 1
+                    continue
+                yield record
+
+
+def follow_records(
+    path: Path | str,
+    *,
+    stats: ReadStats | None = None,
+    poll_s: float = 0.25,
+    stop: Callable[[], bool] = lambda: False,
+) -> Iterator[dict[str, Any]]:
+    """Records appended to the log from now on, following it across rotation, until `stop()`."""
+    stats = stats if stats is not None else ReadStats()
+    follower = _Follower(Path(path), stats)
+    try:
+        while not stop():
+            records = follower.poll()
+            yield from records
+            if not records:
+                time.sleep(poll_s)
+    finally:
+        follower.close()
+
+
+class _Follower:
+    """`tail -F`: read complete new lines; when the path names a new file, finish the old one first."""
+
+    def __init__(self, path: Path, stats: ReadStats) -> None:
+        self.path = path
+        self.stats = stats
+        self.handle = self._open(at_end=True)
+        self.pending = b""
+
+    def _open(self, *, at_end: bool) -> Any:
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return None
+        if at_end:
+            handle.seek(0, os.SEEK_END)
+        return handle
+
+    def poll(self) -> list[dict[str, Any]]:
+        if self.handle is None:
+            self.handle = self._open(at_end=False)
+            return self._read() if self.handle is not None else []
+        records = self._read()
+        if self._replaced():
+            records += self._read()  # whatever reached the old file before the switch
+            self.handle.close()
+            self.handle, self.pending = self._open(at_end=False), b""
+            if self.handle is not None:
+                records += self._read()
+        return records
+
+    def _replaced(self) -> bool:
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        mine = os.fstat(self.handle.fileno())
+        if on_disk.st_size < self.handle.tell() and on_disk.st_ino == mine.st_ino:
+            self.handle.seek(0)  # truncated in place (copytruncate)
+            self.pending = b""
+        return (on_disk.st_ino, on_disk.st_dev) != (mine.st_ino, mine.st_dev)
+
+    def _read(self) -> list[dict[str, Any]]:
+        data = self.pending + self.handle.read()
+        *lines, self.pending = data.split(b"\n")
+        records = []
+        for line in lines:
+            if not line.strip():
+                continue
+            record = parse_line(line)
+            if record is None:
+                self.stats.damaged += 1
+            else:
+                records.append(record)
+        return records
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Aggregation for the CLI
+# ---------------------------------------------------------------------------------------------
+
+_SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TOKEN_FIELDS: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`30m`, `2h`, `7d`, `1w` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    now = now or datetime.now(UTC)
+    match = _SINCE.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is neither a duration like 30m, 2h, 7d nor an ISO date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_time(record: Mapping[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(record.get("time")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def is_error(record: Mapping[str, Any]) -> bool:
+    status = record.get("status")
+    return bool(record.get("error")) or (isinstance(status, int) and status >= 400)
+
+
+def usage_of(record: Mapping[str, Any]) -> dict[str, int]:
+    usage = record.get("usage") or {}
+    return {name: int(usage.get(name) or 0) for name in TOKEN_FIELDS}
+
+
+def since_filter(records: Iterable[dict[str, Any]], since: datetime | None) -> Iterator[dict[str, Any]]:
+    for record in records:
+        moment = record_time(record)
+        if since is None or (moment is not None and moment >= since):
+            yield record
+
+
+def price_for(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> Price | None:
+    """The price of the resolved model, else of the requested one."""
+    for name in (record.get("resolved_model"), record.get("requested_model")):
+        if isinstance(name, str) and name in pricing:
+            return pricing[name]
+    return None
+
+
+def cost_of(usage: Mapping[str, int], price: Price) -> float:
+    """USD for `usage` at `price` (USD per million tokens)."""
+    return (
+        usage["input"] * price.input
+        + usage["output"] * price.output
+        + usage["cache_read"] * price.cache_read
+        + usage["cache_write"] * price.cache_write
+    ) / 1_000_000
+
+
+@dataclass(slots=True)
+class Totals:
+    """Requests, errors, tokens and (where priced) cost of a group of records."""
+
+    name: str
+    first: str = ""
+    last: str = ""
+    requests: int = 0
+    errors: int = 0
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0))
+    cost: float | None = None
+    unpriced_requests: int = 0
+
+    def add(self, record: Mapping[str, Any], price: Price | None = None) -> None:
+        moment = str(record.get("time") or "")
+        self.first = min(self.first, moment) if self.first else moment
+        self.last = max(self.last, moment)
+        self.requests += 1
+        self.errors += is_error(record)
+        usage = usage_of(record)
+        for name, value in usage.items():
+            self.tokens[name] += value
+        if price is None:
+            self.unpriced_requests += any(usage.values())
+        else:
+            self.cost = (self.cost or 0.0) + cost_of(usage, price)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "first": self.first,
+            "last": self.last,
+            "requests": self.requests,
+            "errors": self.errors,
+            "tokens": dict(self.tokens),
+            "cost_usd": round(self.cost, 6) if self.cost is not None else None,
+            "unpriced_requests": self.unpriced_requests,
+        }
+
+
+GROUP_FIELDS: Final = {
+    "key": "key",
+    "model": "resolved_model",
+    "channel": "channel",
+    "profile": "profile",
+    "trace": "trace_id",
+}
+
+
+def group_totals(
+    records: Iterable[Mapping[str, Any]], by: str, pricing: Mapping[str, Price] | None = None
+) -> list[Totals]:
+    """Totals per value of `by` (`key`, `model`, `channel`, `profile`, `trace`), first seen first."""
+    field_name = GROUP_FIELDS[by]
+    groups: dict[str, Totals] = {}
+    for record in records:
+        value = record.get(field_name)
+        if value is None and by == "model":
+            value = record.get("requested_model")
+        name = str(value) if value is not None else "-"
+        totals = groups.setdefault(name, Totals(name))
+        totals.add(record, price_for(record, pricing) if pricing is not None else None)
+    return list(groups.values())
+
+
+def records_of_trace(records: Iterable[dict[str, Any]], trace_id_prefix: str) -> tuple[str, list[dict[str, Any]]]:
+    """The records of the one trace whose id starts with the prefix; raises LookupError otherwise."""
+    matches: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        trace_id = str(record.get("trace_id") or "")
+        if trace_id.startswith(trace_id_prefix):
+            matches.setdefault(trace_id, []).append(record)
+    if not matches:
+        raise LookupError(f"no trace with an id starting with '{trace_id_prefix}'")
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:5])
+        raise LookupError(f"'{trace_id_prefix}' matches {len(matches)} traces ({shown}…); give more of the id")
+    trace_id, found = next(iter(matches.items()))
+    return trace_id, found
