@@ -460,8 +460,13 @@ def iter_records(
     path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
 ) -> Iterator[dict[str, Any]]:
     """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
+    return read_files(trace_files(Path(path), include_rotated=include_rotated), stats)
+
+
+def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
+    """The records of these files in order; damaged lines are skipped and counted in `stats`."""
     stats = stats if stats is not None else ReadStats()
-    for file in trace_files(Path(path), include_rotated=include_rotated):
+    for file in files:
         stats.files.append(file)
         try:
             handle = file.open("rb")
@@ -486,8 +491,7 @@ def follow_records(
     stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[dict[str, Any]]:
     """Records appended to the log from now on, following it across rotation, until `stop()`."""
-    stats = stats if stats is not None else ReadStats()
-    follower = _Follower(Path(path), stats)
+    follower = TraceFollower(Path(path), stats if stats is not None else ReadStats(), at_end=True)
     try:
         while not stop():
             records = follower.poll()
@@ -498,13 +502,17 @@ def follow_records(
         follower.close()
 
 
-class _Follower:
-    """`tail -F`: read complete new lines; when the path names a new file, finish the old one first."""
+class TraceFollower:
+    """`tail -F` over the log: each `poll()` returns the complete lines added since the last one.
 
-    def __init__(self, path: Path, stats: ReadStats) -> None:
+    When the path comes to name another file (rotation, a log rotator's move or delete), the rest
+    of the old file is read first, then the new one from its start.
+    """
+
+    def __init__(self, path: Path, stats: ReadStats, *, at_end: bool) -> None:
         self.path = path
         self.stats = stats
-        self.handle = self._open(at_end=True)
+        self.handle = self._open(at_end=at_end)
         self.pending = b""
 
     def _open(self, *, at_end: bool) -> Any:
