@@ -1,0 +1,187 @@
+"""Prometheus metrics for `GET /metrics`, fed with the same record the trace log gets.
+
+One `Metrics` per app, each with its own `CollectorRegistry` (no process-global state, so two
+apps in one test process never share counts). Label values are bounded: at most `MAX_VALUES`
+distinct models, channels and error types each; later newcomers are counted under `other`.
+
+    axonhub_requests_total{kind, channel, model, status}
+    axonhub_errors_total{kind, channel, model, error_type}
+    axonhub_tokens_total{channel, model, type}          type: input|output|cache_read|cache_write|reasoning
+    axonhub_request_duration_seconds{channel, model, status_class}    histogram, whole exchange
+    axonhub_time_to_first_byte_seconds{channel, model}                histogram
+    axonhub_gateway_overhead_seconds                                  histogram, total minus upstream time
+    axonhub_inflight_streams                                          gauge
+    axonhub_trace_records_total / axonhub_trace_dropped_records_total (when a trace writer is watched)
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from typing import Any, Final
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from axonhub.trace import TraceWriter
+
+CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
+MAX_VALUES: Final = 100
+OTHER: Final = "other"
+NONE: Final = "none"
+KINDS: Final = frozenset({"messages", "count_tokens", "models", "chat_completions", "responses", "probe"})
+TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+TTFB_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+OVERHEAD_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
+
+
+class BoundedLabel:
+    """Maps label values to themselves until `limit` distinct ones were seen, then to `other`."""
+
+    def __init__(self, limit: int = MAX_VALUES) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: object) -> str:
+        if value is None or value == "":
+            return NONE
+        text = str(value)[:100]
+        with self._lock:
+            if text in self._seen:
+                return text
+            if len(self._seen) < self.limit:
+                self._seen.add(text)
+                return text
+        return OTHER
+
+
+def status_label(status: object) -> str:
+    return str(status) if isinstance(status, int) and 100 <= status <= 599 else OTHER
+
+
+def status_class(status: object) -> str:
+    return f"{status // 100}xx" if isinstance(status, int) and 100 <= status <= 599 else OTHER
+
+
+def seconds(timings: Mapping[str, Any], name: str) -> float | None:
+    value = timings.get(name)
+    return value / 1000 if isinstance(value, int | float) and value >= 0 else None
+
+
+class _TraceWriterCollector(Collector):
+    """The trace writer's own counts, read at scrape time."""
+
+    def __init__(self, writer: TraceWriter) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "axonhub_trace_records", "Trace records appended to the trace log.", value=self.writer.written
+        )
+        yield CounterMetricFamily(
+            "axonhub_trace_dropped_records",
+            "Trace records lost (unwritable path, full disk, full queue).",
+            value=self.writer.dropped,
+        )
+
+
+class Metrics:
+    """The app's metrics: `observe(record)` per finished exchange, the in-flight stream gauge."""
+
+    def __init__(self, max_values: int = MAX_VALUES) -> None:
+        self.registry = CollectorRegistry()
+        self._model, self._channel, self._error = (BoundedLabel(max_values) for _ in range(3))
+        r = self.registry
+        self.requests = Counter(
+            "axonhub_requests", "Exchanges served.", ["kind", "channel", "model", "status"], registry=r
+        )
+        self.errors = Counter(
+            "axonhub_errors", "Failed exchanges.", ["kind", "channel", "model", "error_type"], registry=r
+        )
+        self.tokens = Counter("axonhub_tokens", "Tokens by type.", ["channel", "model", "type"], registry=r)
+        self.duration = Histogram(
+            "axonhub_request_duration_seconds",
+            "Whole exchange, first request byte to last response byte.",
+            ["channel", "model", "status_class"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.ttfb = Histogram(
+            "axonhub_time_to_first_byte_seconds",
+            "Time to the first response byte sent to the client.",
+            ["channel", "model"],
+            buckets=TTFB_BUCKETS,
+            registry=r,
+        )
+        self.overhead = Histogram(
+            "axonhub_gateway_overhead_seconds",
+            "Time spent in the gateway: total minus upstream time.",
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        self.inflight = Gauge("axonhub_inflight_streams", "Streaming responses being relayed now.", registry=r)
+
+    def observe(self, record: Mapping[str, Any]) -> None:
+        """Count one finished exchange from its trace record (`trace.py` documents the shape)."""
+        kind = record.get("kind")
+        kind_label = kind if kind in KINDS else OTHER
+        channel = self._channel(record.get("channel"))
+        model = self._model(record.get("resolved_model") or record.get("requested_model"))
+        status = record.get("status")
+        self.requests.labels(kind_label, channel, model, status_label(status)).inc()
+        error = record.get("error")
+        if error or (isinstance(status, int) and status >= 400):
+            error_type = error.get("type") if isinstance(error, Mapping) else None
+            self.errors.labels(kind_label, channel, model, self._error(error_type or status_label(status))).inc()
+        self._observe_tokens(record.get("usage"), channel, model)
+        self._observe_timings(record.get("timings") or {}, channel, model, status)
+
+    def _observe_tokens(self, usage: object, channel: str, model: str) -> None:
+        if not isinstance(usage, Mapping):
+            return
+        for token_type in TOKEN_TYPES:
+            count = usage.get(token_type)
+            if isinstance(count, int) and count > 0:
+                self.tokens.labels(channel, model, token_type).inc(count)
+
+    def _observe_timings(self, timings: Mapping[str, Any], channel: str, model: str, status: object) -> None:
+        total = seconds(timings, "total_ms")
+        if total is not None:
+            self.duration.labels(channel, model, status_class(status)).observe(total)
+        ttfb = seconds(timings, "ttfb_ms")
+        if ttfb is not None:
+            self.ttfb.labels(channel, model).observe(ttfb)
+        overhead = seconds(timings, "overhead_ms")
+        if overhead is not None:
+            self.overhead.observe(overhead)
+
+    def stream_started(self) -> None:
+        self.inflight.inc()
+
+    def stream_finished(self) -> None:
+        self.inflight.dec()
+
+    def watch_trace_writer(self, writer: TraceWriter) -> None:
+        """Expose the writer's written and dropped record counts."""
+        self.registry.register(_TraceWriterCollector(writer))
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this app's metrics."""
+        return generate_latest(self.registry)  # type: ignore[no-any-return]
+
+
+METRICS = web.AppKey("metrics", Metrics)
+
+
+def metrics_handler(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The `GET /metrics` handler for `metrics`."""
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+    return handle
