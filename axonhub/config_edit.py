@@ -188,29 +188,26 @@ def guess_indent(text: str) -> tuple[int, int, int]:
     """(mapping indent, sequence indent, dash offset) as the file uses them; (2, 4, 2) by default.
 
     The mapping indent is the step from a `key:` line to a nested key; the dash offset is the
-    step from a `key:` line to a `- ` item under it.
+    step from a `key:` line to a `- ` item under it (0 for `key:` then `- item` in the same column);
+    the sequence indent is where the item's content starts, relative to the `key:` line.
     """
     mapping: int | None = None
-    offset: int | None = None
-    previous: tuple[int, bool] | None = None  # (indent, opens a block) of the last content line
+    sequence: tuple[int, int] | None = None  # (sequence indent, dash offset)
+    opener: int | None = None  # the indent of the previous content line when it opens a block
     for line in text.splitlines():
         found = _INDENTED.match(line)
         if not found:
             continue
-        indent = len(found["indent"])
-        if previous is not None and previous[1] and indent > previous[0]:
-            step = indent - previous[0]
-            if found["dash"] and offset is None:
-                offset = step
-            elif not found["dash"] and mapping is None:
-                mapping = step
-        opens = found["rest"].rstrip().endswith(":") or bool(re.search(r":\s+#", found["rest"]))
-        previous = (indent + len(found["dash"] or ""), opens)
-        if mapping is not None and offset is not None:
+        indent, dash = len(found["indent"]), found["dash"] or ""
+        if opener is not None and dash and indent >= opener and sequence is None:
+            sequence = (indent - opener + len(dash), indent - opener)
+        elif opener is not None and not dash and indent > opener and mapping is None:
+            mapping = indent - opener
+        rest = found["rest"].rstrip()
+        opener = indent + len(dash) if rest.endswith(":") or re.search(r":\s+#", rest) else None
+        if mapping is not None and sequence is not None:
             break
-    mapping = mapping or 2
-    offset = 2 if offset is None else offset
-    return mapping, offset + 2, offset
+    return (mapping or 2, *(sequence or (4, 2)))
 
 
 def yaml_str(value: str) -> str:
