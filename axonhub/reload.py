@@ -57,7 +57,7 @@ def file_signature(path: Path) -> Signature:
 class ConfigWatcher:
     """Reloads `path` into `holder` when its signature changes or when `request_reload()` is called."""
 
-    def __init__(self, holder: ConfigHolder, path: Path, interval: float = POLL_INTERVAL) -> None:
+    def __init__(self, holder: ConfigHolder, path: Path, interval: float) -> None:
         self.holder = holder
         self.path = path
         self.interval = interval
@@ -121,7 +121,7 @@ async def watch_config(app: web.Application) -> AsyncIterator[None]:
     if path is None:
         yield
         return
-    watcher = ConfigWatcher(holder, path)
+    watcher = ConfigWatcher(holder, path, POLL_INTERVAL)
     task = asyncio.create_task(watcher.run(), name="axonhub-config-watcher")
     hup = _install_sighup(watcher)
     try:
