@@ -102,7 +102,7 @@ async def test_an_unknown_model_gets_404(gateway: Gateway) -> None:
         response,
         404,
         "not_found_error",
-        "model 'gpt-9' is not served by any channel (profile 'passthrough' resolved it to 'gpt-9')",
+        "model 'gpt-9' is not served by any channel (no rule of profile 'passthrough' matched it)",
     )
 
 
@@ -168,8 +168,8 @@ async def test_a_channel_whose_key_variable_is_unset_says_what_to_set(
         response,
         503,
         "api_error",
-        "channel 'fake-anthropic' is unavailable: environment variable FAKE_ANTHROPIC_KEY is not set; "
-        "set it and restart or reload AxonHub",
+        "no channel can serve 'claude-sonnet-4-5' right now: channel 'fake-anthropic' is unavailable: "
+        "environment variable FAKE_ANTHROPIC_KEY is not set; set it and restart or reload AxonHub",
     )
     assert upstream.requests == []
 
