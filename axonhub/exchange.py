@@ -140,4 +140,10 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": {"type": self.error_type, "message": self.error.message} if self.error else None,
+            **self._bodies(),
         }
+
+    def _bodies(self) -> dict[str, Any]:
+        """The bodies the pipeline kept (per `trace.bodies`); the trace writer redacts and caps them."""
+        bodies = {"request_body": self.request_body, "response_body": self.response_body}
+        return {name: body for name, body in bodies.items() if body is not None}

@@ -166,6 +166,8 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> we
     if isinstance(message, dict):
         exchange.usage = usage_from_anthropic(message.get("usage") or {})
         exchange.stop_reason = message.get("stop_reason")
+    if exchange.config.server.trace.bodies != "none":
+        exchange.response_body = message if message is not None else data.decode("utf-8", "replace")
     exchange.status = upstream.status
     return web.Response(
         status=upstream.status, body=data, content_type="application/json", headers=forwarded_headers(upstream)

@@ -19,6 +19,7 @@ from axonhub import passthrough
 from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
+from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, resolve
 from axonhub.trace import trace_id_for
 from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
@@ -143,6 +144,8 @@ def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchang
         claude_code_enabled=config.server.trace.claude_code_trace_enabled,
         request_id=exchange.request_id,
     )
+    if config.server.trace.bodies != "none":
+        exchange.request_body = inbound.body
     exchange.requested_model = require_model(inbound.body)
     return exchange
 
@@ -165,11 +168,17 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> w
     )
     exchange.channel = candidate.channel.name
     exchange.upstream_model = candidate.upstream_model
+    metrics = request.app[METRICS]
+    if inbound.stream:
+        metrics.stream_started()
     try:
         response = await plans[candidate.channel.name].respond(request, exchange, candidate, upstream)
     except BaseException:
         upstream.close()  # mid-body: drop the connection so the upstream stops generating at once
         raise
+    finally:
+        if inbound.stream:
+            metrics.stream_finished()
     upstream.release()  # back to the pool when the body was read whole, closed otherwise
     return response
 

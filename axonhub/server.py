@@ -17,6 +17,7 @@ from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config
 from axonhub.exchange import Exchange
+from axonhub.metrics import METRICS, Metrics, metrics_handler
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import anthropic_list, openai_list, reachable_models
 from axonhub.reload import ConfigHolder, watch_config
@@ -85,12 +86,14 @@ def add_routes(app: web.Application) -> frozenset[str]:
         app.router.add_route("*", f"{prefix}/api/{{tail:.*}}", quiet_probe)
         public.add(f"{prefix}/api/{{tail}}")
     app.router.add_get("/health", health)
-    public.add("/health")
+    app.router.add_get("/metrics", metrics_handler(app[METRICS]))
+    public.update(("/health", "/metrics"))
     return frozenset(public)
 
 
 async def _wire_trace(app: web.Application) -> AsyncIterator[None]:
     app[ON_EXCHANGE_DONE].append(app[TRACE_WRITER].write)
+    app[METRICS].watch_trace_writer(app[TRACE_WRITER])
     yield
 
 
@@ -101,7 +104,9 @@ def make_app(config: Config, *, watch: bool = True) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
     app[CONFIG_HOLDER] = ConfigHolder(config)
     app[CHANNEL_HEALTH] = ChannelHealth()
+    app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
+    app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
     app[PUBLIC_PATHS] = add_routes(app)
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
