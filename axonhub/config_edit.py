@@ -39,7 +39,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark, YAMLError
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from axonhub.config import validate
@@ -217,6 +217,11 @@ def yaml_str(value: str) -> str:
     except yaml.YAMLError:
         plain = None
     return value if plain == value and isinstance(plain, str) else cast(str, DoubleQuotedScalarString(value))
+
+
+def yaml_verbatim(value: str) -> str:
+    """`value` single-quoted, where backslashes and regex metacharacters stay exactly as typed."""
+    return cast(str, SingleQuotedScalarString(value))
 
 
 def section(document: CommentedMap, name: str, kind: type[CommentedMap] | type[CommentedSeq]) -> Any:

@@ -21,7 +21,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
 from axonhub.cli.keys import CONTEXT, apply_edit, check_name, echo_table, get_key, require_profile
 from axonhub.config import Config, Profile, Rule
-from axonhub.config_edit import EditError, block, kept_tail, section, yaml_str
+from axonhub.config_edit import EditError, block, kept_tail, section, yaml_str, yaml_verbatim
 from axonhub.errors import GatewayError
 from axonhub.profiles import Route, resolve, resolve_with_profile
 
@@ -191,7 +191,7 @@ def add_rule(
             re.compile(regex)
         except re.error as exc:
             raise fail(f"invalid regex {regex!r}: {exc}") from None
-    rule = CommentedMap([("match", yaml_str(exact))] if exact is not None else [("regex", yaml_str(regex or ""))])
+    rule = CommentedMap([("match", yaml_str(exact))] if exact is not None else [("regex", yaml_verbatim(regex or ""))])
     rule["model"] = yaml_str(target)
 
     def change(document: CommentedMap) -> int:

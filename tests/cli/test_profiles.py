@@ -257,3 +257,12 @@ def test_help_works_everywhere_even_with_a_broken_config(tmp_path: Path, command
         )
         assert result.exit_code == 0
         assert "Usage: " in result.output
+
+
+def test_a_regex_is_written_verbatim_in_single_quotes(config_path: Path) -> None:
+    pattern = r"gpt-(\d+)'s-(mini|max)\.v[0-9]"
+    ok(config_path, "add-rule", "passthrough", "--regex", pattern, "--to", r"deepseek-\1")
+    assert (
+        "      - regex: 'gpt-(\\d+)''s-(mini|max)\\.v[0-9]'\n        model: deepseek-\\1\n" in config_path.read_text()
+    )
+    assert rules(config_path, "passthrough") == [rf"regex {pattern} -> deepseek-\1"]
