@@ -16,9 +16,9 @@ claude-sonnet-4-5` also catches `claude-sonnet-4-5-20250929[1m]`. Families (haik
 plain regex rules: `regex: "claude-.*haiku.*"` covers `claude-haiku-4-5`, its dated ids and the
 older `claude-3-5-haiku-20241022`.
 
-The bracket suffix is a Claude Code notation, not a model name any provider knows: when the model
-passes through unchanged, channels are matched on the name as sent and then without the suffix, and
-the name sent upstream never carries it (`Route.variant` keeps it for whoever needs it).
+The bracket suffix is a Claude Code notation, not a model name any provider knows: channels are
+matched on the resolved name as it is and then without the suffix, and the name sent upstream never
+carries it (`Route.variant` keeps it for whoever needs it).
 
 Order of channels: lowest `priority` first, then heaviest `weight`, then file order (dispatch
 shuffles equal priorities by weight per request). A channel may rename the model upstream
@@ -138,7 +138,7 @@ def resolve_with_profile(model: str, profile: Profile | None, config: Config) ->
     found = match_profile(profile, model) if profile is not None else None
     resolved = found.target if found else model
     channels = serving_channels(resolved, config)
-    if not channels and found is None:
+    if not channels:
         channels = serving_channels(split_variant(resolved)[0], config)
     usable = [ch for ch in channels if ch.unavailable_reason is None]
     if not usable:

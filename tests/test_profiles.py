@@ -234,3 +234,11 @@ def test_split_variant_leaves_names_without_a_suffix_alone() -> None:
 def test_a_key_object_not_in_the_config_still_resolves_by_its_profile(config: Config) -> None:
     key = Key(name="adhoc", secret_hash="sha256:" + "9" * 64, active_profile="groups")
     assert resolve("ds-chat", key, config).resolved_model == "deepseek-chat"
+
+
+def test_a_suffix_kept_by_a_regex_target_is_dropped_for_channels_and_upstream() -> None:
+    document = {**DOCUMENT, "profiles": {"kimi": {"rules": [{"regex": r"claude-opus-4-8(.*)", "model": r"kimi-k2\1"}]}}}
+    config = build_config(document, source=None, env=ENV)
+    r = route(config, "kimi", "claude-opus-4-8[1m]")
+    assert (r.resolved_model, r.variant) == ("kimi-k2[1m]", "[1m]")
+    assert [(c.channel.name, c.upstream_model) for c in r.candidates] == [("heavy", "kimi-k2"), ("light", "kimi-k2")]
