@@ -27,8 +27,9 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
 are counted apart. `overhead_ms` is `total_ms - upstream_ms`.
 
-Writer guarantees: `TraceWriter.write()` never blocks and never raises; a dedicated thread appends
-each line with one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave);
+Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never
+raises; a dedicated thread applies the body policy, redacts, serialises, and appends each line with
+one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave);
 rotation keeps `path.1 … path.N`; a file moved or deleted by a log rotator is reopened before the
 next line; an unwritable path or a full disk is logged (rate-limited) and the lost records are
 counted in `TraceWriter.dropped`.
@@ -46,7 +47,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -54,13 +54,12 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from axonhub.config import Price, TraceConfig
+from axonhub.config import TraceConfig
 from axonhub.log import redact_text
 
 log = structlog.get_logger("axonhub.trace")
 
 REDACTED: Final = "[redacted]"
-TRACE_VERSION: Final = 1
 
 # ---------------------------------------------------------------------------------------------
 # Trace ids
@@ -184,6 +183,12 @@ def capped_body(obj: Any, max_bytes: int) -> Any:
         return clean
     head = text.encode()[:max_bytes].decode(errors="ignore")
     return {"truncated": True, "bytes": size, "head": head}
+
+
+def is_error(record: Mapping[str, Any]) -> bool:
+    """A failed exchange: an error was recorded or the client got a 4xx/5xx."""
+    status = record.get("status")
+    return bool(record.get("error")) or (isinstance(status, int) and status >= 400)
 
 
 def apply_body_policy(record: dict[str, Any], config: TraceConfig) -> dict[str, Any]:
@@ -321,8 +326,8 @@ class TraceWriter:
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
         self._failures = _RateLimitedLog()
-        self._dropped_io = 0  # only the writer thread counts these
-        self._dropped_full = 0  # only the event loop counts these
+        self._dropped_in_thread = 0  # each counter has one writer: no lock needed
+        self._dropped_on_loop = 0
         self.written = 0
         self._closed = False
 
@@ -333,28 +338,25 @@ class TraceWriter:
     @property
     def dropped(self) -> int:
         """Records lost: the file could not be written, or the queue was full, or after close."""
-        return self._dropped_io + self._dropped_full
+        return self._dropped_in_thread + self._dropped_on_loop
 
     async def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="axonhub-trace-writer", daemon=True)
         self._thread.start()
 
     def write(self, record: Mapping[str, Any]) -> None:
-        """Queue one record; never blocks, never raises."""
-        try:
-            line = serialize(apply_body_policy(dict(record), self.config))
-        except (TypeError, ValueError, RecursionError) as exc:
-            self._dropped_full += 1
-            log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
-            return
+        """Queue one record for the writer thread; never blocks, never raises.
+
+        The record must not change afterwards: the thread redacts and serialises it later.
+        """
         if self._closed or self._thread is None:
-            self._dropped_full += 1
+            self._dropped_on_loop += 1
             log.warning("trace record after the writer closed", request_id=record.get("request_id"))
             return
         try:
-            self._queue.put_nowait(line)
+            self._queue.put_nowait(record)
         except queue.Full:
-            self._dropped_full += 1
+            self._dropped_on_loop += 1
             self._failures.error("trace queue full; records dropped", path=str(self.path), dropped=self.dropped)
 
     async def close(self) -> None:
@@ -373,8 +375,10 @@ class TraceWriter:
             item = self._queue.get()
             if item is _STOP:
                 break
-            assert isinstance(item, bytes)
-            self._append(item)
+            assert isinstance(item, Mapping)
+            line = self._line(item)
+            if line is not None:
+                self._append(line)
         self._file.close()
 
     def _try_open(self) -> None:
@@ -383,11 +387,19 @@ class TraceWriter:
         except OSError as exc:
             self._failures.error("cannot open the trace file", path=str(self.path), error=exc.strerror or str(exc))
 
+    def _line(self, record: Mapping[str, Any]) -> bytes | None:
+        try:
+            return serialize(apply_body_policy(dict(record), self.config))
+        except (TypeError, ValueError, RecursionError) as exc:
+            self._dropped_in_thread += 1
+            log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
+            return None
+
     def _append(self, line: bytes) -> None:
         try:
             self._file.append(line)
         except OSError as exc:
-            self._dropped_io += 1
+            self._dropped_in_thread += 1
             self._failures.error(
                 "cannot write the trace file; record dropped, serving continues",
                 path=str(self.path),
@@ -565,149 +577,3 @@ class TraceFollower:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
-
-
-# ---------------------------------------------------------------------------------------------
-# Aggregation for the CLI
-# ---------------------------------------------------------------------------------------------
-
-_SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-TOKEN_FIELDS: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
-
-
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """`30m`, `2h`, `7d`, `1w` ago, or an ISO date/time (UTC unless it says otherwise)."""
-    now = now or datetime.now(UTC)
-    match = _SINCE.match(text.strip())
-    if match:
-        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(f"'{text}' is neither a duration like 30m, 2h, 7d nor an ISO date") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def record_time(record: Mapping[str, Any]) -> datetime | None:
-    try:
-        moment = datetime.fromisoformat(str(record.get("time")))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def is_error(record: Mapping[str, Any]) -> bool:
-    status = record.get("status")
-    return bool(record.get("error")) or (isinstance(status, int) and status >= 400)
-
-
-def usage_of(record: Mapping[str, Any]) -> dict[str, int]:
-    usage = record.get("usage") or {}
-    return {name: int(usage.get(name) or 0) for name in TOKEN_FIELDS}
-
-
-def since_filter(records: Iterable[dict[str, Any]], since: datetime | None) -> Iterator[dict[str, Any]]:
-    for record in records:
-        moment = record_time(record)
-        if since is None or (moment is not None and moment >= since):
-            yield record
-
-
-def price_for(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> Price | None:
-    """The price of the resolved model, else of the requested one."""
-    for name in (record.get("resolved_model"), record.get("requested_model")):
-        if isinstance(name, str) and name in pricing:
-            return pricing[name]
-    return None
-
-
-def cost_of(usage: Mapping[str, int], price: Price) -> float:
-    """USD for `usage` at `price` (USD per million tokens)."""
-    return (
-        usage["input"] * price.input
-        + usage["output"] * price.output
-        + usage["cache_read"] * price.cache_read
-        + usage["cache_write"] * price.cache_write
-    ) / 1_000_000
-
-
-@dataclass(slots=True)
-class Totals:
-    """Requests, errors, tokens and (where priced) cost of a group of records."""
-
-    name: str
-    first: str = ""
-    last: str = ""
-    requests: int = 0
-    errors: int = 0
-    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0))
-    cost: float | None = None
-    unpriced_requests: int = 0
-
-    def add(self, record: Mapping[str, Any], price: Price | None = None) -> None:
-        moment = str(record.get("time") or "")
-        self.first = min(self.first, moment) if self.first else moment
-        self.last = max(self.last, moment)
-        self.requests += 1
-        self.errors += is_error(record)
-        usage = usage_of(record)
-        for name, value in usage.items():
-            self.tokens[name] += value
-        if price is None:
-            self.unpriced_requests += any(usage.values())
-        else:
-            self.cost = (self.cost or 0.0) + cost_of(usage, price)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "first": self.first,
-            "last": self.last,
-            "requests": self.requests,
-            "errors": self.errors,
-            "tokens": dict(self.tokens),
-            "cost_usd": round(self.cost, 6) if self.cost is not None else None,
-            "unpriced_requests": self.unpriced_requests,
-        }
-
-
-GROUP_FIELDS: Final = {
-    "key": "key",
-    "model": "resolved_model",
-    "channel": "channel",
-    "profile": "profile",
-    "trace": "trace_id",
-}
-
-
-def group_totals(
-    records: Iterable[Mapping[str, Any]], by: str, pricing: Mapping[str, Price] | None = None
-) -> list[Totals]:
-    """Totals per value of `by` (`key`, `model`, `channel`, `profile`, `trace`), first seen first."""
-    field_name = GROUP_FIELDS[by]
-    groups: dict[str, Totals] = {}
-    for record in records:
-        value = record.get(field_name)
-        if value is None and by == "model":
-            value = record.get("requested_model")
-        name = str(value) if value is not None else "-"
-        totals = groups.setdefault(name, Totals(name))
-        totals.add(record, price_for(record, pricing) if pricing is not None else None)
-    return list(groups.values())
-
-
-def records_of_trace(records: Iterable[dict[str, Any]], trace_id_prefix: str) -> tuple[str, list[dict[str, Any]]]:
-    """The records of the one trace whose id starts with the prefix; raises LookupError otherwise."""
-    matches: dict[str, list[dict[str, Any]]] = {}
-    for record in records:
-        trace_id = str(record.get("trace_id") or "")
-        if trace_id.startswith(trace_id_prefix):
-            matches.setdefault(trace_id, []).append(record)
-    if not matches:
-        raise LookupError(f"no trace with an id starting with '{trace_id_prefix}'")
-    if len(matches) > 1:
-        shown = ", ".join(sorted(matches)[:5])
-        raise LookupError(f"'{trace_id_prefix}' matches {len(matches)} traces ({shown}…); give more of the id")
-    trace_id, found = next(iter(matches.items()))
-    return trace_id, found

@@ -19,19 +19,15 @@ import click
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
 from axonhub.config import Price, load_config
 from axonhub.errors import ConfigError
-from axonhub.trace import (
+from axonhub.trace import ReadStats, TraceFollower, is_error, read_files, trace_files
+from axonhub.trace_stats import (
     GROUP_FIELDS,
-    ReadStats,
     Totals,
-    TraceFollower,
     group_totals,
-    is_error,
     parse_since,
-    read_files,
     record_time,
     records_of_trace,
     since_filter,
-    trace_files,
     usage_of,
 )
 

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from axonhub.cli import main
-from axonhub.trace import parse_since
+from axonhub.trace_stats import parse_since
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
 CONFIG = FIXTURES / "axonhub.yml"

@@ -1,0 +1,151 @@
+"""Aggregation of trace records for `axonhub traces` and `axonhub usage`: periods, totals, cost.
+
+Pure functions over the records `trace.iter_records` yields; no IO.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from axonhub.config import Price
+from axonhub.trace import is_error
+
+_SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+TOKEN_FIELDS: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`30m`, `2h`, `7d`, `1w` ago, or an ISO date/time (UTC unless it says otherwise)."""
+    now = now or datetime.now(UTC)
+    match = _SINCE.match(text.strip())
+    if match:
+        return now - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is neither a duration like 30m, 2h, 7d nor an ISO date") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def record_time(record: Mapping[str, Any]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(record.get("time")))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def usage_of(record: Mapping[str, Any]) -> dict[str, int]:
+    usage = record.get("usage") or {}
+    return {name: int(usage.get(name) or 0) for name in TOKEN_FIELDS}
+
+
+def since_filter(records: Iterable[dict[str, Any]], since: datetime | None) -> Iterator[dict[str, Any]]:
+    for record in records:
+        moment = record_time(record)
+        if since is None or (moment is not None and moment >= since):
+            yield record
+
+
+def price_for(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> Price | None:
+    """The price of the resolved model, else of the requested one."""
+    for name in (record.get("resolved_model"), record.get("requested_model")):
+        if isinstance(name, str) and name in pricing:
+            return pricing[name]
+    return None
+
+
+def cost_of(usage: Mapping[str, int], price: Price) -> float:
+    """USD for `usage` at `price` (USD per million tokens)."""
+    return (
+        usage["input"] * price.input
+        + usage["output"] * price.output
+        + usage["cache_read"] * price.cache_read
+        + usage["cache_write"] * price.cache_write
+    ) / 1_000_000
+
+
+@dataclass(slots=True)
+class Totals:
+    """Requests, errors, tokens and (where priced) cost of a group of records."""
+
+    name: str
+    first: str = ""
+    last: str = ""
+    requests: int = 0
+    errors: int = 0
+    tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0))
+    cost: float | None = None
+    unpriced_requests: int = 0
+
+    def add(self, record: Mapping[str, Any], price: Price | None = None) -> None:
+        moment = str(record.get("time") or "")
+        self.first = min(self.first, moment) if self.first else moment
+        self.last = max(self.last, moment)
+        self.requests += 1
+        self.errors += is_error(record)
+        usage = usage_of(record)
+        for name, value in usage.items():
+            self.tokens[name] += value
+        if price is None:
+            self.unpriced_requests += any(usage.values())
+        else:
+            self.cost = (self.cost or 0.0) + cost_of(usage, price)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "first": self.first,
+            "last": self.last,
+            "requests": self.requests,
+            "errors": self.errors,
+            "tokens": dict(self.tokens),
+            "cost_usd": round(self.cost, 6) if self.cost is not None else None,
+            "unpriced_requests": self.unpriced_requests,
+        }
+
+
+GROUP_FIELDS: Final = {
+    "key": "key",
+    "model": "resolved_model",
+    "channel": "channel",
+    "profile": "profile",
+    "trace": "trace_id",
+}
+
+
+def group_totals(
+    records: Iterable[Mapping[str, Any]], by: str, pricing: Mapping[str, Price] | None = None
+) -> list[Totals]:
+    """Totals per value of `by` (`key`, `model`, `channel`, `profile`, `trace`), first seen first."""
+    field_name = GROUP_FIELDS[by]
+    groups: dict[str, Totals] = {}
+    for record in records:
+        value = record.get(field_name)
+        if value is None and by == "model":
+            value = record.get("requested_model")
+        name = str(value) if value is not None else "-"
+        totals = groups.setdefault(name, Totals(name))
+        totals.add(record, price_for(record, pricing) if pricing is not None else None)
+    return list(groups.values())
+
+
+def records_of_trace(records: Iterable[dict[str, Any]], trace_id_prefix: str) -> tuple[str, list[dict[str, Any]]]:
+    """The records of the one trace whose id starts with the prefix; raises LookupError otherwise."""
+    matches: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        trace_id = str(record.get("trace_id") or "")
+        if trace_id.startswith(trace_id_prefix):
+            matches.setdefault(trace_id, []).append(record)
+    if not matches:
+        raise LookupError(f"no trace with an id starting with '{trace_id_prefix}'")
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:5])
+        raise LookupError(f"'{trace_id_prefix}' matches {len(matches)} traces ({shown}…); give more of the id")
+    trace_id, found = next(iter(matches.items()))
+    return trace_id, found
