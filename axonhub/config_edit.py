@@ -229,9 +229,14 @@ def section(document: CommentedMap, name: str, kind: type[CommentedMap] | type[C
     current = document.get(name)
     if current is None:
         current = kind()
-        position = sum(1 for key in document if key in SECTION_ORDER[: SECTION_ORDER.index(name)])
-        with kept_tail(document):
-            document.insert(position, name, current)
+        earlier = SECTION_ORDER[: SECTION_ORDER.index(name)]
+        position = max((i + 1 for i, key in enumerate(document) if key in earlier), default=0)
+        # The comment lines above the next section hang on the previous one's last entry: they
+        # move to the new section, which the caller's `kept_tail` then carries to its end.
+        tail = _take_tail(_chain_with_owner(document, position - 1)) if position else ""
+        document.insert(position, name, current)
+        if tail:
+            _put_tail((document, name), tail)
     if not isinstance(current, kind):
         raise EditError(f"'{name}' in the config is not a {'list' if kind is CommentedSeq else 'mapping'}")
     return current
@@ -264,6 +269,11 @@ def kept_tail(node: CommentedMap | CommentedSeq, owner: Slot | None = None) -> I
         slots = ([owner] if owner else []) + _last_chain(node)
         if slots:
             _put_tail(slots[-1], tail)
+
+
+def _chain_with_owner(document: CommentedMap, index: int) -> list[Slot]:
+    key = list(document)[index]
+    return [(document, key), *_last_chain(document[key])]
 
 
 def _last_chain(node: Any) -> list[Slot]:

@@ -247,3 +247,38 @@ def test_a_four_space_file_stays_four_space(tmp_path: Path) -> None:
     new = path.read_text()
     assert new.startswith(FOUR_SPACES.removesuffix("keys: []\n"))
     assert new[len(FOUR_SPACES) - len("keys: []\n") :].startswith("keys:\n-   name: alice\n    secret_hash: sha256:")
+
+
+WITHOUT_SECTIONS = """\
+# minimal
+version: 1
+channels:
+  - name: a
+    type: anthropic
+    base_url: http://127.0.0.1:9
+    models: [claude-x]   # only one
+
+# pricing below
+pricing:
+  claude-x: {input: 1}
+# the end
+"""
+
+
+def test_missing_sections_are_created_in_schema_order_under_their_comments(tmp_path: Path) -> None:
+    path = commented_config(tmp_path, WITHOUT_SECTIONS)
+    assert run(path, "profiles", "create", "p").exit_code == 0
+    assert run(path, "keys", "create", "k", "--profile", "p").exit_code == 0
+    text = path.read_text()
+    assert comments(text) == comments(WITHOUT_SECTIONS)
+    assert [line for line in text.splitlines() if line and not line[0].isspace()] == [
+        "# minimal",
+        "version: 1",
+        "channels:",
+        "profiles:",
+        "keys:",
+        "# pricing below",
+        "pricing:",
+        "# the end",
+    ]
+    assert load_config(path).keys[0].active_profile == "p"
