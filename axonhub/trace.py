@@ -495,25 +495,6 @@ def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterato
                 yield record
 
 
-def follow_records(
-    path: Path | str,
-    *,
-    stats: ReadStats | None = None,
-    poll_s: float = 0.25,
-    stop: Callable[[], bool] = lambda: False,
-) -> Iterator[dict[str, Any]]:
-    """Records appended to the log from now on, following it across rotation, until `stop()`."""
-    follower = TraceFollower(Path(path), stats if stats is not None else ReadStats(), at_end=True)
-    try:
-        while not stop():
-            records = follower.poll()
-            yield from records
-            if not records:
-                time.sleep(poll_s)
-    finally:
-        follower.close()
-
-
 class TraceFollower:
     """`tail -F` over the log: each `poll()` returns the complete lines added since the last one.
 
