@@ -96,7 +96,7 @@ class Channel:
         if self.api_key_env and self.api_key is None:
             return (
                 f"channel '{self.name}' is unavailable: environment variable "
-                f"{self.api_key_env} is not set; set it and restart or reload AxonHub"
+                f"{self.api_key_env} is not set; set it and restart AxonHub"
             )
         return None
 

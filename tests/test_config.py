@@ -44,9 +44,9 @@ def test_the_shipped_config_is_valid_and_starts_with_no_variables_set(monkeypatc
     assert {c.name for c in config.channels} == {"anthropic", "deepseek"}
     assert config.warnings == (
         "channel 'anthropic' is unavailable: environment variable ANTHROPIC_API_KEY is not set; "
-        "set it and restart or reload AxonHub",
+        "set it and restart AxonHub",
         "channel 'deepseek' is unavailable: environment variable DEEPSEEK_API_KEY is not set; "
-        "set it and restart or reload AxonHub",
+        "set it and restart AxonHub",
     )
 
 

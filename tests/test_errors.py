@@ -169,7 +169,7 @@ async def test_a_channel_whose_key_variable_is_unset_says_what_to_set(
         503,
         "api_error",
         "no channel can serve 'claude-sonnet-4-5' right now: channel 'fake-anthropic' is unavailable: "
-        "environment variable FAKE_ANTHROPIC_KEY is not set; set it and restart or reload AxonHub",
+        "environment variable FAKE_ANTHROPIC_KEY is not set; set it and restart AxonHub",
     )
     assert upstream.requests == []
 
