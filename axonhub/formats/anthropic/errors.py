@@ -72,3 +72,8 @@ def parse_error_body(status: int, raw: bytes) -> tuple[ErrorKind, str] | None:
     if kind is ErrorKind.INVALID_REQUEST and "prompt is too long" in message:
         kind = ErrorKind.CONTEXT_OVERFLOW
     return kind, message
+
+
+def kind_for_type(error_type: str, default: ErrorKind = ErrorKind.SERVER) -> ErrorKind:
+    """The canonical class of an Anthropic `error.type` (as in a mid-stream `event: error`)."""
+    return _TYPE_TO_KIND.get(error_type, default)

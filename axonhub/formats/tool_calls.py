@@ -1,0 +1,145 @@
+"""Tool-call plumbing shared by codecs: id normalisation (PROTOCOLS.md §6.3) and arguments (§6.4).
+
+Ids are rewritten deterministically and statelessly: an id that already fits the target's pattern
+is kept, any other becomes `prefix + base62(sha256(id))[:24]`. The same function applied to a
+tool call and to its result keeps the pair matched across turns without any server state.
+
+Arguments travel as JSON text in the IR. `stable_json` serialises objects byte-stably (prefix caches
+depend on it); `parse_arguments` turns a model's possibly broken JSON text into an object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from typing import Any
+
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
+_OPENAI_ID = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
+_FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+
+
+def base62(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    digits = []
+    while number:
+        number, rest = divmod(number, 62)
+        digits.append(_BASE62[rest])
+    return "".join(reversed(digits)) or "0"
+
+
+def random_id(prefix: str) -> str:
+    return prefix + base62(secrets.token_bytes(18))[:24].rjust(24, "0")
+
+
+def _hashed(prefix: str, old: str) -> str:
+    return prefix + base62(hashlib.sha256(old.encode("utf-8", "surrogatepass")).digest())[:24]
+
+
+def anthropic_tool_id(old: str) -> str:
+    """An id Anthropic accepts (`^[a-zA-Z0-9_-]+$`): kept when it fits, else hashed; new when empty."""
+    if not old:
+        return random_id("toolu_")
+    return old if _ANTHROPIC_ID.match(old) else _hashed("toolu_", old)
+
+
+def openai_tool_id(old: str) -> str:
+    """An id OpenAI accepts (≤ 40 chars, and the Anthropic alphabet so it also round-trips back)."""
+    if not old:
+        return random_id("call_")
+    return old if _OPENAI_ID.match(old) else _hashed("call_", old)
+
+
+def stable_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def join_surrogates(text: str) -> str:
+    """Combine UTF-16 surrogate halves split across fragments; a lone half becomes U+FFFD."""
+    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def parse_arguments(text: str) -> dict[str, Any]:
+    """A tool call's arguments as an object: parsed, else repaired, else `{"_raw_arguments": text}`.
+
+    A non-object value is wrapped as `{"value": …}`; an empty text is `{}`.
+    """
+    text = join_surrogates(text).strip()
+    if not text:
+        return {}
+    for candidate in _repair_candidates(text):
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        return value if isinstance(value, dict) else {"value": value}
+    return {"_raw_arguments": text}
+
+
+def stable_arguments(text: str) -> str:
+    """The arguments re-serialised stably: what goes upstream and what a client receives."""
+    return stable_json(parse_arguments(text))
+
+
+def _repair_candidates(text: str) -> list[str]:
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    candidates = [text]
+    end = _balanced_end(text)
+    if end is not None and end < len(text):
+        candidates.append(text[:end])
+    candidates.append(_close_open(text))
+    return candidates
+
+
+def _balanced_end(text: str) -> int | None:
+    """The end of the first balanced top-level JSON object or array in `text`, if any."""
+    depth, in_string, escaped = 0, False, False
+    for i, ch in enumerate(text):
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return None
+
+
+def _close_open(text: str) -> str:
+    """Close an unterminated string and the brackets still open at the end of a truncated JSON text."""
+    stack: list[str] = []
+    in_string, escaped = False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    tail = text[:-1] if escaped else text
+    if in_string:
+        tail += '"'
+    tail = tail.rstrip().removesuffix(",")
+    return tail + "".join(reversed(stack))
