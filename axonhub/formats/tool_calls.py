@@ -19,7 +19,6 @@ from typing import Any
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _OPENAI_ID = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
-_FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
 def base62(data: bytes) -> str:
@@ -87,15 +86,21 @@ def stable_arguments(text: str) -> str:
 
 
 def _repair_candidates(text: str) -> list[str]:
-    fenced = _FENCE.match(text)
-    if fenced:
-        text = fenced.group(1).strip()
+    text = _unfenced(text)
     candidates = [text]
     end = _balanced_end(text)
     if end is not None and end < len(text):
         candidates.append(text[:end])
     candidates.append(_close_open(text))
     return candidates
+
+
+def _unfenced(text: str) -> str:
+    """Without a markdown code fence around it (closed or not)."""
+    if not text.startswith("```"):
+        return text
+    _, _, body = text.partition("\n")
+    return body.rstrip().removesuffix("```").strip()
 
 
 def _balanced_end(text: str) -> int | None:
