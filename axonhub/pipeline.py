@@ -7,6 +7,7 @@ same-format fast path (`passthrough.py`) or the IR transform (`transform.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,13 +16,16 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from axonhub import passthrough
+from axonhub import ir, passthrough
 from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
-from axonhub.exchange import Exchange
+from axonhub.exchange import Exchange, Usage
+from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, resolve
+from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
+from axonhub.transform import TransformPlan
 from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
@@ -71,20 +75,45 @@ class PassthroughPlan:
         return await passthrough.relay_json(exchange, upstream)
 
 
-# channel type -> the wire format its upstream speaks
-CHANNEL_FORMATS: dict[str, str] = {
-    "anthropic": "anthropic",
-}
+class Planner:
+    """Makes one plan per channel format for a request; the IR is parsed at most once, lazily."""
 
+    def __init__(self, inbound: Inbound, ping_interval: float) -> None:
+        self.inbound = inbound
+        self.ping_interval = ping_interval
+        self._ir: ir.Request | None = None
+        self._plans: dict[str, Plan] = {}
 
-def plan_for(inbound: Inbound, candidate: Candidate) -> Plan:
-    channel_format = CHANNEL_FORMATS.get(candidate.channel.type)
-    if channel_format == inbound.format:
-        return PassthroughPlan(inbound)
-    raise InvalidRequest(
-        f"channel '{candidate.channel.name}' of type '{candidate.channel.type}' cannot serve "
-        f"{inbound.format} requests in this build"
-    )
+    def ir_request(self) -> ir.Request:
+        if self._ir is None:
+            self._ir = CODECS[self.inbound.format].parse_request(self.inbound.body)
+        return self._ir
+
+    def plan(self, candidate: Candidate) -> Plan:
+        channel_format = CHANNEL_FORMATS.get(candidate.channel.type)
+        if channel_format is None:
+            raise InvalidRequest(
+                f"channel '{candidate.channel.name}' has type '{candidate.channel.type}', "
+                "which this version of AxonHub cannot talk to"
+            )
+        if channel_format not in self._plans:
+            self._plans[channel_format] = self._make(channel_format)
+        return self._plans[channel_format]
+
+    def _make(self, channel_format: str) -> Plan:
+        if channel_format == self.inbound.format and self.inbound.format == "anthropic":
+            return PassthroughPlan(self.inbound)
+        if self.inbound.endpoint != "messages":
+            raise InvalidRequest(f"{self.inbound.endpoint} cannot be translated to a {channel_format} channel")
+        return TransformPlan(
+            client=CODECS[self.inbound.format],
+            upstream=CODECS[channel_format],
+            client_format=self.inbound.format,
+            upstream_format=channel_format,
+            request=self.ir_request(),
+            headers=self.inbound.headers,
+            ping_interval=self.ping_interval,
+        )
 
 
 async def read_json(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
@@ -153,17 +182,21 @@ def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchang
 async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> web.StreamResponse:
     """Resolve the model, dispatch to the first healthy channel, answer in the client's format."""
     route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    if inbound.endpoint == "messages/count_tokens":  # only Anthropic channels can count
+        route = dataclasses.replace(
+            route, candidates=tuple(c for c in route.candidates if CHANNEL_FORMATS.get(c.channel.type) == "anthropic")
+        )
     exchange.profile = route.profile
     exchange.rule = route.rule_index
     exchange.resolved_model = route.resolved_model
     candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
-    plans = {c.channel.name: plan_for(inbound, c) for c in candidates}
+    planner = Planner(inbound, exchange.config.server.ping_interval)
     candidate, upstream = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
         candidates,
-        prepare=lambda c: plans[c.channel.name].call(c),
-        parse_error=lambda c: plans[c.channel.name].error_parser(c),
+        prepare=lambda c: planner.plan(c).call(c),
+        parse_error=lambda c: planner.plan(c).error_parser(c),
         health=request.app[CHANNEL_HEALTH],
     )
     exchange.channel = candidate.channel.name
@@ -172,7 +205,7 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> w
     if inbound.stream:
         metrics.stream_started()
     try:
-        response = await plans[candidate.channel.name].respond(request, exchange, candidate, upstream)
+        response = await planner.plan(candidate).respond(request, exchange, candidate, upstream)
     except BaseException:
         upstream.close()  # mid-body: drop the connection so the upstream stops generating at once
         raise
@@ -198,5 +231,17 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
-    """POST /v1/messages/count_tokens."""
-    return await anthropic_endpoint(request, "messages/count_tokens")
+    """POST /v1/messages/count_tokens: upstream on an Anthropic channel, a local estimate otherwise."""
+    exchange: Exchange = request[EXCHANGE]
+    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
+    inbound = Inbound("anthropic", "messages/count_tokens", raw, body, request.headers)
+    start_exchange(request, inbound, "count_tokens")
+    check_anthropic_messages(body, inbound.endpoint)
+    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    if any(CHANNEL_FORMATS.get(c.channel.type) == "anthropic" for c in route.candidates):
+        return await serve(request, exchange, inbound)
+    exchange.profile, exchange.rule, exchange.resolved_model = route.profile, route.rule_index, route.resolved_model
+    counted = estimate_request_tokens(Planner(inbound, 0).ir_request())
+    exchange.usage = Usage(input=counted)
+    exchange.status = 200
+    return web.json_response({"input_tokens": counted})

@@ -1,0 +1,235 @@
+"""The transform path: a client and a channel that speak different wire formats, through the IR.
+
+The request is parsed once into the IR by the client's codec and rendered per channel by the
+channel's codec. The answer, JSON or SSE, becomes one stream of IR events (a JSON answer is a
+one-shot stream), which goes to the client either through its codec's stream encoder or, for a
+non-streaming client, reduced by `aggregate()` and rendered whole. The transport loop here owns
+the IO: `prepare`, writes, keep-alive pings while the upstream is quiet, and the upstream's end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import time
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from axonhub import __version__, ir
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError
+from axonhub.exchange import Exchange, Usage
+from axonhub.formats.aggregate import aggregate, response_events
+from axonhub.formats.anthropic.stream import ping as anthropic_ping
+from axonhub.formats.quirks import quirks_for
+from axonhub.formats.registry import Codec
+from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_headers
+from axonhub.profiles import Candidate
+from axonhub.sse import SSEDecoder, encode_comment, encode_event
+from axonhub.tokens import estimate_request_tokens
+from axonhub.upstream.client import UpstreamCall
+from axonhub.upstream.dispatch import ErrorParser
+
+# channel wire format -> the path appended to its base_url
+UPSTREAM_PATHS: dict[str, str] = {"anthropic": "/v1/messages", "openai_chat": "/chat/completions"}
+
+# client wire format -> the keep-alive written while the upstream is quiet
+KEEPALIVES: dict[str, bytes] = {
+    "anthropic": encode_event(*anthropic_ping()),
+    "openai_chat": encode_comment("ping"),
+}
+
+
+def upstream_headers(
+    client_headers: Mapping[str, str], candidate: Candidate, channel_format: str, stream: bool
+) -> dict[str, str]:
+    if channel_format == "anthropic":
+        return anthropic_headers(client_headers, candidate)
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream" if stream else "application/json",
+        "User-Agent": f"axonhub/{__version__}",
+    }
+    if candidate.channel.api_key:
+        headers["Authorization"] = f"Bearer {candidate.channel.api_key}"
+    headers.update(candidate.channel.headers)
+    return headers
+
+
+@dataclass(frozen=True, slots=True)
+class TransformPlan:
+    """Serve a request of format `client` on a channel of format `upstream` through the IR."""
+
+    client: Codec
+    upstream: Codec
+    client_format: str
+    upstream_format: str
+    request: ir.Request
+    headers: Mapping[str, str]
+    ping_interval: float
+
+    def call(self, candidate: Candidate) -> UpstreamCall:
+        request = dataclasses.replace(self.request, model=candidate.upstream_model)
+        body = self.upstream.render_request(
+            request, quirks_for(candidate.channel.type), candidate.channel.max_output_tokens
+        )
+        return UpstreamCall(
+            url=candidate.channel.base_url + UPSTREAM_PATHS[self.upstream_format],
+            headers=upstream_headers(self.headers, candidate, self.upstream_format, self.request.stream),
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+        )
+
+    def error_parser(self, candidate: Candidate) -> ErrorParser:
+        return self.upstream.parse_error
+
+    async def respond(
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+    ) -> web.StreamResponse:
+        events = self._events(exchange, candidate, upstream)
+        if self.request.stream:
+            return await self._stream(request, exchange, upstream, events)
+        return await self._whole(exchange, upstream, events)
+
+    async def _events(
+        self, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+    ) -> AsyncIterator[ir.StreamEvent | None]:
+        """The upstream answer as IR events; None marks a quiet spell worth a keep-alive."""
+        try:
+            if upstream.content_type != "text/event-stream":
+                raw = await upstream.read()
+                exchange.mark_first_byte()
+                for event in response_events(self.upstream.parse_response(_json_object(raw), candidate.upstream_model)):
+                    yield event
+                return
+            estimate = estimate_request_tokens(self.request)
+            decoder = self.upstream.stream_decoder(candidate.upstream_model, estimate)
+            sse = SSEDecoder()
+            async for chunk in _chunks(upstream.content, self.ping_interval):
+                if chunk is None:
+                    yield None
+                    continue
+                exchange.mark_first_byte()
+                for event in (e for frame in sse.feed(chunk) for e in decoder.feed(frame)):
+                    yield event
+            for event in (e for frame in sse.finish() for e in decoder.feed(frame)):
+                yield event
+            for event in decoder.finish():
+                yield event
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            yield _cut(candidate, exc)
+        finally:
+            exchange.upstream_finished = time.perf_counter()
+
+    async def _stream(
+        self,
+        request: web.Request,
+        exchange: Exchange,
+        upstream: aiohttp.ClientResponse,
+        events: AsyncIterator[ir.StreamEvent | None],
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
+        response.headers["request-id"] = exchange.request_id
+        await response.prepare(request)
+        exchange.status = 200
+        encoder = self.client.stream_encoder(self.request.model)
+        keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
+        started = False
+        async for event in events:
+            if event is None:
+                if not started:  # open the message so the keep-alive is a valid event after it
+                    await _write(response, encoder.feed(ir.MessageStart("", self.request.model)))
+                    started = True
+                await response.write(keepalive)
+                continue
+            started = True
+            _observe(exchange, event)
+            await _write(response, encoder.feed(event))
+        await _write(response, encoder.finish())
+        await response.write_eof()
+        return response
+
+    async def _whole(
+        self, exchange: Exchange, upstream: aiohttp.ClientResponse, events: AsyncIterator[ir.StreamEvent | None]
+    ) -> web.Response:
+        collected: list[ir.StreamEvent] = []
+        async for event in events:
+            if event is not None:
+                _observe(exchange, event)
+                collected.append(event)
+        answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
+        body = self.client.render_response(answer, self.request.model)
+        exchange.status = 200
+        return web.Response(
+            body=json.dumps(body, ensure_ascii=False).encode(),
+            content_type="application/json",
+            headers=forwarded_headers(upstream),
+        )
+
+
+async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[bytes | None]:
+    """Upstream body chunks as they arrive, and None after every `idle` seconds without one."""
+    while True:
+        deadline = asyncio.timeout(idle)
+        try:
+            async with deadline:
+                chunk = await content.readany()
+        except TimeoutError:
+            if deadline.expired():
+                yield None
+                continue
+            raise
+        if not chunk:
+            return
+        yield chunk
+
+
+async def _write(response: web.StreamResponse, frames: Iterable[tuple[str | None, Any]]) -> None:
+    payload = b"".join(encode_event(name, data) for name, data in frames)
+    if payload:
+        await response.write(payload)
+
+
+def _observe(exchange: Exchange, event: ir.StreamEvent) -> None:
+    """What the trace needs from the stream: the stop reason, the usage, a failure."""
+    match event:
+        case ir.Finish(stop_reason=stop_reason, usage=usage):
+            exchange.stop_reason = stop_reason.value
+            exchange.usage = _usage(usage)
+        case ir.StreamError(kind=kind, message=message):
+            exchange.fail(GatewayError(message, kind=kind))
+        case _:
+            pass
+
+
+def _usage(usage: ir.Usage) -> Usage:
+    return Usage(
+        input=usage.input_uncached,
+        output=usage.output,
+        cache_read=usage.cache_read,
+        cache_write=usage.cache_write,
+        reasoning=usage.reasoning_output,
+    )
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        text = raw[:300].decode("utf-8", errors="replace")
+        raise UpstreamError(
+            f"upstream answered 200 with a body that is not a JSON object: {text}", kind=ErrorKind.BAD_GATEWAY
+        )
+    return body
+
+
+def _cut(candidate: Candidate, exc: BaseException) -> ir.StreamError:
+    name = candidate.channel.name
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return ir.StreamError(ErrorKind.TIMEOUT, f"[{name}] upstream went silent (read timeout)")
+    return ir.StreamError(ErrorKind.BAD_GATEWAY, f"[{name}] upstream connection lost: {exc}")
