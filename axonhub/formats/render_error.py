@@ -3,23 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
 from axonhub.errors import RETRYABLE_KINDS, GatewayError, UpstreamError
-from axonhub.formats.anthropic import errors as anthropic_errors
-
-# format name -> (status of the error, its JSON body)
-Renderer = Callable[[GatewayError, str], tuple[int, dict[str, Any]]]
-
-
-def _anthropic(err: GatewayError, request_id: str) -> tuple[int, dict[str, Any]]:
-    return anthropic_errors.error_status(err), anthropic_errors.error_body(err, request_id)
-
-
-RENDERERS: dict[str, Renderer] = {"anthropic": _anthropic}
+from axonhub.formats.registry import CODECS
 
 _OPENAI_PREFIXES = ("/openai/", "/v1/chat/", "/v1/responses", "/v1/completions")
 
@@ -38,8 +26,8 @@ def error_response(wire_format: str, err: GatewayError, request_id: str) -> web.
     headers.setdefault("x-should-retry", "true" if err.kind in RETRYABLE_KINDS else "false")
     if isinstance(err, UpstreamError) and err.body_format == wire_format and err.body and err.status:
         return web.Response(status=err.status, body=err.body, content_type="application/json", headers=headers)
-    render = RENDERERS.get(wire_format, _anthropic)
-    status, body = render(err, request_id)
+    codec = CODECS.get(wire_format, CODECS["anthropic"])
+    status, body = codec.render_error(err, request_id)
     return web.Response(
         status=status,
         body=json.dumps(body, ensure_ascii=False).encode(),
