@@ -59,7 +59,12 @@ UPSTREAM: list[tuple[str, dict[str, Any]]] = [
         {
             "type": "message_delta",
             "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-            "usage": {"input_tokens": 12, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2048, "output_tokens": 89},
+            "usage": {
+                "input_tokens": 12,
+                "cache_creation_input_tokens": 100,
+                "cache_read_input_tokens": 2048,
+                "output_tokens": 89,
+            },
         },
     ),
     ("message_stop", {"type": "message_stop"}),
@@ -137,7 +142,12 @@ def test_the_encoder_numbers_blocks_itself_closes_overlaps_and_signs_unsigned_th
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                "usage": {"input_tokens": 3, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 2},
+                "usage": {
+                    "input_tokens": 3,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 0,
+                    "output_tokens": 2,
+                },
             },
         ),
         ("message_stop", {"type": "message_stop"}),
@@ -156,7 +166,13 @@ def test_a_text_block_that_never_gets_text_is_not_sent() -> None:
         ir.Finish(ir.StopReason.TOOL_USE),
     ]
     out = encode_all(StreamEncoder("m"), events)
-    assert [name for name, _ in out] == ["message_start", "content_block_start", "content_block_stop", "message_delta", "message_stop"]
+    assert [name for name, _ in out] == [
+        "message_start",
+        "content_block_start",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     assert out[1] == start(0, {"type": "tool_use", "id": "t1", "name": "f", "input": {}})
 
 
@@ -167,7 +183,13 @@ def test_a_failure_ends_the_stream_with_an_error_event_and_nothing_after_it() ->
     out += encoder.feed(ir.BlockDelta(0, ir.DeltaKind.TEXT, "par"))
     out += encoder.feed(ir.StreamError(ErrorKind.CONTEXT_OVERFLOW, "prompt is too long: 5 tokens > 4 maximum"))
     out += encoder.feed(ir.Finish(ir.StopReason.END_TURN)) + encoder.finish()
-    assert [name for name, _ in out] == ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "error"]
+    assert [name for name, _ in out] == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "error",
+    ]
     assert out[-1][1] == {
         "type": "error",
         "error": {"type": "invalid_request_error", "message": "prompt is too long: 5 tokens > 4 maximum"},

@@ -30,11 +30,24 @@ START = ir.MessageStart("chatcmpl-42", MODEL, ir.Usage())
 
 def chunk(delta: dict[str, Any] | None = None, finish: str | None = None, **extra: Any) -> dict[str, Any]:
     choice = {"index": 0, "delta": delta or {}, "finish_reason": finish}
-    return {"id": "chatcmpl-42", "object": "chat.completion.chunk", "created": 1, "model": MODEL, "choices": [choice]} | extra
+    return {
+        "id": "chatcmpl-42",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": MODEL,
+        "choices": [choice],
+    } | extra
 
 
 def usage_chunk(usage: dict[str, Any]) -> dict[str, Any]:
-    return {"id": "chatcmpl-42", "object": "chat.completion.chunk", "created": 1, "model": MODEL, "choices": [], "usage": usage}
+    return {
+        "id": "chatcmpl-42",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": MODEL,
+        "choices": [],
+        "usage": usage,
+    }
 
 
 def tool_delta(index: int, arguments: str, call_id: str | None = None, name: str | None = None) -> dict[str, Any]:
@@ -151,7 +164,11 @@ def test_usage_only_in_a_final_empty_choices_chunk_reaches_the_finish() -> None:
         chunk({"content": "Hi"}, usage=None),
         chunk({}, "length", usage=None),
         usage_chunk(
-            {"prompt_tokens": 100, "completion_tokens": 7, "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 10}}
+            {
+                "prompt_tokens": 100,
+                "completion_tokens": 7,
+                "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 10},
+            }
         ),
         "[DONE]",
     )
@@ -160,7 +177,9 @@ def test_usage_only_in_a_final_empty_choices_chunk_reaches_the_finish() -> None:
 
 
 def test_without_any_usage_the_output_is_estimated_from_the_characters_and_the_input_from_the_request() -> None:
-    raw = data_frames(chunk({"content": "x" * 10}), tool_delta(0, '{"a": 1}', "c1", "f"), chunk({}, "tool_calls"), "[DONE]")
+    raw = data_frames(
+        chunk({"content": "x" * 10}), tool_delta(0, '{"a": 1}', "c1", "f"), chunk({}, "tool_calls"), "[DONE]"
+    )
     events = decode(raw, StreamDecoder(MODEL, input_estimate=321), 7)
     assert events[0] == ir.MessageStart("chatcmpl-42", MODEL, ir.Usage(input_uncached=321))
     assert events[-1] == ir.Finish(ir.StopReason.TOOL_USE, None, ir.Usage(input_uncached=321, output=5))  # 17 chars / 4
@@ -191,7 +210,11 @@ def test_an_error_payload_mid_stream_closes_the_text_and_becomes_a_stream_error(
 
 
 def test_a_vllm_error_object_and_an_overflow_mid_stream_are_mapped() -> None:
-    overflow = {"object": "error", "message": "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens (39000 in the messages, 1000 in the completion).", "code": 400}
+    overflow = {
+        "object": "error",
+        "message": "This model's maximum context length is 32768 tokens. However, you requested 40000 tokens (39000 in the messages, 1000 in the completion).",
+        "code": 400,
+    }
     assert decode(data_frames(overflow), StreamDecoder(MODEL), 100) == [
         ir.StreamError(ErrorKind.CONTEXT_OVERFLOW, "prompt is too long: 39000 tokens > 32768 maximum")
     ]
@@ -302,7 +325,12 @@ def test_a_deepseek_reasoning_tool_loop_stream_reaches_an_anthropic_client_in_it
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 0},
+        "usage": {
+            "input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "output_tokens": 0,
+        },
     }
     events = anthropic_events(raw, cut)
     assert events == [
@@ -329,7 +357,12 @@ def test_a_deepseek_reasoning_tool_loop_stream_reaches_an_anthropic_client_in_it
             {
                 "type": "message_delta",
                 "delta": {"stop_reason": "tool_use", "stop_sequence": None},
-                "usage": {"input_tokens": 176, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 1024, "output_tokens": 40},
+                "usage": {
+                    "input_tokens": 176,
+                    "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 1024,
+                    "output_tokens": 40,
+                },
             },
         ),
         ("message_stop", {"type": "message_stop"}),
@@ -422,7 +455,13 @@ def test_the_encoder_writes_openai_chunks_with_tool_ordinals_usage_and_done() ->
         delta({"role": "assistant", "content": ""}),
         delta({"reasoning_content": "hm"}),
         delta({"content": "Hi"}),
-        delta({"tool_calls": [{"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": ""}}]}),
+        delta(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "toolu_1", "type": "function", "function": {"name": "Bash", "arguments": ""}}
+                ]
+            }
+        ),
         delta({"tool_calls": [{"index": 0, "function": {"arguments": '{"c":'}}]}),
         delta({"tool_calls": [{"index": 0, "function": {"arguments": '"ls"}'}}]}),
         delta({}, "tool_calls"),
@@ -466,10 +505,23 @@ def test_the_openai_sdk_reads_the_encoded_stream() -> None:
 def test_the_openai_encoder_reports_errors_and_truncation_without_done() -> None:
     encoder = StreamEncoder("m", created=1)
     out = encoder.feed(ir.MessageStart("x", "m")) + encoder.feed(ir.StreamError(ErrorKind.OVERLOADED, "busy"))
-    assert out[-1] == (None, {"error": {"message": "busy", "type": "server_error", "param": None, "code": "overloaded"}})
+    assert out[-1] == (
+        None,
+        {"error": {"message": "busy", "type": "server_error", "param": None, "code": "overloaded"}},
+    )
     assert encoder.finish() == []
     cut = StreamEncoder("m", created=1)
     cut.feed(ir.MessageStart("x", "m"))
     assert cut.finish() == [
-        (None, {"error": {"message": "upstream stream ended unexpectedly", "type": "server_error", "param": None, "code": None}})
+        (
+            None,
+            {
+                "error": {
+                    "message": "upstream stream ended unexpectedly",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+        )
     ]

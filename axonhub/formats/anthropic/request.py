@@ -401,8 +401,8 @@ def _thinking_allowed(messages: Sequence[ir.Message]) -> bool:
     if last is None or not any(isinstance(b, ir.ToolCall) for b in messages[last].content):
         return True
     later = messages[last + 1 :]
-    if any(not all(isinstance(b, ir.ToolResult) for b in m.content) for m in later):
-        return True  # a new user turn began: the tool loop is over
+    if any(not any(isinstance(b, ir.ToolResult) for b in m.content) for m in later):
+        return True  # a user turn without tool results began: the tool loop is over
     return isinstance(messages[last].content[0], ir.Thinking | ir.RedactedThinking)
 
 

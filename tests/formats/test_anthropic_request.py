@@ -1,0 +1,258 @@
+"""Anthropic requests: Claude Code's real shapes into the IR, and the IR back out for an Anthropic upstream."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from axonhub import ir
+from axonhub.errors import InvalidRequest
+from axonhub.formats.anthropic.request import parse_request, render_request
+from axonhub.formats.carrier import make_carrier
+from axonhub.formats.openai_chat.request import parse_request as parse_openai
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "formats"
+ROUND_TRIPS = json.loads((FIXTURES / "anthropic_requests.json").read_text())
+CLAUDE_CODE = json.loads((FIXTURES / "claude_code_tool_loop.json").read_text())
+EPHEMERAL = {"cache_control": {"type": "ephemeral"}}
+
+
+@pytest.mark.parametrize("body", ROUND_TRIPS, ids=[b["model"] for b in ROUND_TRIPS])
+def test_anthropic_requests_round_trip_through_the_ir(body: dict[str, Any]) -> None:
+    assert render_request(parse_request(body)) == body
+
+
+def test_claude_codes_tool_loop_request_is_read_whole() -> None:
+    long_id = "toolu_vrtx_01XyZabcdefghijklmnopqrstuvwxyz0123456789"
+    assert parse_request(CLAUDE_CODE) == ir.Request(
+        model="claude-sonnet-4-5",
+        system=(
+            ir.Text("x-anthropic-billing-header: cc_version=2.1.197.1c0; cc_entrypoint=sdk-cli;"),
+            ir.Text("You are a Claude agent, built on Anthropic's Claude Agent SDK.", EPHEMERAL),
+            ir.Text("You are an interactive agent that helps users with software engineering tasks.", EPHEMERAL),
+            ir.Text("Available agent types for the Agent tool:\n- general-purpose"),  # hoisted from messages
+        ),
+        messages=(
+            ir.Message(
+                ir.Role.USER,
+                (
+                    ir.Text("<system-reminder>\nToday's date is 2026-11-24.\n</system-reminder>"),
+                    ir.Text("Where is the config? Here is a screenshot:", EPHEMERAL),
+                    ir.Image(ir.SourceKind.BASE64, "iVBORw0KGgo=", "image/png"),
+                ),
+            ),
+            ir.Message(
+                ir.Role.ASSISTANT,
+                (
+                    ir.Thinking("I should list the files first.", make_carrier("chat", "deepseek-reasoner")),
+                    ir.Text("Let me look."),
+                    ir.ToolCall("toolu_01A", "Bash", '{"description":"List files","command":"ls"}'),
+                    ir.ToolCall("toolu_01B", "Read", '{"file_path":"/etc/app.yml"}'),
+                ),
+            ),
+            ir.Message(
+                ir.Role.USER,
+                (
+                    ir.ToolResult("toolu_01A", (ir.Text("app.yml\nREADME.md"),)),
+                    ir.ToolResult("toolu_01B", (ir.Text("EACCES: permission denied"),), True, EPHEMERAL),
+                    ir.Text("<system-reminder>\nThe user opened app.yml.\n</system-reminder>"),
+                ),
+            ),
+            ir.Message(
+                ir.Role.ASSISTANT,
+                (
+                    ir.Thinking("Claude's own reasoning.", "EqQBCkgIARABGAIiQLr3/abc+def=="),
+                    ir.ToolCall(long_id, "Bash", '{"command":"sudo cat /etc/app.yml"}'),
+                ),
+            ),
+            ir.Message(
+                ir.Role.USER,
+                (
+                    ir.ToolResult(
+                        long_id, (ir.Text("port: 8080"), ir.Image(ir.SourceKind.URL, "https://example.com/screen.png"))
+                    ),
+                ),
+            ),
+        ),
+        tools=(
+            ir.Tool("Bash", "Executes a bash command.", CLAUDE_CODE["tools"][0]["input_schema"]),
+            ir.Tool("Read", "Reads a file.", CLAUDE_CODE["tools"][1]["input_schema"]),
+            ir.Tool("web_search", kind=ir.ToolKind.SERVER, provider_metadata={"anthropic": CLAUDE_CODE["tools"][2]}),
+        ),
+        max_output_tokens=32000,
+        stream=True,
+        reasoning=ir.Reasoning(ir.ReasoningMode.ON, 31999),
+        user_id=CLAUDE_CODE["metadata"]["user_id"],
+    )
+
+
+def test_system_as_a_string_and_string_content_are_accepted_and_blank_text_dropped() -> None:
+    request = parse_request(
+        {
+            "model": "m",
+            "max_tokens": 5,
+            "system": "Be kind.",
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {"role": "user", "content": [{"type": "text", "text": " \n"}]},
+                {"role": "user", "content": "   "},
+                {"role": "assistant", "content": "hello"},
+            ],
+        }
+    )
+    assert request.system == (ir.Text("Be kind."),)
+    assert request.messages == (
+        ir.Message(ir.Role.USER, (ir.Text("hi"),)),
+        ir.Message(ir.Role.ASSISTANT, (ir.Text("hello"),)),
+    )
+
+
+@pytest.mark.parametrize(
+    ("thinking", "output_config", "expected"),
+    [
+        ({"type": "adaptive"}, {"effort": "high"}, ir.Reasoning(ir.ReasoningMode.ADAPTIVE, None, "high")),
+        (
+            {"type": "enabled", "budget_tokens": 2048, "display": "omitted"},
+            None,
+            ir.Reasoning(ir.ReasoningMode.ON, 2048, None, "omitted"),
+        ),
+        ({"type": "disabled"}, None, ir.Reasoning(ir.ReasoningMode.OFF)),
+        (None, {"effort": "low"}, ir.Reasoning(effort="low")),
+        (None, None, ir.Reasoning()),
+    ],
+)
+def test_the_three_thinking_modes_and_effort_are_read(
+    thinking: dict[str, Any] | None, output_config: dict[str, Any] | None, expected: ir.Reasoning
+) -> None:
+    body: dict[str, Any] = {"model": "m", "max_tokens": 5, "messages": []}
+    if thinking:
+        body["thinking"] = thinking
+    if output_config:
+        body["output_config"] = output_config
+    assert parse_request(body).reasoning == expected
+
+
+def test_malformed_messages_are_invalid_requests() -> None:
+    with pytest.raises(InvalidRequest, match=r"messages\.0\.role"):
+        parse_request({"model": "m", "messages": [{"role": "tool", "content": "x"}]})
+    with pytest.raises(InvalidRequest, match=r"messages\.0\.content\.0\.source"):
+        parse_request({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]})
+
+
+# ------------------------------------------------------------------ rendering for an Anthropic upstream
+
+
+def test_an_openai_client_conversation_becomes_a_valid_anthropic_request() -> None:
+    body = {
+        "model": "claude-sonnet-4-5",
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "go"},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"id": "call:1/x", "type": "function", "function": {"name": "f", "arguments": '{"a": 1'}},
+                    {"id": "call_2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call:1/x", "content": "done"},
+            {"role": "tool", "tool_call_id": "call_9", "content": "stray"},
+            {"role": "user", "content": "and?"},
+        ],
+        "temperature": 1.5,
+        "top_p": 0.5,
+        "max_completion_tokens": 1000,
+        "reasoning_effort": "medium",
+        "parallel_tool_calls": False,
+        "user": "alice",
+        "stream": True,
+    }
+    rendered = render_request(parse_openai(body))
+    hashed = rendered["messages"][1]["content"][0]["id"]  # "call:1/x" breaks Anthropic's id pattern
+    assert hashed.startswith("toolu_") and len(hashed) == 30
+    assert rendered == {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1000,
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": "go"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": hashed, "name": "f", "input": {"a": 1}},
+                    {"type": "tool_use", "id": "call_2", "name": "g", "input": {}},
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": hashed, "content": [{"type": "text", "text": "done"}]},
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "call_2",
+                        "content": [{"type": "text", "text": "[no result]"}],
+                        "is_error": True,
+                    },
+                    {"type": "text", "text": "[result of earlier tool call call_9]: stray"},
+                    {"type": "text", "text": "and?"},
+                ],
+            },
+        ],
+        "system": [{"type": "text", "text": "Be brief."}],
+        "temperature": 1.0,
+        "metadata": {"user_id": "alice"},
+        # the running tool loop has no signed thinking to open its last assistant turn: thinking must be off
+        "thinking": {"type": "disabled"},
+        "output_config": {"effort": "medium"},
+        "stream": True,
+    }
+
+
+def test_foreign_thinking_is_dropped_and_a_gateway_carrier_of_anthropic_origin_is_unwrapped() -> None:
+    wrapped = make_carrier("anthropic", "claude-x", sig="RealSig", text="exact text")
+    request = ir.Request(
+        "claude-x",
+        (
+            ir.Message(ir.Role.USER, (ir.Text("q"),)),
+            ir.Message(
+                ir.Role.ASSISTANT,
+                (
+                    ir.Thinking("deepseek thoughts", make_carrier("chat", "deepseek-reasoner")),
+                    ir.Thinking("summary", wrapped),
+                    ir.Thinking("unsigned"),
+                    ir.Opaque("gemini", {"type": "executableCode"}),
+                    ir.Text("a"),
+                ),
+            ),
+        ),
+        max_output_tokens=100,
+    )
+    assert render_request(request)["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "exact text", "signature": "RealSig"},
+            {"type": "text", "text": "a"},
+        ],
+    }
+
+
+def test_max_tokens_defaults_and_is_capped_for_the_channel() -> None:
+    request = ir.Request("m", (ir.Message(ir.Role.USER, (ir.Text("q"),)),))
+    assert render_request(request)["max_tokens"] == 8192
+    assert render_request(request, max_output_tokens=4096)["max_tokens"] == 4096
+
+
+def test_a_thinking_budget_gets_room_below_max_tokens() -> None:
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "q"}],
+        "max_tokens": 1000,
+        "reasoning_effort": "medium",
+    }
+    rendered = render_request(parse_openai(body))
+    assert (rendered["max_tokens"], rendered["thinking"]) == (16384, {"type": "enabled", "budget_tokens": 8192})
+    capped = render_request(parse_openai(body), max_output_tokens=4096)
+    assert (capped["max_tokens"], capped["thinking"]) == (4096, {"type": "enabled", "budget_tokens": 4095})
