@@ -256,3 +256,15 @@ def test_a_thinking_budget_gets_room_below_max_tokens() -> None:
     assert (rendered["max_tokens"], rendered["thinking"]) == (16384, {"type": "enabled", "budget_tokens": 8192})
     capped = render_request(parse_openai(body), max_output_tokens=4096)
     assert (capped["max_tokens"], capped["thinking"]) == (4096, {"type": "enabled", "budget_tokens": 4095})
+
+
+def test_a_forced_tool_turns_thinking_off_since_anthropic_rejects_the_pair() -> None:
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "q"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+        "tool_choice": "required",
+        "reasoning_effort": "high",
+    }
+    rendered = render_request(parse_openai(body))
+    assert (rendered["tool_choice"], rendered["thinking"]) == ({"type": "any"}, {"type": "disabled"})

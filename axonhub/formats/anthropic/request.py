@@ -14,6 +14,7 @@ another format: from an allow-list, with thinking signatures of other providers 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, assert_never
 
 from axonhub import ir
@@ -301,7 +302,7 @@ def render_request(
     body.update(_sampling(request))
     if request.user_id:
         body["metadata"] = {"user_id": request.user_id}
-    body.update(_thinking(request.reasoning, messages, body["max_tokens"], max_output_tokens))
+    body.update(_thinking(_reasoning(request), messages, body["max_tokens"], max_output_tokens))
     output_config = _output_config(request)
     if output_config:
         body["output_config"] = output_config
@@ -387,6 +388,14 @@ def _thinking(
             return {"thinking": thinking, "max_tokens": max_tokens}
         case _:
             assert_never(reasoning.mode)
+
+
+def _reasoning(request: ir.Request) -> ir.Reasoning:
+    """Thinking cannot be combined with a forced tool: a forced tool turns it off."""
+    choice = request.tool_choice
+    forced = choice is not None and choice.mode in (ir.ToolChoiceMode.ANY, ir.ToolChoiceMode.TOOL) and request.tools
+    thinking = request.reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE)
+    return replace(request.reasoning, mode=ir.ReasoningMode.OFF) if forced and thinking else request.reasoning
 
 
 def _with_display(thinking: dict[str, Any], reasoning: ir.Reasoning) -> dict[str, Any]:
