@@ -58,22 +58,18 @@ def estimate_request_tokens(request: ir.Request) -> int:
     return max(total, 1)
 
 
+# CJK ideographs, kana, hangul, fullwidth forms and emoji: about one token per character.
+_WIDE = re.compile("[\u2e80-\ua4cf\uac00-\ud7af\uf900-\uffef\U0001f000-\U0010ffff]")
+
+
 def text_tokens(text: str) -> int:
-    ascii_chars = wide = other = 0
-    for ch in text:
-        if ch < "\x80":
-            ascii_chars += 1
-        elif _is_wide(ch):
-            wide += 1
-        else:
-            other += 1
+    """Counted with C-speed string operations: this runs on every request of a transformed channel."""
+    if text.isascii():
+        return math.ceil(len(text) / ASCII_CHARS_PER_TOKEN)
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    wide = len(_WIDE.findall(text))
+    other = len(text) - ascii_chars - wide
     return math.ceil(ascii_chars / ASCII_CHARS_PER_TOKEN + wide + other / 2)
-
-
-def _is_wide(ch: str) -> bool:
-    """CJK ideographs, kana, hangul, fullwidth forms and emoji: about one token per character."""
-    code = ord(ch)
-    return 0x2E80 <= code <= 0xA4CF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFFEF or code >= 0x1F000
 
 
 def tools_tokens(tools: Iterable[ir.Tool]) -> int:
