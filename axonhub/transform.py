@@ -13,7 +13,8 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,14 +97,14 @@ class TransformPlan:
 
     async def _events(
         self, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
-    ) -> AsyncIterator[ir.StreamEvent | None]:
-        """The upstream answer as IR events; None marks a quiet spell worth a keep-alive."""
+    ) -> AsyncGenerator[list[ir.StreamEvent] | None, None]:
+        """The upstream answer as batches of IR events, one per network read so the client gets one
+        write per read; None marks a quiet spell worth a keep-alive."""
         try:
             if upstream.content_type != "text/event-stream":
                 raw = await upstream.read()
                 exchange.mark_first_byte()
-                for event in response_events(self.upstream.parse_response(_json_object(raw), candidate.upstream_model)):
-                    yield event
+                yield response_events(self.upstream.parse_response(_json_object(raw), candidate.upstream_model))
                 return
             estimate = estimate_request_tokens(self.request)
             decoder = self.upstream.stream_decoder(candidate.upstream_model, estimate)
@@ -113,14 +114,10 @@ class TransformPlan:
                     yield None
                     continue
                 exchange.mark_first_byte()
-                for event in (e for frame in sse.feed(chunk) for e in decoder.feed(frame)):
-                    yield event
-            for event in (e for frame in sse.finish() for e in decoder.feed(frame)):
-                yield event
-            for event in decoder.finish():
-                yield event
+                yield [event for frame in sse.feed(chunk) for event in decoder.feed(frame)]
+            yield [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            yield _cut(candidate, exc)
+            yield [_cut(candidate, exc)]
         finally:
             exchange.upstream_finished = time.perf_counter()
 
@@ -129,7 +126,7 @@ class TransformPlan:
         request: web.Request,
         exchange: Exchange,
         upstream: aiohttp.ClientResponse,
-        events: AsyncIterator[ir.StreamEvent | None],
+        batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.StreamResponse:
         response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
         response.headers["request-id"] = exchange.request_id
@@ -138,28 +135,39 @@ class TransformPlan:
         encoder = self.client.stream_encoder(self.request.model)
         keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
         started = False
-        async for event in events:
-            if event is None:
-                if not started:  # open the message so the keep-alive is a valid event after it
-                    await _write(response, encoder.feed(ir.MessageStart("", self.request.model)))
+        async with aclosing(batches):
+            async for batch in batches:
+                if batch is None:
+                    # Open the message first, so the keep-alive is a valid event after it.
+                    opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
-                await response.write(keepalive)
-                continue
-            started = True
-            _observe(exchange, event)
-            await _write(response, encoder.feed(event))
-        await _write(response, encoder.finish())
+                    await response.write(_encode(opening) + keepalive)
+                    continue
+                frames: list[tuple[str | None, Any]] = []
+                for event in batch:
+                    _observe(exchange, event)
+                    frames += encoder.feed(event)
+                started = started or bool(frames)
+                if frames:
+                    await response.write(_encode(frames))
+        closing = encoder.finish()
+        if closing:
+            await response.write(_encode(closing))
         await response.write_eof()
         return response
 
     async def _whole(
-        self, exchange: Exchange, upstream: aiohttp.ClientResponse, events: AsyncIterator[ir.StreamEvent | None]
+        self,
+        exchange: Exchange,
+        upstream: aiohttp.ClientResponse,
+        batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.Response:
         collected: list[ir.StreamEvent] = []
-        async for event in events:
-            if event is not None:
-                _observe(exchange, event)
-                collected.append(event)
+        async with aclosing(batches):
+            async for batch in batches:
+                for event in batch or ():
+                    _observe(exchange, event)
+                    collected.append(event)
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.render_response(answer, self.request.model)
         exchange.status = 200
@@ -187,10 +195,8 @@ async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[b
         yield chunk
 
 
-async def _write(response: web.StreamResponse, frames: Iterable[tuple[str | None, Any]]) -> None:
-    payload = b"".join(encode_event(name, data) for name, data in frames)
-    if payload:
-        await response.write(payload)
+def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
+    return b"".join(encode_event(name, data) for name, data in frames)
 
 
 def _observe(exchange: Exchange, event: ir.StreamEvent) -> None:
