@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 import structlog
 from aiohttp import web
 
-from axonhub.cli.common import config_option, load
+from axonhub.cli.common import config_option, fail, load
 
 
 @click.command()
@@ -31,7 +32,16 @@ from axonhub.cli.common import config_option, load
     show_envvar=True,
     help="auto: console on a terminal, JSON lines otherwise.",
 )
-def serve(config_path: Path, host: str | None, port: int | None, log_format: str) -> None:
+@click.option(
+    "--event-loop",
+    type=click.Choice(["auto", "uvloop", "asyncio"]),
+    default="auto",
+    envvar="AXONHUB_EVENT_LOOP",
+    show_default=True,
+    show_envvar=True,
+    help="auto: uvloop when it is installed (about 15 % more requests per second), else asyncio.",
+)
+def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
     from axonhub.log import configure_logging
     from axonhub.server import make_app
@@ -40,6 +50,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
     configure_logging(log_format)
+    loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
     for warning in config.warnings:
         log.warning("channel unavailable", detail=warning)
@@ -50,9 +61,11 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
         url=f"http://{server.host}:{server.port}",
         config=str(config_path),
         trace=str(server.trace.path) if server.trace.enabled else None,
+        event_loop=type(loop).__module__.split(".")[0],
     )
     web.run_app(
         make_app(config),
+        loop=loop,
         host=server.host,
         port=server.port,
         handler_cancellation=True,  # a client that goes away cancels its upstream request at once
@@ -61,3 +74,15 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
         shutdown_timeout=10,
     )
     log.info("axonhub stopped")
+
+
+def _new_loop(choice: str) -> asyncio.AbstractEventLoop:
+    if choice in ("auto", "uvloop"):
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise fail("--event-loop uvloop: uvloop is not installed (pip install uvloop)") from None
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
