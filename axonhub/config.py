@@ -22,6 +22,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from axonhub.errors import ConfigError
+from axonhub.formats.quirks import QUIRKS, Quirks, quirks_for, with_overrides
 from axonhub.schema import CONFIG_SCHEMA
 
 DEFAULT_CONFIG_PATH = "axonhub.yml"
@@ -86,6 +87,7 @@ class Channel:
     weight: int = 1
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     max_output_tokens: int | None = None
+    quirks: Quirks | None = None  # OpenAI-compatible types: the type's row with the config's overrides
     timeouts: Timeouts = Timeouts()
     enabled: bool = True
 
@@ -206,6 +208,11 @@ def _semantic_errors(data: Mapping[str, Any]) -> list[str]:
     errors += _duplicates(data.get("keys") or [], "keys", "name")
     errors += _duplicates(data.get("keys") or [], "keys", "secret_hash")
     for i, channel in enumerate(data.get("channels") or []):
+        if "quirks" in channel and channel["type"] not in QUIRKS:
+            errors.append(
+                f"channels[{i}].quirks: only OpenAI-compatible channel types ({', '.join(QUIRKS)}) take quirks, "
+                f"not '{channel['type']}'"
+            )
         for j, spec in enumerate(channel["models"]):
             if isinstance(spec, dict):
                 errors += _regex_error(spec["regex"], f"channels[{i}].models[{j}].regex")
@@ -330,6 +337,7 @@ def _channel(raw: Mapping[str, Any], env: Mapping[str, str], warnings: list[str]
         weight=raw.get("weight", 1),
         headers=MappingProxyType(dict(raw.get("headers") or {})),
         max_output_tokens=raw.get("max_output_tokens"),
+        quirks=with_overrides(quirks_for(raw["type"]), raw.get("quirks")) if raw["type"] in QUIRKS else None,
         timeouts=_timeouts(raw.get("timeouts")),
         enabled=raw.get("enabled", True),
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from axonhub.formats.quirks import QUIRK_OPTIONS
+
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
@@ -45,6 +47,13 @@ _TIMEOUTS = {
         "connect": _POSITIVE_NUMBER,
         "read": _POSITIVE_NUMBER,
     },
+    "additionalProperties": False,
+}
+
+_QUIRKS = {
+    "type": "object",
+    "description": "what this OpenAI-compatible upstream accepts, over the defaults of the channel's type",
+    "properties": QUIRK_OPTIONS,
     "additionalProperties": False,
 }
 
@@ -116,6 +125,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                         "additionalProperties": {"type": "string"},
                     },
                     "max_output_tokens": {"type": "integer", "minimum": 1},
+                    "quirks": _QUIRKS,
                     "timeouts": _TIMEOUTS,
                     "enabled": {"type": "boolean"},
                 },

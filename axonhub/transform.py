@@ -75,9 +75,9 @@ class TransformPlan:
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         request = dataclasses.replace(self.request, model=candidate.upstream_model)
-        body = self.upstream.render_request(
-            request, quirks_for(candidate.channel.type), candidate.channel.max_output_tokens
-        )
+        channel = candidate.channel
+        quirks = channel.quirks or quirks_for(channel.type)
+        body = self.upstream.render_request(request, quirks, channel.max_output_tokens)
         return UpstreamCall(
             url=candidate.channel.base_url + UPSTREAM_PATHS[self.upstream_format],
             headers=upstream_headers(self.headers, candidate, self.upstream_format, self.request.stream),

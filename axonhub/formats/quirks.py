@@ -1,14 +1,23 @@
 """What each OpenAI-compatible channel type accepts: a table of declared quirks (PROTOCOLS.md §6.5).
 
 The OpenAI Chat renderer reads one `Quirks` row and never asks which provider it talks to, so a new
-compatible provider is one new row. Rows are frozen; `dataclasses.replace` derives a variant.
+compatible provider is one new row. Rows are frozen; `with_overrides` derives a channel's own
+variant from its type's row and the `quirks:` object of its config (validated by the schema, which
+is generated from `QUIRK_OPTIONS` below).
+
+The `openai` row is the conservative one, for any OpenAI-compatible server (vLLM, LM Studio,
+Ollama, LiteLLM, and OpenAI's non-reasoning models): `max_tokens`, no reasoning parameters, no
+`file` parts. OpenAI's reasoning models (o-series, gpt-5) need
+`quirks: {max_tokens_field: max_completion_tokens, reasoning_param: reasoning_effort}`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 
 class ReasoningParam(StrEnum):
@@ -62,12 +71,7 @@ class Quirks:
 
 
 QUIRKS: dict[str, Quirks] = {
-    "openai": Quirks(
-        name="openai",
-        max_tokens_field="max_completion_tokens",
-        reasoning_param=ReasoningParam.REASONING_EFFORT,
-        supports_pdf=True,
-    ),
+    "openai": Quirks(name="openai"),
     "deepseek": Quirks(
         name="deepseek",
         supports_parallel_tool_calls=False,
@@ -99,3 +103,45 @@ GENERIC = Quirks(name="generic")
 def quirks_for(channel_type: str) -> Quirks:
     """The row of a channel type; unknown OpenAI-compatible types get conservative defaults."""
     return QUIRKS.get(channel_type, GENERIC)
+
+
+# The fields a channel's `quirks:` may set, each with the JSON Schema of its value.
+QUIRK_OPTIONS: dict[str, dict[str, Any]] = {
+    "max_tokens_field": {"enum": ["max_tokens", "max_completion_tokens"]},
+    "supports_stream_usage": {"type": "boolean"},
+    "supports_parallel_tool_calls": {"type": "boolean"},
+    "system_role": {"enum": ["system", "developer"]},
+    "reasoning_param": {"enum": [p.value for p in ReasoningParam]},
+    "reasoning_passback": {"enum": [p.value for p in ReasoningPassback]},
+    "max_output_tokens_cap": {"anyOf": [{"type": "integer", "minimum": 1}, {"type": "null"}]},
+    "model_output_caps": {
+        "type": "object",
+        "description": "model-name prefix -> output token cap; the first matching prefix wins",
+        "additionalProperties": {"type": "integer", "minimum": 1},
+    },
+    "json_mode": {"enum": [m.value for m in JsonMode]},
+    "supports_top_k": {"type": "boolean"},
+    "supports_images": {"type": "boolean"},
+    "supports_image_urls": {"type": "boolean"},
+    "supports_pdf": {"type": "boolean"},
+    "max_stop_sequences": {"type": "integer", "minimum": 0},
+    "user_field": {"enum": ["user", "safety_identifier", None]},
+}
+_CONVERTERS: dict[str, Any] = {
+    "reasoning_param": ReasoningParam,
+    "reasoning_passback": ReasoningPassback,
+    "json_mode": JsonMode,
+    "model_output_caps": lambda caps: tuple((str(prefix), int(cap)) for prefix, cap in caps.items()),
+}
+
+
+def with_overrides(base: Quirks, overrides: Mapping[str, Any] | None) -> Quirks:
+    """`base` with a channel's schema-validated `quirks:` values applied; `base` itself when there are none."""
+    if not overrides:
+        return base
+    typed = {name: _CONVERTERS.get(name, _same)(value) for name, value in overrides.items()}
+    return dataclasses.replace(base, **typed)
+
+
+def _same(value: Any) -> Any:
+    return value

@@ -14,12 +14,18 @@ from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats.anthropic.request import parse_request as parse_anthropic
 from axonhub.formats.openai_chat.request import parse_request, render_request, stream_include_usage
-from axonhub.formats.quirks import QUIRKS, quirks_for
+from axonhub.formats.quirks import QUIRKS, quirks_for, with_overrides
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "formats"
 CLAUDE_CODE = json.loads((FIXTURES / "claude_code_tool_loop.json").read_text())
 USER_HASH = hashlib.sha256(CLAUDE_CODE["metadata"]["user_id"].encode()).hexdigest()
 LONG_ID_FOR_OPENAI = "call_iFOAZ14v00Qxm162agNN3Yq2"
+# OpenAI itself serving a reasoning model: the `quirks:` a user declares on an `openai` channel
+OPENAI_REASONING = with_overrides(
+    QUIRKS["openai"],
+    {"max_tokens_field": "max_completion_tokens", "reasoning_param": "reasoning_effort", "supports_pdf": True},
+)
+ROWS = {**QUIRKS, "openai-reasoning": OPENAI_REASONING}
 SYSTEM = (
     "You are a Claude agent, built on Anthropic's Claude Agent SDK.\n\n"
     "You are an interactive agent that helps users with software engineering tasks.\n\n"
@@ -106,7 +112,7 @@ def test_a_claude_code_tool_loop_becomes_the_exact_deepseek_request() -> None:
 
 
 def test_the_same_tool_loop_becomes_the_exact_openai_request() -> None:
-    body = render_request(claude_code_request("gpt-5"), QUIRKS["openai"])
+    body = render_request(claude_code_request("gpt-5"), OPENAI_REASONING)
     assert body == {
         "model": "gpt-5",
         "messages": [
@@ -188,7 +194,7 @@ def test_structured_output_is_a_json_object_plus_an_instruction_on_deepseek() ->
 
 
 def test_structured_output_is_a_strict_json_schema_on_openai_and_thinking_off_sends_nothing() -> None:
-    body = render_request(dataclasses.replace(parse_anthropic(TITLE_REQUEST), stream=False), QUIRKS["openai"])
+    body = render_request(dataclasses.replace(parse_anthropic(TITLE_REQUEST), stream=False), OPENAI_REASONING)
     assert body["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "output", "schema": TITLE_SCHEMA, "strict": True},
@@ -210,11 +216,14 @@ def test_structured_output_is_a_strict_json_schema_on_openai_and_thinking_off_se
         ),
         ({"type": "disabled"}, None, "deepseek", {"thinking": {"type": "disabled"}}),
         (None, None, "deepseek", {}),
-        ({"type": "adaptive"}, "medium", "openai", {"reasoning_effort": "medium"}),
-        ({"type": "adaptive"}, "xhigh", "openai", {"reasoning_effort": "high"}),
-        ({"type": "adaptive"}, None, "openai", {}),
-        ({"type": "enabled", "budget_tokens": 2000}, None, "openai", {"reasoning_effort": "low"}),
-        ({"type": "enabled", "budget_tokens": 8000}, None, "openai", {"reasoning_effort": "medium"}),
+        ({"type": "adaptive"}, "medium", "openai-reasoning", {"reasoning_effort": "medium"}),
+        ({"type": "adaptive"}, "xhigh", "openai-reasoning", {"reasoning_effort": "high"}),
+        ({"type": "adaptive"}, None, "openai-reasoning", {}),
+        ({"type": "enabled", "budget_tokens": 2000}, None, "openai-reasoning", {"reasoning_effort": "low"}),
+        ({"type": "enabled", "budget_tokens": 8000}, None, "openai-reasoning", {"reasoning_effort": "medium"}),
+        # a generic OpenAI-compatible server (vLLM, Ollama, gpt-4.1) gets no reasoning parameter at all
+        ({"type": "adaptive"}, "high", "openai", {}),
+        ({"type": "enabled", "budget_tokens": 8000}, None, "openai", {}),
         ({"type": "enabled", "budget_tokens": 10000}, None, "openrouter", {"reasoning": {"max_tokens": 10000}}),
         ({"type": "adaptive"}, "high", "openrouter", {"reasoning": {"effort": "high"}}),
         ({"type": "adaptive"}, None, "openrouter", {"reasoning": {"enabled": True}}),
@@ -230,7 +239,7 @@ def test_thinking_and_effort_map_to_each_channels_reasoning_controls(
         body["thinking"] = thinking
     if effort:
         body["output_config"] = {"effort": effort}
-    rendered = render_request(parse_anthropic(body), QUIRKS[channel])
+    rendered = render_request(parse_anthropic(body), ROWS[channel])
     controls = {k: v for k, v in rendered.items() if k in ("thinking", "reasoning_effort", "reasoning")}
     assert controls == expected
 
@@ -242,7 +251,8 @@ def test_thinking_and_effort_map_to_each_channels_reasoning_controls(
         ("deepseek-reasoner", "deepseek", None, {"max_tokens": 64000}),
         ("deepseek-reasoner", "deepseek", 16000, {"max_tokens": 16000}),
         ("deepseek-v9", "deepseek", None, {"max_tokens": 8192}),
-        ("gpt-5", "openai", None, {"max_completion_tokens": 64000}),
+        ("gpt-5", "openai-reasoning", None, {"max_completion_tokens": 64000}),
+        ("qwen3-coder", "openai", None, {"max_tokens": 64000}),
         ("kimi-k2", "moonshot", 32768, {"max_tokens": 32768}),
     ],
 )
@@ -250,7 +260,7 @@ def test_max_tokens_is_clamped_to_the_model_and_channel_caps(
     model: str, channel: str, cap: int | None, expected: dict[str, int]
 ) -> None:
     request = ir.Request(model, (ir.Message(ir.Role.USER, (ir.Text("hi"),)),), max_output_tokens=64000)
-    body = render_request(request, QUIRKS[channel], cap)
+    body = render_request(request, ROWS[channel], cap)
     assert {k: v for k, v in body.items() if "max" in k} == expected
 
 
@@ -362,7 +372,7 @@ def test_documents_are_file_parts_where_supported_and_placeholders_or_text_elsew
     pdf = ir.Document(ir.SourceKind.BASE64, "JVBERi0=", "application/pdf", "spec.pdf")
     notes = ir.Document(ir.SourceKind.TEXT, "line one", "text/plain", "notes")
     request = ir.Request("m", (ir.Message(ir.Role.USER, (pdf, notes)),))
-    assert render_request(request, QUIRKS["openai"])["messages"] == [
+    assert render_request(request, OPENAI_REASONING)["messages"] == [
         {
             "role": "user",
             "content": [
@@ -396,7 +406,7 @@ ROUND_TRIPS = json.loads((FIXTURES / "openai_chat_requests.json").read_text())
 
 @pytest.mark.parametrize("body", ROUND_TRIPS, ids=[b["model"] for b in ROUND_TRIPS])
 def test_openai_requests_round_trip_through_the_ir(body: dict[str, Any]) -> None:
-    assert render_request(parse_request(body), QUIRKS["openai"]) == body
+    assert render_request(parse_request(body), OPENAI_REASONING) == body
 
 
 def test_an_openai_client_request_is_read_into_the_ir() -> None:
