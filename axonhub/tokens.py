@@ -31,8 +31,8 @@ import json
 import math
 import re
 import struct
-from collections.abc import Iterable
-from typing import assert_never
+from collections.abc import Iterable, Mapping
+from typing import Any, assert_never
 
 from axonhub import ir
 
@@ -75,9 +75,18 @@ def text_tokens(text: str) -> int:
 def tools_tokens(tools: Iterable[ir.Tool]) -> int:
     total = 0
     for tool in tools:
-        schema = json.dumps(tool.json_schema, ensure_ascii=False, separators=(",", ":"))
+        schema = _compact_json(tool.json_schema)
         total += PER_TOOL + text_tokens(tool.name) + text_tokens(tool.description) + text_tokens(schema)
     return total + TOOLS_PREAMBLE if total else 0
+
+
+def _compact_json(value: Mapping[str, Any]) -> str:
+    """The JSON text of a schema or raw block; read-only mappings (a server tool's empty schema) included."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, Mapping) else str(value)
 
 
 def block_tokens(block: ir.Block) -> int:
@@ -97,7 +106,7 @@ def block_tokens(block: ir.Block) -> int:
         case ir.RedactedThinking(data=data):
             return math.ceil(len(data) / 4)
         case ir.Opaque(raw=raw):
-            return text_tokens(json.dumps(raw, ensure_ascii=False, separators=(",", ":")))
+            return text_tokens(_compact_json(raw))
         case _:
             assert_never(block)
 
