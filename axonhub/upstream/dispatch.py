@@ -21,6 +21,8 @@ from axonhub.profiles import Candidate
 from axonhub.upstream.client import UpstreamCall, read_error_body, send
 
 COOLDOWN_BASE = 2.0
+# Headers of an upstream error answer that tell the client when to retry; they go back with the error.
+RETRY_HEADERS = frozenset({"retry-after", "retry-after-ms"})
 COOLDOWN_MAX = 60.0
 
 # (status, raw body, channel name) -> the error a client should see
@@ -97,6 +99,7 @@ async def dispatch(
             health.succeeded(name)
             return candidate, response
         err = parse_error(candidate)(response.status, await read_error_body(response), name)
+        err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
         attempt.error = err.message
         last = err
         if err.kind not in RETRYABLE_KINDS:
