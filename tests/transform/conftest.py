@@ -79,3 +79,12 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 
 def auth(secret: str = SECRET) -> dict[str, str]:
     return {"x-api-key": secret, "anthropic-version": "2023-06-01"}
+
+
+@pytest.fixture
+async def backup() -> AsyncIterator[FakeUpstream]:
+    """A second fake upstream, for a second channel."""
+    fake = FakeUpstream()
+    await fake.start()
+    yield fake
+    await fake.close()
