@@ -8,7 +8,12 @@ carries `id`, `object`, `created` and `model`; DeepSeek reports cache hits as
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.upstream import FakeUpstream, Reply
 
 CHUNK_ID = "chatcmpl-fake01"
 CREATED = 1767225600
@@ -127,3 +132,57 @@ def call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
 
 def error(message: str, error_type: str = "invalid_request_error", code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
+
+
+def answer(
+    body: dict[str, Any], text: str = "", *, reasoning: tuple[str, ...] = (), calls: list[dict[str, Any]] | None = None
+) -> Reply:
+    """The reply a model gives to `body`: streamed when it asked for a stream, else one JSON completion.
+
+    `calls` are whole tool calls (`call()`); streamed, each one's arguments come in two fragments.
+    """
+    model = str(body.get("model", "deepseek-chat"))
+    finish = "tool_calls" if calls else "stop"
+    if not body.get("stream"):
+        return Reply.json(
+            completion(
+                text or None,
+                model=model,
+                reasoning_content="".join(reasoning) or None,
+                tool_calls=calls,
+                finish_reason=finish,
+            )
+        )
+    chunks = [chunk({"role": "assistant", "content": ""}, model=model)]
+    chunks += [chunk({"reasoning_content": r}, model=model) for r in reasoning]
+    chunks += [chunk({"content": text}, model=model)] if text else []
+    for index, whole in enumerate(calls or []):
+        args = whole["function"]["arguments"]
+        half = len(args) // 2
+        chunks.append(
+            chunk(tool_delta(index, call_id=whole["id"], name=whole["function"]["name"], args=args[:half]), model=model)
+        )
+        chunks.append(chunk(tool_delta(index, args=args[half:]), model=model))
+    chunks.append(chunk({}, finish, model=model))
+    chunks.append(chunk(model=model, chunk_usage=usage(100, 10), choices=False))
+    return Reply.sse(sse(*chunks))
+
+
+class ChatModel(FakeUpstream):
+    """A fake OpenAI-compatible model that picks each reply by reading the request, not by its order.
+
+    `respond(body)` returns the Reply for one `/chat/completions` body; every request is still recorded.
+    """
+
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
+        super().__init__()
+        self.respond = respond
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.replies.appendleft(self.respond(body))
+        return await super()._handle(request)
