@@ -118,6 +118,8 @@ class TransformPlan:
             yield [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
         except (aiohttp.ClientError, TimeoutError) as exc:
             yield [_cut(candidate, exc)]
+        except GatewayError as exc:  # a 200 whose body is an error or not JSON: the stream may have begun
+            yield [ir.StreamError(exc.kind, exc.message)]
         finally:
             exchange.upstream_finished = time.perf_counter()
 

@@ -332,6 +332,37 @@ async def test_a_json_answer_cut_short_is_a_502_never_half_a_message(
     )
 
 
+async def test_an_error_answered_with_status_200_is_an_error_event_on_a_stream(
+    deepseek: Gateway, upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    upstream.enqueue(Reply.json({"error": {"message": "Too many requests", "code": 429}}))
+    response, raw = await post(http, deepseek.url, STREAM)
+    assert response.status == 200
+    assert sse_events(raw) == [
+        ("error", {"type": "error", "error": {"type": "rate_limit_error", "message": "Too many requests"}})
+    ]
+
+
+async def test_an_error_answered_with_status_200_is_an_http_error_for_a_non_streaming_request(
+    deepseek: Gateway, upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    upstream.enqueue(Reply.json({"error": {"message": "Too many requests", "code": 429}}))
+    response, _ = await post(http, deepseek.url, BODY)
+    await assert_anthropic_error(response, 429, "rate_limit_error", "Too many requests")
+
+
+async def test_a_200_page_that_is_not_json_ends_a_stream_with_an_error_event(
+    deepseek: Gateway, upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    upstream.enqueue(Reply(body=[b"<html>maintenance</html>"], headers={"Content-Type": "text/html"}))
+    response, raw = await post(http, deepseek.url, STREAM)
+    message = "upstream answered 200 with a body that is not a JSON object: <html>maintenance</html>"
+    assert (response.status, sse_events(raw)) == (
+        200,
+        [("error", {"type": "error", "error": {"type": "api_error", "message": message}})],
+    )
+
+
 # 25. a stream cut after message_start, then Claude Code's non-streaming retry
 
 
