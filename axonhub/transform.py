@@ -137,21 +137,24 @@ class TransformPlan:
         encoder = self.client.stream_encoder(self.request.model)
         keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
         started = False
+        written = time.monotonic()
         async with aclosing(batches):
             async for batch in batches:
-                if batch is None:
+                frames: list[tuple[str | None, Any]] = []
+                for event in batch or ():
+                    _observe(exchange, event)
+                    frames += encoder.feed(event)
+                if frames:
+                    started = True
+                    await response.write(_encode(frames))
+                    written = time.monotonic()
+                elif batch is None or time.monotonic() - written >= self.ping_interval:
+                    # Quiet: no bytes, or only upstream keep-alive comments, for a ping interval.
                     # Open the message first, so the keep-alive is a valid event after it.
                     opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
                     await response.write(_encode(opening) + keepalive)
-                    continue
-                frames: list[tuple[str | None, Any]] = []
-                for event in batch:
-                    _observe(exchange, event)
-                    frames += encoder.feed(event)
-                started = started or bool(frames)
-                if frames:
-                    await response.write(_encode(frames))
+                    written = time.monotonic()
         closing = encoder.finish()
         if closing:
             await response.write(_encode(closing))

@@ -417,6 +417,17 @@ async def test_pings_flow_while_the_upstream_is_silent_before_its_first_chunk_an
     assert events[1] == ("ping", {"type": "ping"})
 
 
+async def test_pings_flow_while_deepseek_sends_only_keep_alive_comments(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    # a queued DeepSeek request: `: keep-alive` comments, far more often than our ping interval, no data
+    gateway = await slow_gateway(start_gateway, upstream, tmp_path)
+    comments: list[bytes | float] = [b": keep-alive\n\n", 0.01] * 30
+    upstream.enqueue(Reply.sse([*comments, *wire.text_stream("finally")]))
+    events = await stream(http, gateway)
+    assert folded(events) == [*START, "ping", *TEXT, *END]
+
+
 async def test_a_long_generation_that_keeps_streaming_is_never_cut_by_the_read_timeout(
     start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
