@@ -22,6 +22,7 @@ from tests.transform.conftest import openai_channel, transform_config
 pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
 
 MARKER_COMMAND = "echo TOOL_RAN_$((40+2))"
+THOUGHT = "The user wants the marker; Bash can print it."
 
 
 @pytest.fixture
@@ -78,10 +79,10 @@ def bash_then_text(body: dict[str, Any]) -> Reply:
     if results:
         return wire.answer(body, f"The command printed {results[-1].strip()}.")
     call = wire.call("call_00_marker", "Bash", {"command": MARKER_COMMAND, "description": "Print the marker"})
-    return wire.answer(body, "Running the marker command.", calls=[call])
+    return wire.answer(body, "Running the marker command.", reasoning=(THOUGHT,), calls=[call])
 
 
-async def test_claude_code_runs_a_bash_tool_call_and_sends_the_result_back_right_after_the_call(
+async def test_claude_code_runs_a_bash_tool_call_and_sends_result_and_reasoning_back_with_the_call(
     gateway: Gateway, model: wire.ChatModel, tmp_path: Path
 ) -> None:
     model.respond = bash_then_text
@@ -94,7 +95,7 @@ async def test_claude_code_runs_a_bash_tool_call_and_sends_the_result_back_right
     assert assistant == {
         "role": "assistant",
         "content": "Running the marker command.",
-        "reasoning_content": "",  # DeepSeek needs it on every tool-call turn, even empty
+        "reasoning_content": THOUGHT,  # Claude Code kept the signed thinking block; DeepSeek needs it back
         "tool_calls": [
             {
                 "id": "call_00_marker",
@@ -120,3 +121,17 @@ async def test_claude_code_shows_only_the_answer_of_a_reasoning_model_and_keeps_
     run = await claude(gateway, tmp_path, "What is 17 + 25? Answer with the number only.")
     assert run.result["result"] == "42"
     assert chat_requests(model)[0]["thinking"] == {"type": "enabled"}
+
+
+async def test_claude_code_recovers_from_a_stream_cut_after_message_start_with_its_non_streaming_retry(
+    gateway: Gateway, model: wire.ChatModel, tmp_path: Path
+) -> None:
+    def cut_streams(body: dict[str, Any]) -> Reply:
+        if body.get("stream"):  # the role chunk, then the connection drops
+            return Reply.sse(wire.sse(wire.chunk({"role": "assistant", "content": ""}), done=False), reset=True)
+        return wire.answer(body, "Recovered without streaming.")
+
+    model.respond = cut_streams
+    run = await claude(gateway, tmp_path, "Say hello")
+    assert run.result["result"] == "Recovered without streaming."
+    assert [r.get("stream") for r in chat_requests(model)] == [True, None]

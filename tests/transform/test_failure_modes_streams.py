@@ -312,7 +312,7 @@ async def test_a_connection_reset_mid_tool_arguments_ends_with_an_error_and_no_h
     head = wire.sse(
         C({"content": "Running."}), C(wire.tool_delta(0, call_id="c", name="Bash", args='{"comm')), done=False
     )
-    upstream.enqueue(Reply(body=head, headers={"Content-Type": "text/event-stream"}, reset=True))
+    upstream.enqueue(Reply.sse(head, reset=True))
     events = await stream(http, deepseek)
     assert folded(events) == START + TEXT + ["error"]
     assert events[-1][1]["error"]["type"] == "api_error"
@@ -369,8 +369,7 @@ async def test_a_200_page_that_is_not_json_ends_a_stream_with_an_error_event(
 async def test_a_stream_cut_after_message_start_then_the_non_streaming_retry_gets_the_whole_message(
     deepseek: Gateway, upstream: FakeUpstream, http: aiohttp.ClientSession
 ) -> None:
-    cut = Reply(body=wire.sse(C({"role": "assistant", "content": ""}), done=False), reset=True)
-    cut.headers = {"Content-Type": "text/event-stream"}
+    cut = Reply.sse(wire.sse(C({"role": "assistant", "content": ""}), done=False), reset=True)
     upstream.enqueue(cut, Reply.json(wire.completion("Complete answer.", model="deepseek-reasoner")))
     events = await stream(http, deepseek)
     assert folded(events) == [*START, "error"]
