@@ -144,7 +144,8 @@ async def test_deepseek_reasoning_becomes_a_signed_thinking_block_that_goes_back
 
     result = {"type": "tool_result", "tool_use_id": "call_0", "content": "a.txt\nb.txt"}
     history = [*PROMPT, {"role": "assistant", "content": first["content"]}, {"role": "user", "content": [result]}]
-    second = await ask(client, True, messages=history, thinking={"type": "enabled", "budget_tokens": 31999})
+    thinking_on = {"type": "enabled", "budget_tokens": 31999}
+    second = await ask(client, True, messages=history, max_tokens=32000, thinking=thinking_on)
     assert second["content"] == [{"type": "text", "text": "Two files."}]
     assert upstream.requests[1].json()["messages"] == [
         {"role": "user", "content": "List the files and read the notes."},

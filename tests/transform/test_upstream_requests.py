@@ -78,27 +78,37 @@ async def test_a_tool_loop_sends_the_tool_message_right_after_the_call_and_the_r
     messages = cc.tool_loop("call_0_abc", "echo TOOL_RAN_$((40+2))", "TOOL_RAN_42", thinking=thinking)
     response, _ = await post(http, deepseek.url, cc.main_body("claude-sonnet-4-5", messages))
     assert response.status == 200
-    assert upstream.requests[0].json()["messages"] == [
-        {"role": "system", "content": SYSTEM},
-        FIRST_USER,
-        {
-            "role": "assistant",
-            "content": "Running it.",
-            "reasoning_content": "The user wants the marker.",
-            "tool_calls": [
-                {
-                    "id": "call_0_abc",
-                    "type": "function",
-                    "function": {
-                        "name": "Bash",
-                        "arguments": '{"command":"echo TOOL_RAN_$((40+2))","description":"Run it"}',
-                    },
-                }
-            ],
-        },
-        {"role": "tool", "tool_call_id": "call_0_abc", "content": "TOOL_RAN_42"},
-        {"role": "user", "content": "<system-reminder>\nThe task list is empty.\n</system-reminder>"},
-    ]
+    assert upstream.requests[0].json() == {
+        "model": "deepseek-reasoner",
+        "messages": [
+            {"role": "system", "content": SYSTEM},
+            FIRST_USER,
+            {
+                "role": "assistant",
+                "content": "Running it.",
+                "reasoning_content": "The user wants the marker.",
+                "tool_calls": [
+                    {
+                        "id": "call_0_abc",
+                        "type": "function",
+                        "function": {
+                            "name": "Bash",
+                            "arguments": '{"command":"echo TOOL_RAN_$((40+2))","description":"Run it"}',
+                        },
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "call_0_abc", "content": "TOOL_RAN_42"},
+            {"role": "user", "content": "<system-reminder>\nThe task list is empty.\n</system-reminder>"},
+        ],
+        "tools": cc.OPENAI_TOOLS,
+        "max_tokens": 64000,
+        "user": cc.USER_HASH,
+        "thinking": {"type": "enabled"},
+        "reasoning_effort": "high",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
 
 
 async def test_title_generation_on_deepseek_chat_asks_for_a_json_object_with_max_tokens_clamped(
