@@ -468,3 +468,19 @@ async def test_a_client_that_hangs_up_mid_stream_closes_the_upstream_connection(
         assert first.startswith(b"event: message_start")
         response.close()
     await asyncio.wait_for(upstream.client_gone.wait(), timeout=5)
+
+
+async def test_a_client_that_hangs_up_while_waiting_for_a_json_answer_closes_the_upstream_connection(
+    deepseek: Gateway, upstream: FakeUpstream
+) -> None:
+    # Claude Code's non-streaming retry, abandoned: aiohttp cancels the handler (as under `axonhub serve`)
+    upstream.enqueue(Reply(body=[30.0, b"{}"], headers={"Content-Type": "application/json"}))
+    async with aiohttp.ClientSession() as session:
+        with pytest.raises(TimeoutError):
+            await session.post(
+                deepseek.url + "/anthropic/v1/messages",
+                json=BODY,
+                headers={"x-api-key": SECRET},
+                timeout=aiohttp.ClientTimeout(total=0.3),
+            )
+    await asyncio.wait_for(upstream.client_gone.wait(), timeout=5)
