@@ -271,6 +271,28 @@ async def test_a_context_overflow_becomes_the_message_that_triggers_claude_codes
     await assert_anthropic_error(response, 400, "invalid_request_error", client_message)
 
 
+async def test_vllms_max_tokens_too_large_error_asks_claude_code_for_a_smaller_max_tokens(
+    deepseek: Gateway, upstream: FakeUpstream, http: aiohttp.ClientSession
+) -> None:
+    # vLLM's own error shape, when Claude Code's max_tokens alone is more than the model's window
+    vllm = {
+        "object": "error",
+        "message": "'max_tokens' or 'max_completion_tokens' is too large: 64000. This model's maximum context "
+        "length is 32768 tokens and your request has 500 input tokens (64000 > 32768 - 500).",
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    upstream.default = Reply.json(vllm, status=400)
+    response, _ = await post(http, deepseek.url, STREAM)
+    await assert_anthropic_error(
+        response,
+        400,
+        "invalid_request_error",
+        "input length and `max_tokens` exceed context limit: 500 + 64000 > 32768",
+    )
+
+
 # 18. mid-stream failures as `event: error`; an upstream EOF is never a fake end_turn
 
 
