@@ -14,7 +14,7 @@ Ollama, LiteLLM, and OpenAI's non-reasoning models): `max_tokens`, no reasoning 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -127,7 +127,7 @@ QUIRK_OPTIONS: dict[str, dict[str, Any]] = {
     "max_stop_sequences": {"type": "integer", "minimum": 0},
     "user_field": {"enum": ["user", "safety_identifier", None]},
 }
-_CONVERTERS: dict[str, Any] = {
+_CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "reasoning_param": ReasoningParam,
     "reasoning_passback": ReasoningPassback,
     "json_mode": JsonMode,
