@@ -208,3 +208,19 @@ async def test_claude_code_probes_are_answered_quietly_and_not_traced(gateway: G
     await asyncio.sleep(0.1)
     trace = gateway.config.server.trace.path
     assert not trace.exists() or path not in trace.read_text()
+
+
+@pytest.mark.parametrize("status", [401, 403])
+async def test_an_upstream_refusing_the_channel_key_is_a_gateway_fault_not_a_client_401(
+    gateway: Gateway, upstream: FakeUpstream, status: int
+) -> None:
+    body = wire.error("authentication_error", "invalid x-api-key")
+    upstream.enqueue(Reply.json(body, status=status))
+    response = await post(gateway.url + "/v1/messages", MESSAGE)
+    await assert_anthropic_error(
+        response,
+        502,
+        "api_error",
+        f"[fake-anthropic] the upstream rejected this channel's credentials with HTTP {status} "
+        "(check FAKE_ANTHROPIC_KEY): invalid x-api-key",
+    )

@@ -211,7 +211,7 @@ async def test_no_secret_reaches_the_trace_or_the_log(
     echo.answer = f"I will not repeat {SK_ANT}"
     gateway, path = await traced_gateway(start_gateway, echo, tmp_path, bodies="all")
     async with aiohttp.ClientSession() as http:
-        for request_id, text, status in (("sec-ok", "deploy", 200), ("sec-fail", ECHO_FAIL, 401)):
+        for request_id, text, status in (("sec-ok", "deploy", 200), ("sec-fail", ECHO_FAIL, 502)):
             url = gateway.url + "/anthropic/v1/messages"
             async with http.post(url, json=secret_body(text), headers=secret_headers(request_id)) as response:
                 assert response.status == status, await response.text()
@@ -236,8 +236,11 @@ async def test_no_secret_reaches_the_trace_or_the_log(
         ],
     }
     assert ok["response_body"]["content"] == [{"type": "text", "text": "I will not repeat [redacted]"}]
-    assert failed["status"] == 401
-    assert failed["error"]["message"] == "[fake-anthropic] invalid x-api-key [redacted]"
+    assert failed["status"] == 502  # the channel's key was refused: a gateway-side fault
+    assert failed["error"]["message"] == (
+        "[fake-anthropic] the upstream rejected this channel's credentials with HTTP 401 "
+        "(check FAKE_ANTHROPIC_KEY): invalid x-api-key [redacted]"
+    )
     assert '"request_id": "sec-fail"' in log_text  # the log was captured, not just empty
 
 

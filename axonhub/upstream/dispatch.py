@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from axonhub.errors import RETRYABLE_KINDS, UpstreamError, kind_for_status
+from axonhub.errors import RETRYABLE_KINDS, ErrorKind, UpstreamError, kind_for_status
 from axonhub.exchange import Attempt, Exchange
 from axonhub.profiles import Candidate
 from axonhub.upstream.client import UpstreamCall, read_error_body, send
@@ -99,6 +99,8 @@ async def dispatch(
             health.succeeded(name)
             return candidate, response
         err = parse_error(candidate)(response.status, await read_error_body(response), name)
+        if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
+            err = credentials_rejected(err, candidate)
         err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
         attempt.error = err.message
         last = err
@@ -107,6 +109,22 @@ async def dispatch(
         health.failed(name, time.monotonic())
     assert last is not None, "dispatch needs at least one candidate"
     raise last
+
+
+def credentials_rejected(err: UpstreamError, candidate: Candidate) -> UpstreamError:
+    """An upstream 401/403 means the channel's own key is wrong, not the client's AxonHub key.
+
+    Passing it on as a 401 would make Claude Code ask its user to log in again and retry; it is a
+    gateway-side fault (502), and another channel may still serve the request.
+    """
+    channel = candidate.channel
+    where = f" (check {channel.api_key_env})" if channel.api_key_env else ""
+    return UpstreamError(
+        f"[{channel.name}] the upstream rejected this channel's credentials with HTTP {err.status}{where}: "
+        f"{err.message.removeprefix(f'[{channel.name}] ')}",
+        kind=ErrorKind.BAD_GATEWAY,
+        channel=channel.name,
+    )
 
 
 def generic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
