@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import structlog
 from aiohttp import web
 
 from axonhub import __version__, ir
@@ -27,13 +28,15 @@ from axonhub.exchange import Exchange, Usage
 from axonhub.formats.aggregate import aggregate, response_events
 from axonhub.formats.anthropic.stream import ping as anthropic_ping
 from axonhub.formats.quirks import quirks_for
-from axonhub.formats.registry import Codec
+from axonhub.formats.registry import Codec, StreamEncoder
 from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_headers
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder, encode_comment, encode_event
 from axonhub.tokens import estimate_request_tokens
 from axonhub.upstream.client import UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser
+
+log = structlog.get_logger("axonhub.transform")
 
 # channel wire format -> the path appended to its base_url
 UPSTREAM_PATHS: dict[str, str] = {"anthropic": "/v1/messages", "openai_chat": "/chat/completions"}
@@ -135,6 +138,26 @@ class TransformPlan:
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.stream_encoder(self.request.model)
+        try:
+            await self._pump(response, exchange, encoder, batches)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            raise  # the client is gone: nothing left to tell it
+        except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
+            log.exception("stream failed after it started", error=repr(exc))
+            failure = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
+            exchange.fail(failure, "internal")
+            await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, failure.message))))
+        await response.write_eof()
+        return response
+
+    async def _pump(
+        self,
+        response: web.StreamResponse,
+        exchange: Exchange,
+        encoder: StreamEncoder,
+        batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+    ) -> None:
+        """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
         keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
         started = False
         written = time.monotonic()
@@ -158,8 +181,6 @@ class TransformPlan:
         closing = encoder.finish()
         if closing:
             await response.write(_encode(closing))
-        await response.write_eof()
-        return response
 
     async def _whole(
         self,
