@@ -81,10 +81,11 @@ class Result:
     def row(self, baseline: Result | None) -> str:
         lat = sorted(self.latencies)
         p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
-        overhead = f"{(statistics.median(lat) - statistics.median(baseline.latencies)) * 1000:+.2f}" if baseline else "-"
-        return (
-            f"{self.name:<34} {len(lat) / self.seconds:>9.0f} {p(0.5):>8.2f} {p(0.9):>8.2f} {p(0.99):>8.2f} {overhead:>10}"
+        overhead = (
+            f"{(statistics.median(lat) - statistics.median(baseline.latencies)) * 1000:+.2f}" if baseline else "-"
         )
+        rate = len(lat) / self.seconds
+        return f"{self.name:<34} {rate:>9.0f} {p(0.5):>8.2f} {p(0.9):>8.2f} {p(0.99):>8.2f} {overhead:>10}"
 
 
 async def load(name: str, url: str, headers: dict[str, str], body: bytes, requests: int, concurrency: int) -> Result:
@@ -115,10 +116,20 @@ async def run(args: argparse.Namespace) -> None:
         "version": 1,
         "server": {"port": gateway_port, "trace": {"path": str(workdir / "trace.jsonl")}},
         "channels": [
-            {"name": "anthropic", "type": "anthropic", "base_url": f"http://127.0.0.1:{upstream_port}",
-             "api_key": "${BENCH_KEY}", "models": [{"regex": "claude-.*"}]},
-            {"name": "openai", "type": "openai", "base_url": f"http://127.0.0.1:{upstream_port}/v1",
-             "api_key": "${BENCH_KEY}", "models": ["bench-openai"]},
+            {
+                "name": "anthropic",
+                "type": "anthropic",
+                "base_url": f"http://127.0.0.1:{upstream_port}",
+                "api_key": "${BENCH_KEY}",
+                "models": [{"regex": "claude-.*"}],
+            },
+            {
+                "name": "openai",
+                "type": "openai",
+                "base_url": f"http://127.0.0.1:{upstream_port}/v1",
+                "api_key": "${BENCH_KEY}",
+                "models": ["bench-openai"],
+            },
         ],
         "profiles": {"bench": {"rules": [{"match": "claude-renamed", "model": "claude-bench"}]}},
         "keys": [{"name": "bench", "secret_hash": hash_secret(secret), "active_profile": "bench"}],
@@ -126,10 +137,31 @@ async def run(args: argparse.Namespace) -> None:
     (workdir / "axonhub.yml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "BENCH_KEY": "sk-bench"}
     procs = [
-        subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "fake_upstream.py"), "--port", str(upstream_port),
-                          "--events", str(args.events)]),
-        subprocess.Popen([sys.executable, "-m", "axonhub", "serve", "--config", str(workdir / "axonhub.yml"),
-                          "--log-format", "json"], env=env, stderr=subprocess.DEVNULL, cwd=ROOT),
+        subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "fake_upstream.py"),
+                "--port",
+                str(upstream_port),
+                "--events",
+                str(args.events),
+            ]
+        ),
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "axonhub",
+                "serve",
+                "--config",
+                str(workdir / "axonhub.yml"),
+                "--log-format",
+                "json",
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        ),
     ]
     try:
         await wait_ready(f"http://127.0.0.1:{upstream_port}/")
@@ -137,7 +169,9 @@ async def run(args: argparse.Namespace) -> None:
         upstream = f"http://127.0.0.1:{upstream_port}/v1/messages"
         gateway = f"http://127.0.0.1:{gateway_port}/anthropic/v1/messages"
         auth = {"x-api-key": secret, "content-type": "application/json"}
-        print(f"requests={args.requests} concurrency={args.concurrency} body={args.body_kb}KB stream_events={args.events}")
+        print(
+            f"requests={args.requests} concurrency={args.concurrency} body={args.body_kb}KB stream_events={args.events}"
+        )
         print(f"{'scenario':<34} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'+p50 ms':>10}")
         for stream in (False, True):
             kind = "stream" if stream else "json"
@@ -148,7 +182,9 @@ async def run(args: argparse.Namespace) -> None:
             same = await load(f"gateway passthrough ({kind})", gateway, auth, body, args.requests, args.concurrency)
             print(same.row(direct))
             renamed = claude_code_body(args.body_kb, stream, "claude-renamed")
-            remap = await load(f"gateway remapped model ({kind})", gateway, auth, renamed, args.requests, args.concurrency)
+            remap = await load(
+                f"gateway remapped model ({kind})", gateway, auth, renamed, args.requests, args.concurrency
+            )
             print(remap.row(direct))
             openai = claude_code_body(args.body_kb, stream, "bench-openai")
             try:
