@@ -22,7 +22,7 @@ from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
 from axonhub.metrics import METRICS
-from axonhub.profiles import Candidate, resolve
+from axonhub.profiles import Candidate, Route, resolve
 from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
@@ -179,16 +179,15 @@ def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchang
     return exchange
 
 
-async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> web.StreamResponse:
-    """Resolve the model, dispatch to the first healthy channel, answer in the client's format."""
-    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
-    if inbound.endpoint == "messages/count_tokens":  # only Anthropic channels can count
-        route = dataclasses.replace(
-            route, candidates=tuple(c for c in route.candidates if CHANNEL_FORMATS.get(c.channel.type) == "anthropic")
-        )
+def note_route(exchange: Exchange, route: Route) -> None:
     exchange.profile = route.profile
     exchange.rule = route.rule_index
     exchange.resolved_model = route.resolved_model
+
+
+async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, route: Route) -> web.StreamResponse:
+    """Dispatch to the route's first healthy channel, answer in the client's format."""
+    note_route(exchange, route)
     candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
     planner = Planner(inbound, exchange.config.server.ping_interval)
     candidate, upstream = await dispatch(
@@ -216,18 +215,15 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound) -> w
     return response
 
 
-async def anthropic_endpoint(request: web.Request, endpoint: str) -> web.StreamResponse:
-    exchange: Exchange = request[EXCHANGE]
-    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
-    inbound = Inbound("anthropic", endpoint, raw, body, request.headers)
-    start_exchange(request, inbound, "messages" if endpoint == "messages" else "count_tokens")
-    check_anthropic_messages(body, endpoint)
-    return await serve(request, exchange, inbound)
-
-
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages (and /anthropic/v1/messages)."""
-    return await anthropic_endpoint(request, "messages")
+    exchange: Exchange = request[EXCHANGE]
+    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
+    inbound = Inbound("anthropic", "messages", raw, body, request.headers)
+    start_exchange(request, inbound, "messages")
+    check_anthropic_messages(body, inbound.endpoint)
+    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    return await serve(request, exchange, inbound, route)
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
@@ -238,9 +234,10 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
     start_exchange(request, inbound, "count_tokens")
     check_anthropic_messages(body, inbound.endpoint)
     route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
-    if any(CHANNEL_FORMATS.get(c.channel.type) == "anthropic" for c in route.candidates):
-        return await serve(request, exchange, inbound)
-    exchange.profile, exchange.rule, exchange.resolved_model = route.profile, route.rule_index, route.resolved_model
+    counters = tuple(c for c in route.candidates if CHANNEL_FORMATS.get(c.channel.type) == "anthropic")
+    if counters:  # only Anthropic channels can count
+        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=counters))
+    note_route(exchange, route)
     counted = estimate_request_tokens(Planner(inbound, 0).ir_request())
     exchange.usage = Usage(input=counted)
     exchange.status = 200
