@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 
 from axonhub.errors import ConfigError
 from axonhub.formats.quirks import QUIRKS, Quirks, quirks_for, with_overrides
-from axonhub.schema import CONFIG_SCHEMA
+from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
 DEFAULT_CONFIG_PATH = "axonhub.yml"
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -95,6 +95,10 @@ class Channel:
     def unavailable_reason(self) -> str | None:
         if not self.enabled:
             return f"channel '{self.name}' is disabled in the config"
+        if self.type not in SERVED_CHANNEL_TYPES:
+            return (
+                f"channel '{self.name}' is unavailable: this version of AxonHub cannot talk to type '{self.type}' yet"
+            )
         if self.api_key_env and self.api_key is None:
             return (
                 f"channel '{self.name}' is unavailable: environment variable "

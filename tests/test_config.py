@@ -133,3 +133,21 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "absent.yml")
     assert info.value.errors == [f"config file not found: {tmp_path / 'absent.yml'}"]
+
+
+def test_every_served_channel_type_has_a_codec() -> None:
+    from axonhub.formats.registry import CHANNEL_FORMATS
+    from axonhub.schema import CHANNEL_TYPES, SERVED_CHANNEL_TYPES
+
+    assert set(CHANNEL_FORMATS) == SERVED_CHANNEL_TYPES
+    assert set(CHANNEL_TYPES) > SERVED_CHANNEL_TYPES
+
+
+def test_a_channel_of_a_type_not_served_yet_loads_but_stays_unavailable(tmp_path: Path) -> None:
+    config = valid()
+    config["channels"][0]["type"] = "gemini"
+    config["channels"][0].pop("quirks", None)
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(config))
+    loaded = load_config(path, env={"DS_KEY": "sk-ds"})
+    assert loaded.warnings == ("channel 'ds' is unavailable: this version of AxonHub cannot talk to type 'gemini' yet",)
