@@ -11,6 +11,7 @@ rewrite a stream once it has started.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 import structlog
@@ -24,6 +25,8 @@ from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.render_error import error_response, wire_format_for_path
 
 log = structlog.get_logger("axonhub.request")
+
+CLIENT_CLOSED = 499
 
 
 @web.middleware
@@ -49,8 +52,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         if not response.prepared:
             response.headers["request-id"] = request_id
         return response
-    except BaseException:
-        status = 499  # the client went away (handler cancelled) or a failure escaped every renderer
+    except (asyncio.CancelledError, ConnectionResetError):
+        # The client went away: its handler was cancelled (or a write found the socket closed) and
+        # the upstream call with it. nginx's 499 says so in the trace, whatever was sent before.
+        exchange.status = CLIENT_CLOSED
+        exchange.fail(GatewayError("the client closed the connection"), "client_closed")
         raise
     finally:
         exchange.status = exchange.status or status
