@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError
 
@@ -39,6 +40,17 @@ class Usage:
             "cache_write": self.cache_write,
             "reasoning": self.reasoning,
         }
+
+    @classmethod
+    def from_ir(cls, usage: ir.Usage) -> Usage:
+        """The trace's buckets from the IR's (input is the uncached part, as Anthropic counts it)."""
+        return cls(
+            input=usage.input_uncached,
+            output=usage.output,
+            cache_read=usage.cache_read,
+            cache_write=usage.cache_write,
+            reasoning=usage.reasoning_output,
+        )
 
 
 @dataclass(slots=True)

@@ -1,9 +1,12 @@
-"""The same-format fast path: an Anthropic client on an Anthropic channel.
+"""The same-format fast path: a client on a channel that speaks its own wire format.
 
 The client's JSON goes upstream untouched but for the model name; when the model does not change
-the raw bytes go as they came. Auth is the channel's; `anthropic-version` and `anthropic-beta` are
-forwarded. Streams are relayed chunk by chunk as they arrive while a side parser reads usage and
-the stop reason for the trace; it JSON-decodes only the few events that carry them.
+the raw bytes go as they came. Streams are relayed chunk by chunk as they arrive while a side
+reader picks usage and the stop reason for the trace; it JSON-decodes only the few events that
+carry them. What differs per format (upstream URL and headers, error bodies, the side reader, the
+error frame ending a cut stream) is a `Dialect`; this module holds the shared relay and the
+Anthropic dialect (auth is the channel's; `anthropic-version` and `anthropic-beta` are forwarded).
+The OpenAI Chat dialect is in `passthrough_openai.py`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
@@ -24,7 +28,7 @@ from axonhub.formats.anthropic import errors as anthropic_errors
 from axonhub.profiles import Candidate
 from axonhub.sse import EventPicker, encode_event
 from axonhub.upstream.client import UpstreamCall
-from axonhub.upstream.dispatch import generic_error
+from axonhub.upstream.dispatch import ErrorParser, generic_error
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 SSE_HEADERS = {
@@ -34,7 +38,34 @@ SSE_HEADERS = {
 }
 # Upstream response headers a client may act on.
 _FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
-_FORWARDED_RESPONSE_PREFIXES = ("anthropic-ratelimit-",)
+_FORWARDED_RESPONSE_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
+
+
+class StreamReader(Protocol):
+    """A side reader over a relayed stream: what the trace needs, read without slowing the relay."""
+
+    stop_reason: str | None
+    finished: bool  # the stream ended the way a complete one of its format ends
+    error: dict[str, Any] | None  # an error event the upstream sent in the stream
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def trace_usage(self) -> Usage | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What the fast path needs to know about one wire format."""
+
+    name: str
+    # (candidate, endpoint, client headers, raw body, parsed body) -> the upstream request
+    call: Callable[[Candidate, str, Mapping[str, str], bytes, dict[str, Any]], UpstreamCall]
+    parse_error: ErrorParser
+    stream_reader: Callable[[], StreamReader]
+    # a whole JSON answer -> (usage, stop reason) for the trace
+    summary: Callable[[Mapping[str, Any]], tuple[Usage | None, str | None]]
+    # the SSE bytes that tell the client its stream failed after the 200 went out
+    error_frame: Callable[[GatewayError], bytes]
 
 
 def anthropic_headers(client_headers: Mapping[str, str], candidate: Candidate) -> dict[str, str]:
@@ -132,6 +163,9 @@ class AnthropicStreamReader:
         elif name == "error":
             self.error = payload.get("error") if isinstance(payload.get("error"), dict) else {"message": data}
 
+    def trace_usage(self) -> Usage:
+        return usage_from_anthropic(self.usage)
+
 
 def _int_fields(usage: Any) -> dict[str, int]:
     if not isinstance(usage, dict):
@@ -150,7 +184,17 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
     )
 
 
-async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> web.Response:
+def anthropic_summary(message: Mapping[str, Any]) -> tuple[Usage, str | None]:
+    """Usage and stop reason of a whole Anthropic message."""
+    stop_reason = message.get("stop_reason")
+    return usage_from_anthropic(message.get("usage") or {}), stop_reason if isinstance(stop_reason, str) else None
+
+
+def anthropic_error_frame(failure: GatewayError) -> bytes:
+    return encode_event("error", anthropic_errors.error_event(failure))
+
+
+async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect) -> web.Response:
     """A whole JSON answer, forwarded as it came."""
     try:
         data = await upstream.read()
@@ -164,8 +208,7 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> we
     except ValueError:
         message = None
     if isinstance(message, dict):
-        exchange.usage = usage_from_anthropic(message.get("usage") or {})
-        exchange.stop_reason = message.get("stop_reason")
+        exchange.usage, exchange.stop_reason = dialect.summary(message)
     if exchange.config.server.trace.bodies != "none":
         exchange.response_body = message if message is not None else data.decode("utf-8", "replace")
     exchange.status = upstream.status
@@ -175,14 +218,14 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse) -> we
 
 
 async def relay_stream(
-    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse
+    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
 ) -> web.StreamResponse:
-    """Relay an Anthropic SSE stream chunk by chunk; an upstream cut becomes an `event: error`."""
+    """Relay an SSE stream chunk by chunk; an upstream cut becomes the dialect's error frame."""
     response = web.StreamResponse(status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
     response.headers["request-id"] = exchange.request_id
     await response.prepare(request)
     exchange.status = upstream.status
-    reader = AnthropicStreamReader()
+    reader = dialect.stream_reader()
     failure: GatewayError | None = None
     try:
         async for chunk in upstream.content.iter_any():
@@ -193,13 +236,13 @@ async def relay_stream(
         failure = _cut(exchange, exc)
     finally:
         exchange.upstream_finished = time.perf_counter()
-        exchange.usage = usage_from_anthropic(reader.usage)
+        exchange.usage = reader.trace_usage()
         exchange.stop_reason = reader.stop_reason
     if failure is None and not reader.finished and reader.error is None:
         failure = UpstreamError("upstream stream ended unexpectedly", kind=ErrorKind.SERVER)
     if failure is not None:
         exchange.fail(failure)
-        await response.write(encode_event("error", anthropic_errors.error_event(failure)))
+        await response.write(dialect.error_frame(failure))
     elif reader.error is not None:
         exchange.fail(GatewayError(str(reader.error.get("message", "upstream error"))), str(reader.error.get("type")))
     await response.write_eof()
@@ -210,3 +253,13 @@ def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return UpstreamError(f"[{exchange.channel}] upstream went silent (read timeout)", kind=ErrorKind.TIMEOUT)
     return UpstreamError(f"[{exchange.channel}] upstream connection lost: {exc}", kind=ErrorKind.BAD_GATEWAY)
+
+
+ANTHROPIC = Dialect(
+    name="anthropic",
+    call=anthropic_call,
+    parse_error=parse_anthropic_error,
+    stream_reader=AnthropicStreamReader,
+    summary=anthropic_summary,
+    error_frame=anthropic_error_frame,
+)

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from axonhub import ir, passthrough
+from axonhub import ir, passthrough, passthrough_openai
 from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange, Usage
@@ -39,6 +39,7 @@ class Inbound:
     raw: bytes
     body: dict[str, Any]
     headers: Mapping[str, str]
+    include_usage: bool = True  # whether a stream ends with usage (OpenAI: `stream_options.include_usage`)
 
     @property
     def stream(self) -> bool:
@@ -55,24 +56,34 @@ class Plan(Protocol):
     ) -> web.StreamResponse: ...
 
 
+# client format -> its fast path on a channel of the same format
+SAME_FORMAT: dict[str, passthrough.Dialect] = {
+    "anthropic": passthrough.ANTHROPIC,
+    "openai_chat": passthrough_openai.OPENAI_CHAT,
+}
+# endpoints the IR can carry to a channel of another format
+TRANSLATABLE_ENDPOINTS = frozenset({"messages", "chat/completions"})
+
+
 @dataclass(frozen=True, slots=True)
 class PassthroughPlan:
     inbound: Inbound
+    dialect: passthrough.Dialect = passthrough.ANTHROPIC
 
     def call(self, candidate: Candidate) -> UpstreamCall:
-        return passthrough.anthropic_call(
+        return self.dialect.call(
             candidate, self.inbound.endpoint, self.inbound.headers, self.inbound.raw, self.inbound.body
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:
-        return passthrough.parse_anthropic_error
+        return self.dialect.parse_error
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
     ) -> web.StreamResponse:
         if self.inbound.stream and upstream.content_type == "text/event-stream":
-            return await passthrough.relay_stream(request, exchange, upstream)
-        return await passthrough.relay_json(exchange, upstream)
+            return await passthrough.relay_stream(request, exchange, upstream, self.dialect)
+        return await passthrough.relay_json(exchange, upstream, self.dialect)
 
 
 class Planner:
@@ -101,9 +112,9 @@ class Planner:
         return self._plans[channel_format]
 
     def _make(self, channel_format: str) -> Plan:
-        if channel_format == self.inbound.format and self.inbound.format == "anthropic":
-            return PassthroughPlan(self.inbound)
-        if self.inbound.endpoint != "messages":
+        if channel_format == self.inbound.format and channel_format in SAME_FORMAT:
+            return PassthroughPlan(self.inbound, SAME_FORMAT[channel_format])
+        if self.inbound.endpoint not in TRANSLATABLE_ENDPOINTS:
             raise InvalidRequest(f"{self.inbound.endpoint} cannot be translated to a {channel_format} channel")
         return TransformPlan(
             client=CODECS[self.inbound.format],
@@ -113,6 +124,7 @@ class Planner:
             request=self.ir_request(),
             headers=self.inbound.headers,
             ping_interval=self.ping_interval,
+            include_usage=self.inbound.include_usage,
         )
 
 
@@ -170,7 +182,8 @@ def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchang
     exchange.trace_id, exchange.trace_source = trace_id_for(
         inbound.headers,
         inbound.body,
-        claude_code_enabled=config.server.trace.claude_code_trace_enabled,
+        # Session grouping is for Claude Code and Codex; OpenAI Chat clients use X-Trace-Id or none.
+        claude_code_enabled=config.server.trace.claude_code_trace_enabled and inbound.format != "openai_chat",
         request_id=exchange.request_id,
     )
     if config.server.trace.bodies != "none":

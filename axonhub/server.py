@@ -15,6 +15,7 @@ from aiohttp import web
 
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.chat_completions import chat_completions
 from axonhub.config import Config
 from axonhub.exchange import Exchange
 from axonhub.metrics import METRICS, Metrics, metrics_handler
@@ -27,6 +28,8 @@ from axonhub.upstream.dispatch import ChannelHealth
 
 # Base-URL prefixes a client may configure: `http://host:8090/anthropic` or the bare host.
 ANTHROPIC_PREFIXES = ("", "/anthropic")
+# …and for OpenAI clients: `http://host:8090/v1` or `http://host:8090/openai/v1`.
+OPENAI_PREFIXES = ("", "/openai")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -55,11 +58,11 @@ async def health(request: web.Request) -> web.Response:
 
 async def list_models(request: web.Request) -> web.Response:
     """Anthropic shape for Anthropic clients (`anthropic-version`/`x-api-key` or the /anthropic
-    prefix), OpenAI shape otherwise."""
+    prefix), OpenAI shape otherwise and always under /openai."""
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = (
+    anthropic = not request.path.startswith("/openai/") and (
         request.path.startswith("/anthropic/")
         or "anthropic-version" in request.headers
         or "x-api-key" in request.headers
@@ -85,6 +88,9 @@ def add_routes(app: web.Application) -> frozenset[str]:
             public.add(path)
         app.router.add_route("*", f"{prefix}/api/{{tail:.*}}", quiet_probe)
         public.add(f"{prefix}/api/{{tail}}")
+    for prefix in OPENAI_PREFIXES:
+        app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
+    app.router.add_get("/openai/v1/models", list_models)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler(app[METRICS]))
     public.update(("/health", "/metrics"))

@@ -22,7 +22,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from axonhub import __version__, ir
+from axonhub import ir
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.aggregate import aggregate, response_events
@@ -30,6 +30,7 @@ from axonhub.formats.anthropic.stream import ping as anthropic_ping
 from axonhub.formats.quirks import quirks_for
 from axonhub.formats.registry import Codec, StreamEncoder
 from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_headers
+from axonhub.passthrough_openai import openai_headers
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder, encode_comment, encode_event
 from axonhub.tokens import estimate_request_tokens
@@ -53,15 +54,7 @@ def upstream_headers(
 ) -> dict[str, str]:
     if channel_format == "anthropic":
         return anthropic_headers(client_headers, candidate)
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if stream else "application/json",
-        "User-Agent": f"axonhub/{__version__}",
-    }
-    if candidate.channel.api_key:
-        headers["Authorization"] = f"Bearer {candidate.channel.api_key}"
-    headers.update(candidate.channel.headers)
-    return headers
+    return openai_headers(candidate, stream)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +68,7 @@ class TransformPlan:
     request: ir.Request
     headers: Mapping[str, str]
     ping_interval: float
+    include_usage: bool = True  # an OpenAI client's `stream_options.include_usage`
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         request = dataclasses.replace(self.request, model=candidate.upstream_model)
@@ -137,7 +131,7 @@ class TransformPlan:
         response.headers["request-id"] = exchange.request_id
         await response.prepare(request)
         exchange.status = 200
-        encoder = self.client.stream_encoder(self.request.model)
+        encoder = self.client.stream_encoder(self.request.model, include_usage=self.include_usage)
         try:
             await self._pump(response, exchange, encoder, batches)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
@@ -230,21 +224,11 @@ def _observe(exchange: Exchange, event: ir.StreamEvent) -> None:
     match event:
         case ir.Finish(stop_reason=stop_reason, usage=usage):
             exchange.stop_reason = stop_reason.value
-            exchange.usage = _usage(usage)
+            exchange.usage = Usage.from_ir(usage)
         case ir.StreamError(kind=kind, message=message):
             exchange.fail(GatewayError(message, kind=kind))
         case _:
             pass
-
-
-def _usage(usage: ir.Usage) -> Usage:
-    return Usage(
-        input=usage.input_uncached,
-        output=usage.output,
-        cache_read=usage.cache_read,
-        cache_write=usage.cache_write,
-        reasoning=usage.reasoning_output,
-    )
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:
