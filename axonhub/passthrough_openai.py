@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from axonhub import __version__
-from axonhub.errors import GatewayError
+from axonhub.errors import GatewayError, UpstreamError
 from axonhub.exchange import Usage
 from axonhub.formats.openai_chat.errors import error_from_payload, error_payload
 from axonhub.formats.openai_chat.errors import parse_error as parse_openai_error
@@ -23,6 +23,7 @@ from axonhub.passthrough import Dialect, with_model
 from axonhub.profiles import Candidate
 from axonhub.sse import encode_event
 from axonhub.upstream.client import UpstreamCall
+from axonhub.upstream.dispatch import generic_error
 
 # A chunk worth decoding: a finish reason or usage that is not null, or an error.
 _WORTH_DECODING = re.compile(rb'"(?:finish_reason|usage|error)"\s*:\s*[{"]|"object"\s*:\s*"error"')
@@ -50,6 +51,18 @@ def openai_call(
         headers=openai_headers(candidate, body.get("stream") is True),
         body=with_model(raw, body, candidate.upstream_model),
     )
+
+
+def parse_error(status: int, raw: bytes, channel: str) -> UpstreamError:
+    """An upstream error in OpenAI's shape goes back to the client verbatim; any other body (an HTML
+    page from a proxy, plain text) is rendered by the gateway instead, never relayed as JSON."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping) and error_from_payload(body, status)[0] is not None:
+        return parse_openai_error(status, raw, channel)
+    return generic_error(status, raw, channel)
 
 
 class OpenAIStreamReader:
@@ -113,7 +126,7 @@ def openai_error_frame(failure: GatewayError) -> bytes:
 OPENAI_CHAT = Dialect(
     name="openai_chat",
     call=openai_call,
-    parse_error=parse_openai_error,
+    parse_error=parse_error,
     stream_reader=OpenAIStreamReader,
     summary=openai_summary,
     error_frame=openai_error_frame,

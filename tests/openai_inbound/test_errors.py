@@ -213,3 +213,15 @@ async def test_an_anthropic_stream_cut_becomes_an_openai_error_chunk(sdk: SDK, u
         async for chunk in stream:
             texts += [c.delta.content or "" for c in chunk.choices]
     assert "".join(texts) == "Hello from the fake upstream."
+
+
+async def test_an_upstream_error_that_is_not_openai_json_is_rendered_not_relayed(
+    gateway: Gateway, http: aiohttp.ClientSession, openai_upstream: FakeUpstream
+) -> None:
+    page = Reply(status=502, body=[b"<html>Bad Gateway</html>"], headers={"Content-Type": "text/html"})
+    openai_upstream.enqueue(page)
+    body = {"model": "fast", "messages": HI}
+    async with http.post(gateway.url + "/v1/chat/completions", json=body, headers=bearer()) as response:
+        await assert_openai_error(
+            response, 502, "server_error", "[fake-openai] upstream error 502: <html>Bad Gateway</html>"
+        )
