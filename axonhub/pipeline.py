@@ -8,7 +8,6 @@ same-format fast path (`passthrough.py`) or the IR transform (`transform.py`).
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
+from axonhub.jsonbody import json_type, loads_object
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, resolve
 from axonhub.tokens import estimate_request_tokens
@@ -142,13 +142,7 @@ async def read_json(request: web.Request, limit: int) -> tuple[bytes, dict[str, 
     raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if not raw.strip():
         raise InvalidRequest("request body is empty; expected a JSON object")
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise InvalidRequest(f"request body must be a JSON object, not {type(body).__name__}")
-    return raw, body
+    return raw, loads_object(raw)
 
 
 def require_model(body: Mapping[str, Any]) -> str:
@@ -168,7 +162,9 @@ def check_anthropic_messages(body: Mapping[str, Any], endpoint: str) -> None:
         if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
             raise InvalidRequest("max_tokens: field required (a non-negative integer)")
     for i, message in enumerate(messages):
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"messages.{i}: must be an object, not {json_type(message)}")
+        if "role" not in message or "content" not in message:
             raise InvalidRequest(f"messages.{i}: each message needs `role` and `content`")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise InvalidRequest("stream: must be a boolean")
@@ -231,6 +227,7 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages (and /anthropic/v1/messages)."""
     exchange: Exchange = request[EXCHANGE]
+    exchange.kind = "messages"  # traced even when the body cannot be read
     raw, body = await read_json(request, exchange.config.server.max_body_bytes)
     inbound = Inbound("anthropic", "messages", raw, body, request.headers)
     start_exchange(request, inbound, "messages")
@@ -242,6 +239,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages/count_tokens: upstream on an Anthropic channel, a local estimate otherwise."""
     exchange: Exchange = request[EXCHANGE]
+    exchange.kind = "count_tokens"  # traced even when the body cannot be read
     raw, body = await read_json(request, exchange.config.server.max_body_bytes)
     inbound = Inbound("anthropic", "messages/count_tokens", raw, body, request.headers)
     start_exchange(request, inbound, "count_tokens")
