@@ -5,7 +5,9 @@ turns inside `messages` (hoisted into the system prompt), tool results with stri
 images, documents, thinking, server tools, cache_control (kept as block metadata), output_config
 and the three thinking modes. Empty and whitespace-only text is dropped; consecutive turns of one
 role are merged, as the Anthropic API itself does. Anthropic-only settings with no IR meaning
-(context_management, container, mcp_servers, service_tier, …) are dropped.
+(context_management, container, mcp_servers, service_tier, …) are dropped. Anything of the wrong
+shape (a wrong JSON type, a missing required field, a block or choice type with no IR meaning) is an
+InvalidRequest that names the field, never a crash further down.
 
 `render_request` builds an Anthropic body from the IR for an Anthropic upstream serving a client of
 another format: from an allow-list, with thinking signatures of other providers removed.
@@ -13,15 +15,17 @@ another format: from an allow-list, with thinking signatures of other providers 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any, assert_never
+from typing import Any, assert_never, overload
 
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
 from axonhub.formats.quirks import Quirks
 from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
+from axonhub.jsonbody import json_type
 
 DEFAULT_MAX_TOKENS = 8192
 MIN_THINKING_BUDGET = 1024
@@ -44,78 +48,185 @@ _SERVER_BLOCK_TYPES = frozenset(
 
 
 # ------------------------------------------------------------------------------------- parse
+#
+# Parsing validates as it reads. A value of the wrong JSON type, a missing required field, or a block
+# or choice type that has no IR meaning is an InvalidRequest naming the field the way Anthropic does
+# (`messages.2.content.0.input: must be an object, not a string`), never a KeyError or a TypeError
+# further down the transform path. An optional field may be null, which counts as absent.
+
+_OPAQUE_BLOCK_TYPES = _SERVER_BLOCK_TYPES | {"tool_reference"}
+_BLOCK_TYPES = "text, image, document, search_result, tool_use, tool_result, thinking, redacted_thinking"
+_RESULT_BLOCK_TYPES = frozenset({"text", "image", "document", "search_result", "tool_reference"})
+_TOOL_CHOICE_MODES = {
+    "auto": ir.ToolChoiceMode.AUTO,
+    "any": ir.ToolChoiceMode.ANY,
+    "tool": ir.ToolChoiceMode.TOOL,
+    "none": ir.ToolChoiceMode.NONE,
+}
 
 
 def parse_request(body: Mapping[str, Any]) -> ir.Request:
-    system = list(_parse_system(body.get("system")))
+    system = _parse_system(body.get("system"), "system")
     messages: list[ir.Message] = []
-    for i, raw in enumerate(_list(body.get("messages"), "messages")):
-        if not isinstance(raw, Mapping):
-            raise InvalidRequest(f"messages.{i}: must be an object")
-        role = raw.get("role")
+    for i, value in enumerate(_list(body.get("messages"), "messages")):
+        where = f"messages.{i}"
+        raw = _object(value, where)
+        role = _required(raw, "role", where)
         if role == "system":
-            system += _parse_system(raw.get("content"))
+            system += _parse_system(_required(raw, "content", where), f"{where}.content")
             continue
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"messages.{i}.role: must be user, assistant or system, not {role!r}")
-        content = _parse_content(raw.get("content"), f"messages.{i}.content")
+            raise InvalidRequest(f"{where}.role: must be user, assistant or system, not {_shown(role)}")
+        content = _parse_content(_required(raw, "content", where), f"{where}.content")
         if content:
             messages.append(ir.Message(ir.Role(role), content))
+    output_config = _optional_object(body, "output_config", "")
     return ir.Request(
-        model=str(body.get("model", "")),
+        model=_str(body, "model", "", required=False) or "",
         messages=_merge_turns(messages),
         system=tuple(system),
-        tools=tuple(_parse_tool(t, i) for i, t in enumerate(_list(body.get("tools"), "tools"))),
+        tools=tuple(_parse_tool(t, f"tools.{i}") for i, t in enumerate(_list(body.get("tools"), "tools"))),
         tool_choice=_parse_tool_choice(body.get("tool_choice")),
-        max_output_tokens=_int_or_none(body.get("max_tokens")),
-        temperature=_float_or_none(body.get("temperature")),
-        top_p=_float_or_none(body.get("top_p")),
-        top_k=_int_or_none(body.get("top_k")),
-        stop=tuple(s for s in _list(body.get("stop_sequences"), "stop_sequences") if isinstance(s, str) and s),
-        stream=body.get("stream") is True,
-        reasoning=_parse_reasoning(body.get("thinking"), body.get("output_config")),
-        response_format=_parse_format(body.get("output_config")),
-        user_id=_user_id(body.get("metadata")),
-        provider_metadata=_metadata(body),
+        max_output_tokens=_int(body, "max_tokens", ""),
+        temperature=_number(body, "temperature", ""),
+        top_p=_number(body, "top_p", ""),
+        top_k=_int(body, "top_k", ""),
+        stop=_parse_stop(body.get("stop_sequences")),
+        stream=_bool(body, "stream", "") is True,
+        reasoning=_parse_reasoning(body.get("thinking"), output_config),
+        response_format=_parse_format(output_config),
+        user_id=_user_id(_optional_object(body, "metadata", "")),
+        provider_metadata=_metadata(body, ""),
     )
+
+
+def _at(where: str, key: str | int) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
+def _shown(value: Any) -> str:
+    """A wrong value in a message: a short string quoted, anything else by its JSON type."""
+    if isinstance(value, str):
+        return repr(value) if len(value) <= 40 else repr(value[:40]) + "…"
+    return json_type(value)
+
+
+def _wrong(where: str, expected: str, value: Any) -> InvalidRequest:
+    return InvalidRequest(f"{where}: must be {expected}, not {json_type(value)}")
+
+
+def _required(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in raw:
+        raise InvalidRequest(f"{_at(where, key)}: field required")
+    return raw[key]
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise _wrong(where, "an object", value)
+    return value
+
+
+def _optional_object(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
+    value = raw.get(key)
+    return None if value is None else _object(value, _at(where, key))
 
 
 def _list(value: Any, where: str) -> list[Any]:
     if value is None:
         return []
     if not isinstance(value, list):
-        raise InvalidRequest(f"{where}: must be a list")
+        raise _wrong(where, "a list", value)
     return value
 
 
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+@overload
+def _str(raw: Mapping[str, Any], key: str, where: str) -> str: ...
+@overload
+def _str(raw: Mapping[str, Any], key: str, where: str, *, required: bool) -> str | None: ...
+def _str(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> str | None:
+    """A string field; a missing required one is `field required`, a missing optional one None."""
+    value = _required(raw, key, where) if required else raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise _wrong(_at(where, key), "a string", value)
+    return value
 
 
-def _float_or_none(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _int(raw: Mapping[str, Any], key: str, where: str, *, required: bool = False) -> int | None:
+    value = _required(raw, key, where) if required else raw.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong(_at(where, key), "an integer", value)
+    return value
 
 
-def _metadata(raw: Mapping[str, Any]) -> ir.Metadata:
-    kept = {k: raw[k] for k in _METADATA_KEYS if k in raw}
+def _number(raw: Mapping[str, Any], key: str, where: str) -> float | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise _wrong(_at(where, key), "a number", value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond the float range
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidRequest(f"{_at(where, key)}: must be a finite number")
+    return number
+
+
+def _bool(raw: Mapping[str, Any], key: str, where: str) -> bool | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise _wrong(_at(where, key), "a boolean", value)
+    return value
+
+
+def _metadata(raw: Mapping[str, Any], where: str) -> ir.Metadata:
+    kept = {k: _object(raw[k], _at(where, k)) for k in _METADATA_KEYS if raw.get(k) is not None}
     return kept if kept else ir.NO_METADATA
 
 
-def _user_id(metadata: Any) -> str | None:
-    if isinstance(metadata, Mapping) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
-        return str(metadata["user_id"])
-    return None
+def _user_id(metadata: Mapping[str, Any] | None) -> str | None:
+    user_id = _str(metadata, "user_id", "metadata", required=False) if metadata is not None else None
+    return user_id or None
 
 
-def _parse_system(value: Any) -> list[ir.Text]:
+def _parse_stop(value: Any) -> tuple[str, ...]:
+    if value is not None and not isinstance(value, list):
+        raise _wrong("stop_sequences", "a list of strings", value)
+    stops = _list(value, "stop_sequences")
+    for i, stop in enumerate(stops):
+        if not isinstance(stop, str):
+            raise _wrong(f"stop_sequences.{i}", "a string", stop)
+    return tuple(s for s in stops if s)
+
+
+def _parse_system(value: Any, where: str) -> list[ir.Text]:
+    if value is None:
+        return []
     if isinstance(value, str):
         return [ir.Text(value)] if value.strip() else []
+    if not isinstance(value, list):
+        raise _wrong(where, "a string or a list of text blocks", value)
     texts: list[ir.Text] = []
-    for block in _list(value, "system"):
-        if isinstance(block, Mapping) and block.get("type") in ("text", "mid_conv_system"):
-            text = block.get("text") or block.get("content")
-            if isinstance(text, str) and text.strip():
-                texts.append(ir.Text(text, _metadata(block)))
+    for i, item in enumerate(value):
+        at = f"{where}.{i}"
+        block = _object(item, at)
+        kind = _str(block, "type", at)
+        if kind == "text":
+            text = _str(block, "text", at)
+        elif kind == "mid_conv_system":
+            text = _str(block, "text" if "text" in block else "content", at)
+        else:
+            raise InvalidRequest(f"{at}.type: a system prompt holds text blocks, not {_shown(kind)}")
+        if text.strip():
+            texts.append(ir.Text(text, _metadata(block, at)))
     return texts
 
 
@@ -132,158 +243,187 @@ def _merge_turns(messages: list[ir.Message]) -> tuple[ir.Message, ...]:
 def _parse_content(value: Any, where: str) -> tuple[ir.Block, ...]:
     if isinstance(value, str):
         return (ir.Text(value),) if value.strip() else ()
+    if not isinstance(value, list):
+        raise _wrong(where, "a string or a list of content blocks", value)
     blocks: list[ir.Block] = []
-    for i, raw in enumerate(_list(value, where)):
-        if not isinstance(raw, Mapping):
-            raise InvalidRequest(f"{where}.{i}: must be an object")
-        block = _parse_block(raw, f"{where}.{i}")
+    for i, raw in enumerate(value):
+        block = _parse_block(_object(raw, f"{where}.{i}"), f"{where}.{i}")
         if block is not None:
             blocks.append(block)
     return tuple(blocks)
 
 
 def _parse_block(raw: Mapping[str, Any], where: str) -> ir.Block | None:
-    kind = raw.get("type")
-    meta = _metadata(raw)
+    kind = _str(raw, "type", where)
+    meta = _metadata(raw, where)
     match kind:
         case "text":
-            text = raw.get("text")
-            return ir.Text(text, meta) if isinstance(text, str) and text.strip() else None
+            text = _str(raw, "text", where)
+            return ir.Text(text, meta) if text.strip() else None
         case "image":
-            return _parse_image(raw.get("source"), meta, where)
+            return _parse_image(_object(_required(raw, "source", where), f"{where}.source"), meta, f"{where}.source")
         case "document":
             return _parse_document(raw, meta, where)
         case "search_result":
-            return _parse_search_result(raw, meta)
+            return _parse_search_result(raw, meta, where)
         case "tool_use":
             return ir.ToolCall(
-                id=str(raw.get("id", "")),
-                name=str(raw.get("name", "")),
-                args_json=stable_json(raw.get("input") if isinstance(raw.get("input"), Mapping) else {}),
+                id=_str(raw, "id", where),
+                name=_str(raw, "name", where),
+                args_json=stable_json(_object(_required(raw, "input", where), f"{where}.input")),
                 provider_metadata=meta,
             )
         case "tool_result":
             return ir.ToolResult(
-                call_id=str(raw.get("tool_use_id", "")),
+                call_id=_str(raw, "tool_use_id", where),
                 content=_parse_result_content(raw.get("content"), f"{where}.content"),
-                is_error=raw.get("is_error") is True,
+                is_error=_bool(raw, "is_error", where) is True,
                 provider_metadata=meta,
             )
         case "thinking":
-            signature = raw.get("signature")
-            return ir.Thinking(str(raw.get("thinking", "")), signature if isinstance(signature, str) else None)
+            return ir.Thinking(_str(raw, "thinking", where), _str(raw, "signature", where, required=False))
         case "redacted_thinking":
-            return ir.RedactedThinking(str(raw.get("data", "")))
-    return ir.Opaque(ANTHROPIC, dict(raw))
+            return ir.RedactedThinking(_str(raw, "data", where))
+        case _ if kind in _OPAQUE_BLOCK_TYPES:
+            return ir.Opaque(ANTHROPIC, dict(raw))
+    raise InvalidRequest(f"{where}.type: unknown content block type {_shown(kind)} (expected {_BLOCK_TYPES})")
 
 
-def _parse_image(source: Any, meta: ir.Metadata, where: str) -> ir.Image:
-    if not isinstance(source, Mapping):
-        raise InvalidRequest(f"{where}.source: field required")
-    match source.get("type"):
+def _parse_image(source: Mapping[str, Any], meta: ir.Metadata, where: str) -> ir.Image:
+    match _str(source, "type", where):
         case "base64":
-            return ir.Image(ir.SourceKind.BASE64, str(source.get("data", "")), str(source.get("media_type", "")), meta)
+            media_type = _str(source, "media_type", where, required=False) or ""
+            return ir.Image(ir.SourceKind.BASE64, _str(source, "data", where), media_type, meta)
         case "url":
-            return ir.Image(ir.SourceKind.URL, str(source.get("url", "")), "", meta)
-    raise InvalidRequest(f"{where}.source.type: must be base64 or url")
+            return ir.Image(ir.SourceKind.URL, _str(source, "url", where), "", meta)
+        case other:
+            raise InvalidRequest(f"{where}.type: must be base64 or url, not {_shown(other)}")
 
 
 def _parse_document(raw: Mapping[str, Any], meta: ir.Metadata, where: str) -> ir.Document:
-    source = raw.get("source")
-    title = raw.get("title") if isinstance(raw.get("title"), str) else None
-    context = raw.get("context") if isinstance(raw.get("context"), str) else None
-    if not isinstance(source, Mapping):
-        raise InvalidRequest(f"{where}.source: field required")
-    media_type = str(source.get("media_type", ""))
-    match source.get("type"):
+    title = _str(raw, "title", where, required=False)
+    context = _str(raw, "context", where, required=False)
+    at = f"{where}.source"
+    source = _object(_required(raw, "source", where), at)
+    media_type = _str(source, "media_type", at, required=False) or ""
+    match _str(source, "type", at):
         case "base64":
-            kind, data = ir.SourceKind.BASE64, str(source.get("data", ""))
+            kind, data = ir.SourceKind.BASE64, _str(source, "data", at)
         case "url":
-            kind, data = ir.SourceKind.URL, str(source.get("url", ""))
+            kind, data = ir.SourceKind.URL, _str(source, "url", at)
         case "text":
-            kind, data = ir.SourceKind.TEXT, str(source.get("data", ""))
+            kind, data = ir.SourceKind.TEXT, _str(source, "data", at)
         case "content":
-            kind, data, media_type = ir.SourceKind.TEXT, _joined_text(source.get("content")), "text/plain"
+            content = _joined_text(_required(source, "content", at), f"{at}.content")
+            kind, data, media_type = ir.SourceKind.TEXT, content, "text/plain"
         case other:
-            raise InvalidRequest(f"{where}.source.type: unsupported document source {other!r}")
+            raise InvalidRequest(f"{at}.type: must be base64, url, text or content, not {_shown(other)}")
     return ir.Document(kind, data, media_type, title, context, meta)
 
 
-def _parse_search_result(raw: Mapping[str, Any], meta: ir.Metadata) -> ir.Document:
-    title = raw.get("title") if isinstance(raw.get("title"), str) else None
-    source = raw.get("source") if isinstance(raw.get("source"), str) else None
-    return ir.Document(ir.SourceKind.TEXT, _joined_text(raw.get("content")), "text/plain", title, source, meta)
+def _parse_search_result(raw: Mapping[str, Any], meta: ir.Metadata, where: str) -> ir.Document:
+    title = _str(raw, "title", where, required=False)
+    source = _str(raw, "source", where, required=False)
+    content = _joined_text(_required(raw, "content", where), f"{where}.content")
+    return ir.Document(ir.SourceKind.TEXT, content, "text/plain", title, source, meta)
 
 
-def _joined_text(content: Any) -> str:
+def _joined_text(content: Any, where: str) -> str:
+    """The text of a string, or of the text blocks in a list of blocks."""
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
-        return ""
-    return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, Mapping) and b.get("type") == "text")
+        raise _wrong(where, "a string or a list of content blocks", content)
+    texts: list[str] = []
+    for i, item in enumerate(content):
+        at = f"{where}.{i}"
+        block = _object(item, at)
+        if _str(block, "type", at) == "text":
+            texts.append(_str(block, "text", at))
+    return "\n".join(texts)
 
 
 def _parse_result_content(value: Any, where: str) -> tuple[ir.Text | ir.Image | ir.Document, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            kind = _object(item, f"{where}.{i}").get("type")
+            if isinstance(kind, str) and kind not in _RESULT_BLOCK_TYPES:
+                raise InvalidRequest(
+                    f"{where}.{i}.type: a tool_result holds text, image, document, search_result or "
+                    f"tool_reference blocks, not {_shown(kind)}"
+                )
     parts: list[ir.Text | ir.Image | ir.Document] = []
     for block in _parse_content(value, where):
         match block:
             case ir.Text() | ir.Image() | ir.Document():
                 parts.append(block)
-            case ir.Opaque(raw=raw) if raw.get("type") == "tool_reference":
+            case ir.Opaque(raw=raw):  # a tool_reference: the one opaque block a result may hold
                 parts.append(ir.Text(f"[tool reference: {raw.get('tool_name', '')}]"))
-            case _:
-                pass  # nothing else may sit inside a tool_result
+            case _:  # excluded above
+                raise AssertionError(f"{block!r} in a tool_result")
     return tuple(parts)
 
 
-def _parse_tool(raw: Any, i: int) -> ir.Tool:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("name", ""), str):
-        raise InvalidRequest(f"tools.{i}: must be an object with a name")
-    tool_type = raw.get("type")
-    if tool_type not in (None, "custom"):
-        return ir.Tool(str(raw.get("name") or tool_type), kind=ir.ToolKind.SERVER, provider_metadata={ANTHROPIC: raw})
-    schema = raw.get("input_schema")
-    meta = {k: raw[k] for k in ("cache_control", "strict") if k in raw}
+def _parse_tool(value: Any, where: str) -> ir.Tool:
+    raw = _object(value, where)
+    tool_type = _str(raw, "type", where, required=False)
+    if tool_type not in (None, "custom"):  # a server tool (web_search_…, bash_…): kept whole for Anthropic
+        name = _str(raw, "name", where, required=False)
+        return ir.Tool(name or tool_type, kind=ir.ToolKind.SERVER, provider_metadata={ANTHROPIC: raw})
+    name = _str(raw, "name", where)
+    if not name:
+        raise InvalidRequest(f"{where}.name: must not be empty")
+    schema = _object(_required(raw, "input_schema", where), f"{where}.input_schema")
+    meta: dict[str, Any] = dict(_metadata(raw, where))
+    strict = _bool(raw, "strict", where)
+    if strict is not None:
+        meta["strict"] = strict
     return ir.Tool(
-        name=str(raw.get("name", "")),
-        description=str(raw.get("description") or ""),
-        json_schema=schema if isinstance(schema, Mapping) else {"type": "object", "properties": {}},
+        name=name,
+        description=_str(raw, "description", where, required=False) or "",
+        json_schema=schema,
         provider_metadata=meta or ir.NO_METADATA,
     )
 
 
-def _parse_tool_choice(raw: Any) -> ir.ToolChoice | None:
-    if not isinstance(raw, Mapping):
+def _parse_tool_choice(value: Any) -> ir.ToolChoice | None:
+    if value is None:
         return None
-    mode = {"auto": ir.ToolChoiceMode.AUTO, "any": ir.ToolChoiceMode.ANY, "tool": ir.ToolChoiceMode.TOOL}.get(
-        str(raw.get("type")), ir.ToolChoiceMode.NONE
-    )
-    name = raw.get("name") if mode is ir.ToolChoiceMode.TOOL and isinstance(raw.get("name"), str) else None
-    return ir.ToolChoice(mode, name, parallel=raw.get("disable_parallel_tool_use") is not True)
+    raw = _object(value, "tool_choice")
+    kind = _str(raw, "type", "tool_choice")
+    mode = _TOOL_CHOICE_MODES.get(kind)
+    if mode is None:
+        raise InvalidRequest(f"tool_choice.type: must be auto, any, tool or none, not {_shown(kind)}")
+    name = _str(raw, "name", "tool_choice") if mode is ir.ToolChoiceMode.TOOL else None
+    return ir.ToolChoice(mode, name, parallel=_bool(raw, "disable_parallel_tool_use", "tool_choice") is not True)
 
 
-def _parse_reasoning(thinking: Any, output_config: Any) -> ir.Reasoning:
-    effort = output_config.get("effort") if isinstance(output_config, Mapping) else None
-    effort = effort if isinstance(effort, str) else None
-    if not isinstance(thinking, Mapping):
+def _parse_reasoning(value: Any, output_config: Mapping[str, Any] | None) -> ir.Reasoning:
+    effort = _str(output_config, "effort", "output_config", required=False) if output_config else None
+    if value is None:
         return ir.Reasoning(effort=effort)
-    display = thinking.get("display") if isinstance(thinking.get("display"), str) else None
-    match thinking.get("type"):
+    thinking = _object(value, "thinking")
+    kind = _str(thinking, "type", "thinking")
+    display = _str(thinking, "display", "thinking", required=False)
+    match kind:
         case "enabled":
-            budget = _int_or_none(thinking.get("budget_tokens"))
+            budget = _int(thinking, "budget_tokens", "thinking", required=True)
             return ir.Reasoning(ir.ReasoningMode.ON, budget, effort, display)
         case "adaptive":
             return ir.Reasoning(ir.ReasoningMode.ADAPTIVE, None, effort, display)
         case "disabled":
             return ir.Reasoning(ir.ReasoningMode.OFF, None, effort)
-    return ir.Reasoning(effort=effort)
+    raise InvalidRequest(f"thinking.type: must be enabled, adaptive or disabled, not {_shown(kind)}")
 
 
-def _parse_format(output_config: Any) -> ir.ResponseFormat | None:
-    if not isinstance(output_config, Mapping) or not isinstance(output_config.get("format"), Mapping):
+def _parse_format(output_config: Mapping[str, Any] | None) -> ir.ResponseFormat | None:
+    fmt = _optional_object(output_config, "format", "output_config") if output_config else None
+    if fmt is None:
         return None
-    schema = output_config["format"].get("schema")
-    return ir.ResponseFormat(ir.ResponseFormatKind.JSON_SCHEMA, schema if isinstance(schema, Mapping) else None)
+    schema = _optional_object(fmt, "schema", "output_config.format")
+    return ir.ResponseFormat(ir.ResponseFormatKind.JSON_SCHEMA, schema)
 
 
 # ------------------------------------------------------------------------------------- render
