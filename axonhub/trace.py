@@ -205,9 +205,13 @@ def apply_body_policy(record: dict[str, Any], config: TraceConfig) -> dict[str, 
 
 
 def serialize(record: Mapping[str, Any]) -> bytes:
-    """One line, newline-terminated; key-looking values masked once more as a last guard."""
+    """One line, newline-terminated; key-looking values masked once more as a last guard.
+
+    A lone surrogate (a header with invalid UTF-8 arrives as one) is written as its JSON escape, so
+    the line stays valid and the record is never dropped for it.
+    """
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (redact_text(text) + "\n").encode()
+    return (redact_text(text) + "\n").encode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------------------------------------

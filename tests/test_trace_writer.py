@@ -251,3 +251,10 @@ async def test_an_unserialisable_record_is_dropped_without_raising(tmp_path: Pat
     writer.write(record(2))
     await writer.close()
     assert (ids_in(path), writer.dropped) == (["req_00002"], 1)
+
+
+def test_a_header_with_invalid_utf8_still_makes_a_valid_line() -> None:
+    from axonhub.trace import serialize
+
+    line = serialize({"v": 1, "user_agent": "curl/8 \udc80\udcff"})
+    assert json.loads(line) == {"v": 1, "user_agent": "curl/8 \udc80\udcff"}
