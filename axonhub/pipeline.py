@@ -224,27 +224,26 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     return response
 
 
+async def anthropic_inbound(request: web.Request, endpoint: str, kind: str) -> tuple[Exchange, Inbound, Route]:
+    """Read, check and route an Anthropic request; the exchange is traced even if the body is bad."""
+    exchange: Exchange = request[EXCHANGE]
+    exchange.kind = kind
+    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
+    inbound = Inbound("anthropic", endpoint, raw, body, request.headers)
+    start_exchange(request, inbound, kind)
+    check_anthropic_messages(body, endpoint)
+    return exchange, inbound, resolve(exchange.requested_model or "", exchange.key, exchange.config)
+
+
 async def messages(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages (and /anthropic/v1/messages)."""
-    exchange: Exchange = request[EXCHANGE]
-    exchange.kind = "messages"  # traced even when the body cannot be read
-    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
-    inbound = Inbound("anthropic", "messages", raw, body, request.headers)
-    start_exchange(request, inbound, "messages")
-    check_anthropic_messages(body, inbound.endpoint)
-    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    exchange, inbound, route = await anthropic_inbound(request, "messages", "messages")
     return await serve(request, exchange, inbound, route)
 
 
 async def count_tokens(request: web.Request) -> web.StreamResponse:
     """POST /v1/messages/count_tokens: upstream on an Anthropic channel, a local estimate otherwise."""
-    exchange: Exchange = request[EXCHANGE]
-    exchange.kind = "count_tokens"  # traced even when the body cannot be read
-    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
-    inbound = Inbound("anthropic", "messages/count_tokens", raw, body, request.headers)
-    start_exchange(request, inbound, "count_tokens")
-    check_anthropic_messages(body, inbound.endpoint)
-    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    exchange, inbound, route = await anthropic_inbound(request, "messages/count_tokens", "count_tokens")
     counters = tuple(c for c in route.candidates if CHANNEL_FORMATS.get(c.channel.type) == "anthropic")
     if counters:  # only Anthropic channels can count
         return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=counters))
