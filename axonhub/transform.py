@@ -159,7 +159,7 @@ class TransformPlan:
             async for batch in batches:
                 frames: list[tuple[str | None, Any]] = []
                 for event in batch or ():
-                    _observe(exchange, event)
+                    _observe(exchange, event, self.client)
                     frames += encoder.feed(event)
                 if frames:
                     started = True
@@ -186,7 +186,7 @@ class TransformPlan:
         async with aclosing(batches):
             async for batch in batches:
                 for event in batch or ():
-                    _observe(exchange, event)
+                    _observe(exchange, event, self.client)
                     collected.append(event)
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.render_response(answer, self.request.model)
@@ -219,11 +219,11 @@ def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
     return b"".join(encode_event(name, data) for name, data in frames)
 
 
-def _observe(exchange: Exchange, event: ir.StreamEvent) -> None:
-    """What the trace needs from the stream: the stop reason, the usage, a failure."""
+def _observe(exchange: Exchange, event: ir.StreamEvent, client: Codec) -> None:
+    """What the trace needs from the stream: the stop reason as the client saw it, the usage, a failure."""
     match event:
         case ir.Finish(stop_reason=stop_reason, usage=usage):
-            exchange.stop_reason = stop_reason.value
+            exchange.stop_reason = client.stop_reason_name(stop_reason)
             exchange.usage = Usage.from_ir(usage)
         case ir.StreamError(kind=kind, message=message):
             exchange.fail(GatewayError(message, kind=kind))

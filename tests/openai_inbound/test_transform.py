@@ -177,7 +177,11 @@ async def test_a_streamed_tool_call_accumulates_in_the_sdk_with_usage_last(
     sent = upstream.requests[0].json()
     assert sent["stream"] is True and sent["messages"] == EXPECTED_MESSAGES
     [record] = await trace_records(gateway)
-    assert (record["stream"], record["stop_reason"], record["error"]) == (True, "tool_use", None)
+    assert (record["stream"], record["stop_reason"], record["error"]) == (
+        True,
+        "tool_calls",
+        None,
+    )  # as the client saw it
     assert record["usage"] == {"input": 50, "output": 12, "cache_read": 100, "cache_write": 5, "reasoning": 0}
 
 

@@ -38,6 +38,10 @@ class OpenAIChatCodec:
     def stream_encoder(self, client_model: str, include_usage: bool = True) -> stream.StreamEncoder:
         return stream.StreamEncoder(client_model, include_usage=include_usage)
 
+    def stop_reason_name(self, reason: ir.StopReason) -> str:
+        """The stop reason as this format's clients see it (for the trace)."""
+        return response.finish_reason_name(reason)
+
     def render_error(self, err: GatewayError, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
         return errors.render_error(err, request_id)
 
