@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import secrets
+from dataclasses import dataclass, field
 from typing import Any
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -88,10 +89,10 @@ def stable_arguments(text: str) -> str:
 def _repair_candidates(text: str) -> list[str]:
     text = _unfenced(text)
     candidates = [text]
-    end = _balanced_end(text)
-    if end is not None and end < len(text):
-        candidates.append(text[:end])
-    candidates.append(_close_open(text))
+    scan = _scan(text)
+    if scan.balanced_end is not None and scan.balanced_end < len(text):
+        candidates.append(text[: scan.balanced_end])
+    candidates.append(scan.closed(text))
     return candidates
 
 
@@ -103,48 +104,44 @@ def _unfenced(text: str) -> str:
     return body.rstrip().removesuffix("```").strip()
 
 
-def _balanced_end(text: str) -> int | None:
-    """The end of the first balanced top-level JSON object or array in `text`, if any."""
-    depth, in_string, escaped = 0, False, False
+@dataclass(slots=True)
+class _Scan:
+    """One walk over a JSON text: where its first top-level value ends, and what is left open."""
+
+    balanced_end: int | None = None
+    open_brackets: list[str] = field(default_factory=list)
+    in_string: bool = False
+    escaped: bool = False
+
+    def closed(self, text: str) -> str:
+        """The text with its unterminated string and still-open brackets closed (a truncated value)."""
+        tail = text[:-1] if self.escaped else text
+        if self.in_string:
+            tail += '"'
+        tail = tail.rstrip().removesuffix(",")
+        return tail + "".join(reversed(self.open_brackets))
+
+
+def _scan(text: str) -> _Scan:
+    scan = _Scan()
+    depth = 0
     for i, ch in enumerate(text):
-        if in_string:
-            if escaped:
-                escaped = False
+        if scan.in_string:
+            if scan.escaped:
+                scan.escaped = False
             elif ch == "\\":
-                escaped = True
+                scan.escaped = True
             elif ch == '"':
-                in_string = False
+                scan.in_string = False
         elif ch == '"':
-            in_string = True
+            scan.in_string = True
         elif ch in "{[":
             depth += 1
+            scan.open_brackets.append("}" if ch == "{" else "]")
         elif ch in "}]":
             depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
-
-
-def _close_open(text: str) -> str:
-    """Close an unterminated string and the brackets still open at the end of a truncated JSON text."""
-    stack: list[str] = []
-    in_string, escaped = False, False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "{[":
-            stack.append("}" if ch == "{" else "]")
-        elif ch in "}]" and stack:
-            stack.pop()
-    tail = text[:-1] if escaped else text
-    if in_string:
-        tail += '"'
-    tail = tail.rstrip().removesuffix(",")
-    return tail + "".join(reversed(stack))
+            if scan.open_brackets:
+                scan.open_brackets.pop()
+            if depth == 0 and scan.balanced_end is None:
+                scan.balanced_end = i + 1
+    return scan
