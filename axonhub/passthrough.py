@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.anthropic import errors as anthropic_errors
@@ -220,7 +221,12 @@ async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse, diale
 async def relay_stream(
     request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
 ) -> web.StreamResponse:
-    """Relay an SSE stream chunk by chunk; an upstream cut becomes the dialect's error frame."""
+    """Relay an SSE stream chunk by chunk; an upstream cut becomes the dialect's error frame.
+
+    The exact values of the channel keys (and of the client's own key) are taken out of every chunk,
+    so an upstream error event echoing a key does not pass through; our own error frame is redacted
+    in full (`axonhub.redact`)."""
+    redactor = request.app[REDACTOR]
     response = web.StreamResponse(status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
     response.headers["request-id"] = exchange.request_id
     await response.prepare(request)
@@ -230,7 +236,7 @@ async def relay_stream(
     try:
         async for chunk in upstream.content.iter_any():
             exchange.mark_first_byte()
-            await response.write(chunk)
+            await response.write(redactor.exact(chunk))
             reader.feed(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
@@ -242,7 +248,7 @@ async def relay_stream(
         failure = UpstreamError("upstream stream ended unexpectedly", kind=ErrorKind.SERVER)
     if failure is not None:
         exchange.fail(failure)
-        await response.write(dialect.error_frame(failure))
+        await response.write(redactor.data(dialect.error_frame(failure)))
     elif reader.error is not None:
         exchange.fail(GatewayError(str(reader.error.get("message", "upstream error"))), str(reader.error.get("type")))
     await response.write_eof()

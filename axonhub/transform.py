@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 
 from axonhub import ir
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.aggregate import aggregate, response_events
@@ -32,6 +33,7 @@ from axonhub.formats.registry import Codec, StreamEncoder
 from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_headers
 from axonhub.passthrough_openai import openai_headers
 from axonhub.profiles import Candidate
+from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder, encode_comment, encode_event
 from axonhub.tokens import estimate_request_tokens
 from axonhub.upstream.client import UpstreamCall
@@ -133,7 +135,7 @@ class TransformPlan:
         exchange.status = 200
         encoder = self.client.stream_encoder(self.request.model, include_usage=self.include_usage)
         try:
-            await self._pump(response, exchange, encoder, batches)
+            await self._pump(response, exchange, encoder, batches, request.app[REDACTOR])
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -150,8 +152,11 @@ class TransformPlan:
         exchange: Exchange,
         encoder: StreamEncoder,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+        redactor: Redactor,
     ) -> None:
-        """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
+        """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
+
+        An error event's text is redacted: an upstream may echo the channel's key in it."""
         keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
         started = False
         written = time.monotonic()
@@ -160,6 +165,8 @@ class TransformPlan:
                 frames: list[tuple[str | None, Any]] = []
                 for event in batch or ():
                     _observe(exchange, event, self.client)
+                    if isinstance(event, ir.StreamError):
+                        event = dataclasses.replace(event, message=redactor.text(event.message))
                     frames += encoder.feed(event)
                 if frames:
                     started = True
