@@ -79,7 +79,9 @@ async def test_an_idle_keepalive_connection_is_closed_after_its_timeout_and_used
         writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         head = await reader.readuntil(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 200 OK")
-        length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length"))
+        length = next(
+            int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")
+        )
         assert json.loads(await reader.readexactly(length))["status"] == "ok"
         await asyncio.sleep(LIMITS["keepalive"] / 4)
     assert await closed_by_server(reader, LIMITS["keepalive"] + SLACK) == b""
