@@ -19,7 +19,7 @@ import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 
 from axonhub.caps import TEXT_LIMIT, TRACEBACK_LIMIT, cap_redacted, cap_value
-from axonhub.redact import REDACTED, Redactor, is_credential_name
+from axonhub.redact import MIN_SECRET_LENGTH, REDACTED, Redactor, is_credential_name
 
 EventDict = MutableMapping[str, Any]
 
@@ -38,6 +38,8 @@ class RedactFields:
             if name != "event" and is_credential_name(name):
                 event_dict[name] = REDACTED
                 continue
+            if isinstance(value, str) and len(value) < MIN_SECRET_LENGTH:
+                continue  # too short to hold a secret or to need a cut
             limit = TRACEBACK_LIMIT if name in ("exception", "stack") else TEXT_LIMIT
             if isinstance(value, Mapping | list | tuple):
                 event_dict[name] = cap_value(redaction.value(value), limit)
