@@ -90,7 +90,12 @@ def post(path: str, key: str, body: dict[str, Any], *, bearer: bool = False) -> 
 
 
 def messages(text: str = "hi", *, stream: bool = False) -> dict[str, Any]:
-    return {"model": "claude-sonnet-4-5", "max_tokens": 20, "stream": stream, "messages": [{"role": "user", "content": text}]}
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 20,
+        "stream": stream,
+        "messages": [{"role": "user", "content": text}],
+    }
 
 
 def chat(*, stream: bool = False) -> dict[str, Any]:
@@ -146,9 +151,7 @@ async def test_no_channel_key_or_axonhub_key_in_any_response_byte_the_trace_or_t
             "error event in a relayed stream": await exchange(
                 port, post("/v1/messages", AXONHUB_KEY, messages(stream=True))
             ),
-            "401 echo, openai": await exchange(
-                port, post("/v1/chat/completions", AXONHUB_KEY, chat(), bearer=True)
-            ),
+            "401 echo, openai": await exchange(port, post("/v1/chat/completions", AXONHUB_KEY, chat(), bearer=True)),
             "error chunk in a relayed openai stream": await exchange(
                 port, post("/v1/chat/completions", AXONHUB_KEY, chat(stream=True), bearer=True)
             ),
