@@ -98,6 +98,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "timeouts": _TIMEOUTS,
                 "client_timeouts": _CLIENT_TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
+                "operator_hints": {
+                    "enum": ["auto", "always", "never"],
+                    "description": "whether error messages name environment variables and where to look; "
+                    "auto: only when listening on loopback",
+                },
                 "trace": {
                     "type": "object",
                     "properties": {

@@ -30,7 +30,9 @@ async def test_the_server_read_timeout_applies_to_a_channel_without_its_own(
     upstream.default = dataclasses.replace(Reply.json(wire.message()), delay=2.0)
     gateway = await start_gateway(config)
     response, _ = await ask(gateway.url)
-    await assert_anthropic_error(response, 504, "timeout_error", "[fake-anthropic] upstream did not answer within 0.4s")
+    await assert_anthropic_error(
+        response, 504, "timeout_error", "[fake-anthropic] the upstream did not answer within 0.4s"
+    )
 
 
 async def test_a_channel_read_timeout_overrides_the_server_one_and_keeps_its_connect_default(

@@ -125,10 +125,12 @@ async def test_a_slow_streaming_answer_is_not_cut_by_any_client_timeout(
         slow += [event, 1.5 if len(slow) < 8 else 0.0]
     upstream.enqueue(Reply.sse(slow))
     server = await start(serve, upstream, tmp_path)
-    client = anthropic.AsyncAnthropic(base_url=server.url, api_key=SECRET, max_retries=0)
-    async with client.messages.stream(
-        model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
-    ) as stream:
+    async with (
+        anthropic.AsyncAnthropic(base_url=server.url, api_key=SECRET, max_retries=0) as client,
+        client.messages.stream(
+            model="claude-sonnet-4-5", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+        ) as stream,
+    ):
         text = "".join([chunk async for chunk in stream.text_stream])
         final = await stream.get_final_message()
     assert (text, final.stop_reason) == ("slow but whole", "end_turn")
