@@ -16,6 +16,10 @@ naming the problem without quoting the raw bytes, and is logged as that one-line
 line may carry a key in any shape.
 
 `run()` serves an app with this protocol until SIGINT or SIGTERM, as `web.run_app` does.
+
+aiohttp has no public hook for any of this, so `GatewayRequestHandler` subclasses its protocol and
+reads two of its internals (the queue of parsed requests, the closing flags); the tests drive each
+limit through a real `axonhub serve`, so an aiohttp upgrade that moves them shows at once.
 """
 
 from __future__ import annotations
@@ -112,7 +116,7 @@ class GatewayRequestHandler(RequestHandler):
         if body is None or body.is_eof():
             return
         limit = self.client_timeouts.body
-        log.info("request body incomplete; answering 400 and closing", peer=self._peer(), limit_s=limit)
+        log.info("connection closed: request body incomplete", peer=self._peer(), limit_s=limit)
         body.set_exception(
             ClientTooSlow(
                 f"the request body did not arrive within {limit:g}s (server.client_timeouts.body); "
