@@ -26,13 +26,10 @@ OPENAI = {"Authorization": f"Bearer {SECRET}"}
 async def call(
     gateway: Gateway, method: str, path: str, headers: dict[str, str], body: Any = None
 ) -> tuple[int, dict[str, str], Any]:
-    async with aiohttp.ClientSession() as http:
-        async with http.request(method, gateway.url + path, json=body, headers=headers) as response:
-            return (
-                response.status,
-                {k.lower(): v for k, v in response.headers.items()},
-                await response.json(content_type=None),
-            )
+    url = gateway.url + path
+    async with aiohttp.ClientSession() as http, http.request(method, url, json=body, headers=headers) as response:
+        answer = await response.json(content_type=None)
+        return response.status, {k.lower(): v for k, v in response.headers.items()}, answer
 
 
 def openai_error(message: str, code: str | None = None) -> dict[str, Any]:
