@@ -176,7 +176,8 @@ class AnthropicStreamReader:
         elif name == "message_stop":
             self.terminated = True
         elif name == "error":
-            self.error = payload.get("error") if isinstance(payload.get("error"), dict) else {"message": data}
+            kind, message = anthropic_errors.error_in_object(payload) or (ErrorKind.SERVER, "upstream stream error")
+            self.error = {"type": kind.value, "message": message}
 
     def trace_usage(self) -> Usage:
         return usage_from_anthropic(self.usage)

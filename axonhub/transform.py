@@ -110,6 +110,7 @@ class TransformPlan:
         write per read; None marks a quiet spell worth a keep-alive."""
         upstream = answer.response
         try:
+            name = candidate.channel.name
             if answer.payload is not None:  # a whole JSON answer, read and checked by dispatch
                 yield response_events(self.upstream.parse_response(answer.payload, candidate.upstream_model))
                 return
@@ -121,12 +122,13 @@ class TransformPlan:
                     yield None
                     continue
                 exchange.mark_first_byte()
-                yield [event for frame in sse.feed(chunk) for event in decoder.feed(frame)]
-            yield [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
+                yield [_named(name, event) for frame in sse.feed(chunk) for event in decoder.feed(frame)]
+            last = [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
+            yield [_named(name, event) for event in last]
         except (aiohttp.ClientError, TimeoutError) as exc:
             yield [_cut(candidate, exc)]
         except GatewayError as exc:  # an answer that says the generation failed (a failed finish reason)
-            yield [ir.StreamError(exc.kind, exc.message, exc.detail)]
+            yield [_named(candidate.channel.name, ir.StreamError(exc.kind, exc.message, exc.detail))]
         finally:
             exchange.upstream_finished = exchange.upstream_finished or time.perf_counter()
 
@@ -248,6 +250,14 @@ def _observe(exchange: Exchange, event: ir.StreamEvent, client: Codec) -> None:
             exchange.fail(GatewayError(message, kind=kind, detail=detail))
         case _:
             pass
+
+
+def _named(channel: str, event: ir.StreamEvent) -> ir.StreamEvent:
+    """A failure the upstream reported, its message prefixed with the channel as for HTTP errors; a
+    context overflow keeps the exact wording Claude Code acts on."""
+    if not isinstance(event, ir.StreamError) or event.kind is ErrorKind.CONTEXT_OVERFLOW:
+        return event
+    return dataclasses.replace(event, message=f"[{channel}] {event.message}")
 
 
 def _cut(candidate: Candidate, exc: BaseException) -> ir.StreamError:

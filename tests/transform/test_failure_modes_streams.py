@@ -303,20 +303,20 @@ async def test_vllms_max_tokens_too_large_error_asks_claude_code_for_a_smaller_m
     [
         (
             [wire.data(wire.error("The server had an error while processing your request.", "server_error"))],
-            {"type": "api_error", "message": "The server had an error while processing your request."},
+            {"type": "api_error", "message": "[deepseek] The server had an error while processing your request."},
         ),
         (
             [wire.data(wire.error("Rate limit reached", "rate_limit_error", "rate_limit_exceeded"))],
-            {"type": "rate_limit_error", "message": "Rate limit reached"},
+            {"type": "rate_limit_error", "message": "[deepseek] Rate limit reached"},
         ),
         (
             [wire.data(C({}, "insufficient_system_resource"))],
             {
                 "type": "overloaded_error",
-                "message": "upstream interrupted the generation: insufficient system resource",
+                "message": "[deepseek] upstream interrupted the generation: insufficient system resource",
             },
         ),
-        ([], {"type": "api_error", "message": "the upstream stream ended before its answer was complete"}),
+        ([], {"type": "api_error", "message": "[deepseek] the upstream stream ended before its answer was complete"}),
     ],
     ids=["error-payload", "rate-limit-payload", "deepseek-insufficient-resource", "eof-without-finish"],
 )
