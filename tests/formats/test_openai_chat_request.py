@@ -1,4 +1,4 @@
-"""The Anthropic → OpenAI Chat request mapping (PROTOCOLS.md §7) per channel quirks, and OpenAI client requests."""
+"""The Anthropic → OpenAI Chat request mapping per channel quirks, and OpenAI client requests."""
 
 from __future__ import annotations
 
