@@ -23,7 +23,7 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from axonhub.errors import ConfigError
-from axonhub.formats.quirks import QUIRKS, Quirks, quirks_for, with_overrides
+from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_overrides
 from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
 DEFAULT_CONFIG_PATH = "axonhub.yml"
