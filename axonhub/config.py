@@ -46,7 +46,7 @@ class Timeouts:
 
 @dataclass(frozen=True, slots=True)
 class ClientTimeouts:
-    """How long a client may take; a connection over a limit is closed (the body one answers 408 first)."""
+    """How long a client may take (seconds); over a limit the connection is closed, after a 400 for the body."""
 
     headers: float = 10.0  # from the first byte of a request to the end of its headers
     body: float = 60.0  # from the end of the headers to the end of the body
@@ -244,7 +244,7 @@ def parse_yaml(raw: bytes, path: Path) -> Any:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
         raise ConfigError(
             [f"(encoding) not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {line}, column {column}"], str(path)
         ) from None
