@@ -30,7 +30,7 @@ from axonhub.relay import RelayPlan
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
 from axonhub.upstream.answer import Answer
-from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
+from axonhub.upstream.client import ENV_PROXIES, HTTP_SESSION, UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
 
@@ -174,11 +174,12 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     note_route(exchange, route)
     candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
     planner = Planner(inbound, exchange.config.server.ping_interval)
+    proxies = request.app[ENV_PROXIES]
     candidate, answer = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
         candidates,
-        prepare=lambda c: planner.plan(c).call(c),
+        prepare=lambda c: proxies.route(planner.plan(c).call(c)),
         parse_error=lambda c: planner.plan(c).error_parser(c),
         accept=lambda c, response: planner.plan(c).accept(c, response),
         health=request.app[CHANNEL_HEALTH],
