@@ -7,7 +7,6 @@ also when the handler failed or the client went away.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError
 from axonhub.formats.spec import WireFormat
+from axonhub.ids import request_id
 
 TRACE_VERSION = 1
 
@@ -33,7 +33,7 @@ def usage_record(usage: ir.Usage) -> dict[str, int]:
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return request_id()
 
 
 @dataclass(slots=True)

@@ -33,7 +33,8 @@ from axonhub.formats.openai_chat.response import (
     usage_dict,
     usage_from,
 )
-from axonhub.formats.tool_calls import join_surrogates, openai_tool_id, random_id, stable_arguments
+from axonhub.formats.tool_calls import join_surrogates, openai_tool_id, stable_arguments
+from axonhub.ids import random_id
 from axonhub.sse import ServerSentEvent
 
 # (SSE event name, payload): Chat chunks have no event name; the payload is a chunk or "[DONE]"
