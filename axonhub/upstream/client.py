@@ -41,6 +41,9 @@ async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
         raise_for_status=False,
         auto_decompress=True,
         trust_env=False,  # EnvProxies reads the environment once instead
+        # An upstream's cookies are never kept: one client's session cookie must not ride along with
+        # every other client's requests (and a cookie jar's filtering costs time on every request).
+        cookie_jar=aiohttp.DummyCookieJar(),
     )
     app[HTTP_SESSION] = session
     app[ENV_PROXIES] = EnvProxies.from_environment()

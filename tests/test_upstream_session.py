@@ -1,4 +1,4 @@
-"""The environment's proxy settings still apply to upstream requests, though they are read only once."""
+"""The upstream session: the environment's proxies apply (read once), an upstream's cookies never do."""
 
 from __future__ import annotations
 
@@ -75,3 +75,19 @@ async def test_no_proxy_sends_the_request_straight_to_the_upstream(
     assert (status, body["content"]) == (200, [{"type": "text", "text": "straight"}])
     assert proxy.requests == []
     assert len(upstream.requests) == 1
+
+
+async def test_a_cookie_an_upstream_sets_is_never_sent_back_with_later_requests(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """One client's session cookie must not ride along with every other client's requests. (By host
+    name: a cookie jar takes no cookies from a bare IP address.)"""
+    by_name = upstream.url.replace("127.0.0.1", "localhost")
+    gateway = await start_gateway(base_config(by_name, tmp_path / "trace.jsonl"))
+    upstream.enqueue(
+        Reply.json(wire.message(), headers={"Set-Cookie": "session=one-clients-session; Path=/"}),
+        Reply.json(wire.message()),
+    )
+    assert (await ask(gateway.url))[0] == 200
+    assert (await ask(gateway.url))[0] == 200
+    assert [r.headers.get("Cookie") for r in upstream.requests] == [None, None]
