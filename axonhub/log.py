@@ -27,6 +27,7 @@ from typing import Any, Final, TextIO
 import structlog
 from aiohttp.http_exceptions import HttpProcessingError
 
+from axonhub import fastjson
 from axonhub.batch_writer import BatchWriter
 from axonhub.caps import TEXT_LIMIT, TRACEBACK_LIMIT, cap_redacted, cap_value
 from axonhub.redact import MIN_SECRET_LENGTH, REDACTED, Redactor, is_credential_name
@@ -168,7 +169,9 @@ def configure_logging(
     stream = stream or sys.stderr
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        structlog.processors.JSONRenderer(serializer=fastjson.dumps_text)
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     redact = RedactFields(redactor or Redactor())
     shared: list[Any] = [

@@ -53,10 +53,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import structlog
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from axonhub import fastjson
 from axonhub.batch_writer import BatchWriter
 from axonhub.caps import cap_redacted
 from axonhub.config import TraceConfig
@@ -163,7 +165,7 @@ def redact_body(obj: Any, redaction: Redaction = PATTERNS_ONLY) -> Any:
 def capped_body(obj: Any, max_bytes: int, redaction: Redaction = PATTERNS_ONLY) -> Any:
     """The redacted body, or when its JSON exceeds `max_bytes`, a marker with the JSON's head."""
     clean = redact_body(obj, redaction)
-    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = fastjson.dumps_text(clean, default=str)
     size = len(text.encode())
     if size <= max_bytes:
         return clean
@@ -227,6 +229,11 @@ def serialize(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY, *
     A lone surrogate (a header with invalid UTF-8 arrives as one) is written as its JSON escape, so
     the line stays valid and the record is never dropped for it.
     """
+    if not guard:
+        try:
+            return orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a lone surrogate, a non-string key: the standard library's way below
+            pass
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
     if guard:
         text = redaction.text(text)

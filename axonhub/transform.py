@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
 from contextlib import aclosing
@@ -22,7 +21,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
@@ -60,7 +59,7 @@ class TransformPlan:
         return UpstreamCall(
             url=dialect.url(channel, self.upstream.generate, model, stream),
             headers=dialect.headers(self.headers, channel, stream),
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            body=fastjson.dumps(body),
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:
@@ -189,7 +188,7 @@ class TransformPlan:
         body = self.client.codec.render_response(answer, self.request)
         exchange.status = 200
         return web.Response(
-            body=json.dumps(body, ensure_ascii=False).encode(),
+            body=fastjson.dumps(body),
             content_type="application/json",
             headers={**forwarded_headers(upstream), **exchange.id_headers()},
         )

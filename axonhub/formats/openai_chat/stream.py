@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.openai_chat.errors import error_from_payload, error_payload
@@ -90,7 +90,7 @@ class StreamDecoder:
         if data == DONE:
             return self._finish()
         try:
-            chunk = json.loads(data)
+            chunk = fastjson.loads(data)
         except ValueError:
             return []  # not JSON (a stray keepalive payload): nothing to map
         if not isinstance(chunk, dict):
