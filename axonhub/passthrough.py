@@ -27,6 +27,7 @@ from axonhub.exchange import Exchange, Usage
 from axonhub.formats.anthropic import errors as anthropic_errors
 from axonhub.profiles import Candidate
 from axonhub.sse import EventPicker, encode_event
+from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.client import UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, generic_error
 
@@ -226,18 +227,23 @@ async def relay_stream(
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
+    answer = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
     failure: GatewayError | None = None
     try:
         async for chunk in upstream.content.iter_any():
             exchange.mark_first_byte()
             await response.write(chunk)
             reader.feed(chunk)
+            if answer is not None:
+                answer.feed_bytes(chunk)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     finally:
         exchange.upstream_finished = time.perf_counter()
         exchange.usage = reader.trace_usage()
         exchange.stop_reason = reader.stop_reason
+        if answer is not None:
+            exchange.response_body = answer.body()
     if failure is None and not reader.finished and reader.error is None:
         failure = UpstreamError("upstream stream ended unexpectedly", kind=ErrorKind.SERVER)
     if failure is not None:

@@ -33,6 +33,7 @@ from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_header
 from axonhub.passthrough_openai import openai_headers
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder, encode_comment, encode_event
+from axonhub.stream_answer import StreamAnswer
 from axonhub.tokens import estimate_request_tokens
 from axonhub.upstream.client import UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser
@@ -132,8 +133,9 @@ class TransformPlan:
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.stream_encoder(self.request.model, include_usage=self.include_usage)
+        answer = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
         try:
-            await self._pump(response, exchange, encoder, batches)
+            await self._pump(response, exchange, encoder, batches, answer)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -141,6 +143,9 @@ class TransformPlan:
             failure = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
             exchange.fail(failure, "internal")
             await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, failure.message))))
+        finally:
+            if answer is not None:
+                exchange.response_body = answer.body()
         await response.write_eof()
         return response
 
@@ -150,6 +155,7 @@ class TransformPlan:
         exchange: Exchange,
         encoder: StreamEncoder,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+        answer: StreamAnswer | None = None,
     ) -> None:
         """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
         keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
@@ -161,6 +167,8 @@ class TransformPlan:
                 for event in batch or ():
                     _observe(exchange, event, self.client)
                     frames += encoder.feed(event)
+                if answer is not None and batch:
+                    answer.feed_events(batch)
                 if frames:
                     started = True
                     await response.write(_encode(frames))
@@ -191,6 +199,8 @@ class TransformPlan:
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.render_response(answer, self.request.model)
         exchange.status = 200
+        if exchange.config.server.trace.bodies != "none":
+            exchange.response_body = body
         return web.Response(
             body=json.dumps(body, ensure_ascii=False).encode(),
             content_type="application/json",
