@@ -51,7 +51,5 @@ class StreamAnswer:
         try:
             return self._codec.render_response(aggregate(events), self._model)
         except UpstreamError as exc:
-            text = "".join(
-                e.value for e in events if isinstance(e, ir.BlockDelta) and e.kind is ir.DeltaKind.TEXT
-            )
+            text = "".join(e.value for e in events if isinstance(e, ir.BlockDelta) and e.kind is ir.DeltaKind.TEXT)
             return {"stream_error": exc.message, "partial_text": text}

@@ -26,7 +26,9 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
 A streamed answer's `response_body` is the whole message the stream carried, in the client's
-format, as a non-streaming request would have got it. `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
+format, as a non-streaming request would have got it.
+
+`usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
 are counted apart. `overhead_ms` is `total_ms - upstream_ms`.
 
 Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never

@@ -1,0 +1,624 @@
+"""What the dashboard's data APIs answer, computed from the index: pure functions, no HTTP.
+
+Callers hold `Indexer.lock` and run these in a worker thread (a full scan of a million records
+takes a few hundred milliseconds; the pages never wait on the event loop for it). Times go out as
+ISO 8601 UTC strings; costs in USD from the live config's `pricing` by resolved model.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from axonhub.config import Price
+from axonhub.dashboard.index import (
+    BUCKET_S,
+    LAT_BINS,
+    MODEL_CALLS,
+    USAGE,
+    Index,
+    UsageCell,
+    bin_value,
+    request_hash,
+)
+
+BODIES: Final = ("request_body", "response_body")
+TOKEN_NAMES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
+STEPS: Final = (300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
+MAX_POINTS: Final = 96
+MAX_SERIES: Final = 8
+OTHER: Final = "(other)"
+GROUPS: Final = ("model", "channel", "key", "profile")
+
+
+def iso(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
+
+
+def cost(price: Price | None, tin: int, tout: int, tcr: int, tcw: int) -> float | None:
+    if price is None:
+        return None
+    return (tin * price.input + tout * price.output + tcr * price.cache_read + tcw * price.cache_write) / 1_000_000
+
+
+# ---------------------------------------------------------------------------------------------
+# Sessions
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """The sessions page's filters; a session matches when one of its requests does."""
+
+    key: str | None = None
+    model: str | None = None
+    channel: str | None = None
+    since: float | None = None
+    until: float | None = None
+    q: str | None = None  # a request id, or the start of a trace id
+
+    @property
+    def by_request(self) -> bool:
+        return bool(self.key or self.model or self.channel)
+
+
+class FilterCache:
+    """Session -> newest matching record, per request-level filter, extended as the index grows."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[int, str | None, str | None, str | None], tuple[int, dict[int, int]]] = {}
+
+    def matching(self, index: Index, flt: SessionFilter) -> dict[int, int] | None:
+        ids = (
+            index.keys.find(flt.key or ""),
+            index.models.find(flt.model or ""),
+            index.channels.find(flt.channel or ""),
+        )
+        if (flt.key and ids[0] is None) or (flt.model and ids[1] is None) or (flt.channel and ids[2] is None):
+            return None  # a name the index never saw: nothing matches
+        cache_key = (id(index), flt.key, flt.model, flt.channel)
+        scanned, best = self._entries.get(cache_key, (0, {}))
+        key_id = ids[0] if flt.key else None
+        model_id = ids[1] if flt.model else None
+        channel_id = ids[2] if flt.channel else None
+        sess, keys, models, channels = index.sess, index.key, index.model, index.channel
+        for i in range(scanned, len(index)):
+            if (
+                (key_id is None or keys[i] == key_id)
+                and (model_id is None or models[i] == model_id)
+                and (channel_id is None or channels[i] == channel_id)
+            ):
+                best[sess[i]] = i
+        if len(self._entries) > 32:
+            self._entries.clear()
+        self._entries[cache_key] = (len(index), best)
+        return best
+
+
+def sessions_page(
+    index: Index,
+    flt: SessionFilter,
+    pricing: Mapping[str, Price],
+    *,
+    cursor: int | None = None,
+    limit: int = 50,
+    cache: FilterCache | None = None,
+) -> dict[str, Any]:
+    """One page of sessions, most recently active first; `next` is the cursor of the page after."""
+    cache = cache or FilterCache()
+    rows: list[dict[str, Any]] = []
+    next_cursor: int | None = None
+    for position, s in _ordered_sessions(index, flt, cache, before=cursor):
+        if len(rows) == limit:
+            next_cursor = rows[-1]["cursor"]
+            break
+        rows.append({**session_row(index, s, pricing), "cursor": position})
+    return {"sessions": rows, "next": next_cursor, "total": _count_sessions(index, flt, cache)}
+
+
+def _time_ok(index: Index, s: int, flt: SessionFilter) -> bool:
+    sessions = index.sessions
+    after = flt.since is None or sessions.last[s] >= flt.since
+    return after and (flt.until is None or sessions.first[s] <= flt.until)
+
+
+def _ordered_sessions(
+    index: Index, flt: SessionFilter, cache: FilterCache, before: int | None = None
+) -> Iterator[tuple[int, int]]:
+    """(position, session) of matching sessions, position descending (the newest matching record),
+    positions below `before` only."""
+    end = len(index) if before is None else min(before, len(index))
+    sessions = index.sessions
+    candidates: dict[int, int] | None = None
+    if flt.by_request:
+        candidates = cache.matching(index, flt)
+        if candidates is None:
+            return
+    if flt.q:
+        found = _search(index, flt.q)
+        candidates = {s: p for s, p in (candidates or {s: sessions.tail[s] for s in found}).items() if s in found}
+    if candidates is not None:
+        for s, position in sorted(candidates.items(), key=lambda item: item[1], reverse=True):
+            if position < end and not sessions.replay[s] and _time_ok(index, s, flt):
+                yield position, s
+        return
+    stop_before = flt.since - 3600 if flt.since is not None else None  # records arrive roughly in time order
+    sess, tail, t = index.sess, sessions.tail, index.t
+    for i in range(end - 1, -1, -1):
+        if stop_before is not None and t[i] < stop_before:
+            return
+        s = sess[i]
+        if tail[s] == i and not sessions.replay[s] and _time_ok(index, s, flt):
+            yield i, s
+
+
+def _count_sessions(index: Index, flt: SessionFilter, cache: FilterCache | None) -> int:
+    if flt.by_request or flt.q:
+        return sum(1 for _ in _ordered_sessions(index, flt, cache or FilterCache()))
+    sessions = index.sessions
+    return sum(1 for s in range(len(sessions)) if not sessions.replay[s] and _time_ok(index, s, flt))
+
+
+def _search(index: Index, q: str) -> set[int]:
+    """Sessions of the request with this id, or whose trace id starts with `q`."""
+    q = q.strip()
+    found: set[int] = set()
+    request = find_request(index, q)
+    if request is not None:
+        found.add(index.sess[request])
+    exact = index.sessions.number.get(q)
+    if exact is not None:
+        found.add(exact)
+    if not found:
+        found = {s for s, trace_id in enumerate(index.sessions.ids) if trace_id.startswith(q)}
+    return found
+
+
+def session_row(index: Index, s: int, pricing: Mapping[str, Price]) -> dict[str, Any]:
+    sessions = index.sessions
+    models: dict[int, None] = {}
+    channels: dict[int, None] = {}
+    total: float | None = None
+    unpriced = False
+    for i in index.session_records(s):
+        if index.flags[i] & USAGE:
+            models[index.model[i]] = None
+            price = pricing.get(index.models.names[index.model[i]])
+            spent = cost(price, index.tin[i], index.tout[i], index.tcr[i], index.tcw[i])
+            if spent is None:
+                unpriced = unpriced or bool(index.tin[i] or index.tout[i])
+            else:
+                total = (total or 0.0) + spent
+        if index.channel[i]:
+            channels[index.channel[i]] = None
+    return {
+        "trace_id": sessions.ids[s],
+        "client": index.clients.names[sessions.client[s]] or None,
+        "key": index.keys.names[sessions.key[s]] or None,
+        "first": iso(sessions.first[s]),
+        "last": iso(sessions.last[s]),
+        "requests": sessions.requests[s],
+        "errors": sessions.errors[s],
+        "tokens": {
+            "input": sessions.tin[s],
+            "output": sessions.tout[s],
+            "cache_read": sessions.tcr[s],
+            "cache_write": sessions.tcw[s],
+        },
+        "cost_usd": round(total, 6) if total is not None else None,
+        "unpriced": unpriced,
+        "models": [index.models.names[m] for m in models if m],
+        "channels": [index.channels.names[c] for c in channels],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# A session's timeline, a request's detail
+# ---------------------------------------------------------------------------------------------
+
+
+def record_cost(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> float | None:
+    """USD of one exchange at the live prices (usage-counting model calls only)."""
+    usage = record.get("usage")
+    if record.get("kind") not in MODEL_CALLS or not isinstance(usage, dict):
+        return None
+    price = pricing.get(str(record.get("resolved_model") or record.get("requested_model") or ""))
+    spent = cost(
+        price,
+        *(int(usage.get(n) or 0) if isinstance(usage.get(n), int | float) else 0 for n in TOKEN_NAMES[:4]),
+    )
+    return round(spent, 6) if spent is not None else None
+
+
+def summary(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> dict[str, Any]:
+    """A record without its bodies, with what the timeline shows besides."""
+    out = {k: v for k, v in record.items() if k not in BODIES}
+    out["has_request_body"] = record.get("request_body") is not None
+    out["has_response_body"] = record.get("response_body") is not None
+    out["cost_usd"] = record_cost(record, pricing)
+    return out
+
+
+def session_detail(
+    index: Index, trace_id: str, pricing: Mapping[str, Price], *, offset: int = 0, limit: int = 500
+) -> dict[str, Any] | None:
+    """The session's summary and its requests in order (a page of them), bodies left out."""
+    s = index.sessions.number.get(trace_id)
+    if s is None:
+        return None
+    positions = list(index.session_records(s))
+    page = positions[offset : offset + limit]
+    start = index.sessions.first[s]
+    requests = []
+    unreadable = 0
+    for i in page:
+        record = index.read(i)
+        if record is None:
+            unreadable += 1
+            continue
+        item = summary(record, pricing)
+        item["offset_s"] = round(index.t[i] - start, 3)
+        item["replays"] = len(index.replays.get(index.rid[i], ()))
+        requests.append(item)
+    return {
+        "session": session_row(index, s, pricing),
+        "requests": requests,
+        "offset": offset,
+        "total": len(positions),
+        "unreadable": unreadable,
+    }
+
+
+def find_request(index: Index, request_id: str) -> int | None:
+    """The newest record with this request id (hash match, then confirmed by reading the line)."""
+    wanted = request_hash(request_id)
+    rid = index.rid
+    start = len(rid)
+    while start > 0:
+        try:
+            i = _rindex(rid, wanted, start)
+        except ValueError:
+            return None
+        record = index.read(i)
+        if record is not None and record.get("request_id") == request_id:
+            return i
+        start = i
+    return None
+
+
+def _rindex(column: array[int], value: int, end: int) -> int:
+    """The last position before `end` holding `value` (ValueError when none)."""
+    position = -1
+    lo = 0
+    while True:
+        try:
+            found = column.index(value, lo, end)
+        except ValueError:
+            break
+        position, lo = found, found + 1
+    if position < 0:
+        raise ValueError(value)
+    return position
+
+
+def replayable(record: Mapping[str, Any]) -> str | None:
+    """Why this record cannot be replayed, or None when it can."""
+    if record.get("replay_of"):
+        return "this is itself a replay"
+    if record.get("kind") not in MODEL_CALLS:
+        return f"only model calls can be replayed, not {record.get('kind')}"
+    body = record.get("request_body")
+    if body is None:
+        return "the request body was not recorded (replays need server.trace.bodies: all)"
+    if not isinstance(body, dict) or body.get("truncated") is True:
+        return "the request body was recorded truncated (raise server.trace.max_body_bytes)"
+    return None
+
+
+def request_detail(index: Index, request_id: str, pricing: Mapping[str, Price]) -> dict[str, Any] | None:
+    """One record whole (bodies included, as recorded: redacted), and its replays."""
+    i = find_request(index, request_id)
+    if i is None:
+        return None
+    record = index.read(i)
+    if record is None:
+        return None
+    replays = [r for r in (index.read(j) for j in index.replays.get(index.rid[i], ())) if r is not None]
+    return {
+        "request": {**record, "cost_usd": record_cost(record, pricing)},
+        "replayable": replayable(record) is None,
+        "not_replayable_because": replayable(record),
+        "replays": [summary(r, pricing) for r in replays],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Usage and latency over time
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time range cut into equal steps (a multiple of the rollup bucket)."""
+
+    since: float
+    until: float
+    step: int
+
+    @classmethod
+    def of(cls, since: float, until: float) -> Window:
+        span = max(until - since, BUCKET_S)
+        step = next((s for s in STEPS if span / s <= MAX_POINTS), STEPS[-1])
+        start = since - since % step
+        return cls(start, until, step)
+
+    @property
+    def points(self) -> int:
+        return max(1, int((self.until - self.since) // self.step) + 1)
+
+    def buckets(self) -> range:
+        """The rollup buckets inside the window."""
+        return range(int(self.since // BUCKET_S), int(self.until // BUCKET_S) + 1)
+
+    def point(self, bucket: int) -> int:
+        return min(self.points - 1, int((bucket * BUCKET_S - self.since) // self.step))
+
+    def labels(self) -> list[str]:
+        return [iso(self.since + k * self.step) for k in range(self.points)]
+
+
+def data_span(index: Index) -> tuple[float, float] | None:
+    buckets = index.rollups.usage.keys() | index.rollups.attempts.keys()
+    if not buckets:
+        return None
+    return min(buckets) * BUCKET_S, (max(buckets) + 1) * BUCKET_S
+
+
+def _group_name(index: Index, by: str, dims: tuple[int, int, int, int]) -> str:
+    key, model, channel, profile = dims
+    names = {
+        "key": index.keys.names[key],
+        "model": index.models.names[model],
+        "channel": index.channels.names[channel],
+        "profile": index.profiles.names[profile],
+    }
+    return names[by] or "-"
+
+
+def usage(index: Index, window: Window, by: str, pricing: Mapping[str, Price]) -> dict[str, Any]:
+    """Tokens, requests and cost per step, one series per group (the biggest MAX_SERIES, the rest as other)."""
+    points = window.points
+    groups: dict[str, dict[str, list[float]]] = {}
+    totals: dict[str, UsageCell] = {}
+    group_cost: dict[str, float | None] = {}
+    for bucket in window.buckets():
+        cells = index.rollups.usage.get(bucket)
+        if not cells:
+            continue
+        k = window.point(bucket)
+        for dims, cell in cells.items():
+            name = _group_name(index, by, dims)
+            series = groups.setdefault(name, _empty_series(points))
+            _add_cell(series, k, cell)
+            total = totals.setdefault(name, UsageCell())
+            _merge(total, cell)
+            spent = cost(
+                pricing.get(index.models.names[dims[1]]), cell.input, cell.output, cell.cache_read, cell.cache_write
+            )
+            if spent is not None:
+                series["cost_usd"][k] += spent
+                group_cost[name] = (group_cost.get(name) or 0.0) + spent
+            else:
+                group_cost.setdefault(name, None)
+    ranked = sorted(totals, key=lambda n: totals[n].input + totals[n].output + totals[n].cache_read, reverse=True)
+    shown, rest = ranked[:MAX_SERIES], ranked[MAX_SERIES:]
+    series_out = [{"name": n, **groups[n]} for n in shown]
+    if rest:
+        other = _empty_series(points)
+        for name in rest:
+            for field_name, values in groups[name].items():
+                other[field_name] = [a + b for a, b in zip(other[field_name], values, strict=True)]
+        series_out.append({"name": OTHER, **other})
+    overall = UsageCell()
+    for cell in totals.values():
+        _merge(overall, cell)
+    return {
+        "by": by,
+        "since": iso(window.since),
+        "until": iso(window.until),
+        "step_s": window.step,
+        "buckets": window.labels(),
+        "series": series_out,
+        "cache_read_share": [_share(series_out, k) for k in range(points)],
+        "groups": [_total_row(name, totals[name], group_cost.get(name)) for name in ranked],
+        "total": _total_row("TOTAL", overall, _sum_costs(group_cost.values())),
+    }
+
+
+def _empty_series(points: int) -> dict[str, list[float]]:
+    return {name: [0] * points for name in ("requests", "errors", *TOKEN_NAMES, "cost_usd")}
+
+
+def _add_cell(series: dict[str, list[float]], k: int, cell: UsageCell) -> None:
+    series["requests"][k] += cell.requests
+    series["errors"][k] += cell.errors
+    for name in TOKEN_NAMES:
+        series[name][k] += getattr(cell, name)
+
+
+def _merge(into: UsageCell, cell: UsageCell) -> None:
+    into.requests += cell.requests
+    into.errors += cell.errors
+    for name in TOKEN_NAMES:
+        setattr(into, name, getattr(into, name) + getattr(cell, name))
+
+
+def _share(series: list[dict[str, Any]], k: int) -> float | None:
+    read = sum(s["cache_read"][k] for s in series)
+    prompt = read + sum(s["input"][k] + s["cache_write"][k] for s in series)
+    return round(read / prompt, 4) if prompt else None
+
+
+def _sum_costs(costs: Iterable[float | None]) -> float | None:
+    known = [c for c in costs if c is not None]
+    return sum(known) if known else None
+
+
+def _total_row(name: str, cell: UsageCell, spent: float | None) -> dict[str, Any]:
+    prompt = cell.input + cell.cache_read + cell.cache_write
+    return {
+        "name": name,
+        "requests": cell.requests,
+        "errors": cell.errors,
+        "tokens": {n: getattr(cell, n) for n in TOKEN_NAMES},
+        "cost_usd": round(spent, 6) if spent is not None else None,
+        "cache_read_share": round(cell.cache_read / prompt, 4) if prompt else None,
+    }
+
+
+def percentile(hist: array[int] | list[int], q: float) -> float | None:
+    total = sum(hist)
+    if not total:
+        return None
+    threshold = q * total
+    running = 0
+    for k in range(LAT_BINS):
+        running += hist[k]
+        if running >= threshold:
+            return round(bin_value(k), 1)
+    return round(bin_value(LAT_BINS - 1), 1)
+
+
+def _latency_name(index: Index, by: str, channel: int, model: int) -> str:
+    if by == "channel":
+        return index.channels.names[channel] or "-"
+    if by == "model":
+        return index.models.names[model] or "-"
+    return f"{index.channels.names[channel] or '-'} · {index.models.names[model] or '-'}"
+
+
+def latency(index: Index, window: Window, by: str) -> dict[str, Any]:
+    """p50/p95/p99 of the whole exchange and of the time to first byte, per step and per group."""
+    points = window.points
+    per_point: dict[str, list[tuple[list[int], list[int]]]] = {}
+    for bucket in window.buckets():
+        cells = index.rollups.latency.get(bucket)
+        if not cells:
+            continue
+        k = window.point(bucket)
+        for (channel, model), (total, ttfb) in cells.items():
+            name = _latency_name(index, by, channel, model)
+            hists = per_point.setdefault(name, [([0] * LAT_BINS, [0] * LAT_BINS) for _ in range(points)])
+            _add_hist(hists[k][0], total)
+            _add_hist(hists[k][1], ttfb)
+    series = []
+    table = []
+    for name in sorted(per_point, key=lambda n: -sum(sum(h[0]) for h in per_point[n])):
+        hists = per_point[name]
+        whole = [0] * LAT_BINS
+        first = [0] * LAT_BINS
+        for step_total, step_ttfb in hists:
+            _add_hist(whole, step_total)
+            _add_hist(first, step_ttfb)
+        series.append(
+            {
+                "name": name,
+                **{f"p{q}": [percentile(h[0], q / 100) for h in hists] for q in (50, 95, 99)},
+                **{f"ttfb_p{q}": [percentile(h[1], q / 100) for h in hists] for q in (50, 95, 99)},
+            }
+        )
+        table.append(
+            {
+                "name": name,
+                "count": sum(whole),
+                **{f"p{q}": percentile(whole, q / 100) for q in (50, 95, 99)},
+                **{f"ttfb_p{q}": percentile(first, q / 100) for q in (50, 95, 99)},
+            }
+        )
+    return {
+        "by": by,
+        "since": iso(window.since),
+        "until": iso(window.until),
+        "step_s": window.step,
+        "buckets": window.labels(),
+        "series": series[:MAX_SERIES],
+        "table": table,
+    }
+
+
+def _add_hist(into: list[int], hist: array[int] | list[int]) -> None:
+    for k in range(LAT_BINS):
+        into[k] += hist[k]
+
+
+# ---------------------------------------------------------------------------------------------
+# Channels and filter facets
+# ---------------------------------------------------------------------------------------------
+
+
+def channel_stats(index: Index, now: float) -> dict[str, dict[str, Any]]:
+    """Per channel name: attempts and failures (last hour, last day, all), model calls, latency."""
+    out: dict[str, dict[str, Any]] = {}
+    rollups = index.rollups
+    windows = {"1h": now - 3600, "24h": now - 86400, "all": float("-inf")}
+
+    def entry(channel: int) -> dict[str, Any]:
+        name = index.channels.names[channel]
+        if name not in out:
+            out[name] = {
+                "attempts": {w: {"tries": 0, "failed": 0} for w in windows},
+                "requests": {w: {"count": 0, "errors": 0} for w in windows},
+                "latency_ms": {"p50": None, "p95": None},
+                "last_seen": iso(rollups.last_seen[channel]) if channel in rollups.last_seen else None,
+            }
+        return out[name]
+
+    for bucket, cells in rollups.attempts.items():
+        t = bucket * BUCKET_S
+        for channel, (tries, failed) in cells.items():
+            stats = entry(channel)
+            for w, since in windows.items():
+                if t + BUCKET_S > since:
+                    stats["attempts"][w]["tries"] += tries
+                    stats["attempts"][w]["failed"] += failed
+    day: dict[int, list[int]] = {}
+    for bucket, usage_cells in rollups.usage.items():
+        t = bucket * BUCKET_S
+        for dims, cell in usage_cells.items():
+            if not dims[2]:
+                continue
+            stats = entry(dims[2])
+            for w, since in windows.items():
+                if t + BUCKET_S > since:
+                    stats["requests"][w]["count"] += cell.requests
+                    stats["requests"][w]["errors"] += cell.errors
+        if t + BUCKET_S > windows["24h"]:
+            for (channel, _model), (whole, _ttfb) in rollups.latency.get(bucket, {}).items():
+                _add_hist(day.setdefault(channel, [0] * LAT_BINS), whole)
+    for channel, hist in day.items():
+        entry(channel)["latency_ms"] = {"p50": percentile(hist, 0.5), "p95": percentile(hist, 0.95)}
+    out.pop("", None)
+    return out
+
+
+def facets(index: Index) -> dict[str, list[str]]:
+    """Every key, model, channel and profile the index has seen."""
+    return {
+        "keys": sorted(n for n in index.keys.names if n),
+        "models": sorted(n for n in index.models.names if n),
+        "channels": sorted(n for n in index.channels.names if n),
+        "profiles": sorted(n for n in index.profiles.names if n),
+    }
+
+
+def index_status(index: Index) -> dict[str, Any]:
+    return {
+        "records": len(index),
+        "sessions": len(index.sessions),
+        "damaged_lines": index.damaged,
+        "skipped_lines": index.skipped,
+        "files": [str(ref.path) for ref in index.files],
+    }
