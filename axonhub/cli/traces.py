@@ -273,7 +273,8 @@ def poll_forever(follower: TraceFollower) -> Iterator[list[Record]]:
 def list_traces(since: datetime | None, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """One row per trace (session): first and last seen, requests, tokens, errors."""
     stats = ReadStats()
-    records = since_filter(without_replays(read_files(existing_files(trace_path(config_path, trace_file)), stats)), since)
+    files = existing_files(trace_path(config_path, trace_file))
+    records = since_filter(without_replays(read_files(files, stats)), since)
     traces = group_totals(records, "trace")
     if as_json:
         echo_json([{"trace_id": t.name, **_without_name(t.as_dict())} for t in traces])
