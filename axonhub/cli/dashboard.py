@@ -178,7 +178,10 @@ def _number(value: Any, suffix: str = "") -> str:
 
 
 def _cost(value: Any) -> str:
-    return f"${value:.4f}" if isinstance(value, int | float) else "-"
+    if not isinstance(value, int | float):
+        return "-"
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):.6f}" if abs(value) < 0.01 else f"{sign}${abs(value):.4f}"
 
 
 def answer_lines(title: str, answer: dict[str, Any], width: int) -> list[str]:

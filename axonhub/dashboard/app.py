@@ -106,7 +106,7 @@ def _refuse(request: web.Request, status: int, message: str) -> web.Response:
     if request.path.startswith(f"{PREFIX}/api/"):
         return web.json_response({"error": message}, status=status)
     if status == 401:
-        raise web.HTTPSeeOther(f"{PREFIX}/login")
+        return _see_other(f"{PREFIX}/login")
     return web.Response(status=status, text=message + "\n", content_type="text/plain")
 
 
@@ -122,7 +122,12 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         elif request.method == "POST" and not _same_origin(request):
             response = _refuse(request, 403, "cross-origin request refused")
         else:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except BadParameter as exc:
+                response = web.json_response({"error": exc.message}, status=400)
+            except web.HTTPNotFound:
+                response = web.json_response({"error": f"nothing at {request.path}"}, status=404)
     if not response.prepared:
         response.headers.update(SECURITY_HEADERS)
     return response
@@ -160,8 +165,12 @@ def _login_page(message: str, status: int = 200) -> web.Response:
     )
 
 
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
 def _signed_in(request: web.Request) -> web.Response:
-    response = web.HTTPSeeOther(f"{PREFIX}/")
+    response = _see_other(f"{PREFIX}/")
     response.set_cookie(
         SESSION_COOKIE,
         dashboard_of(request).access.session_cookie(),
@@ -191,7 +200,7 @@ async def login_post(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    response = web.HTTPSeeOther(f"{PREFIX}/login")
+    response = _see_other(f"{PREFIX}/login")
     response.del_cookie(SESSION_COOKIE, path=PREFIX)
     return response
 
@@ -216,8 +225,16 @@ def _bad(message: str) -> web.Response:
     return web.json_response({"error": message}, status=400)
 
 
-def _bad_request(message: str) -> web.HTTPBadRequest:
-    return web.HTTPBadRequest(text=json.dumps({"error": message}), content_type="application/json")
+class BadParameter(Exception):
+    """A query parameter the API cannot use: a 400 naming it (the guard renders it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _bad_request(message: str) -> BadParameter:
+    return BadParameter(message)
 
 
 def _int(request: web.Request, name: str, default: int, low: int, high: int) -> int:
