@@ -54,7 +54,7 @@ SECURITY_HEADERS: Final = {
     ),
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 MAX_REPLAY_BODY: Final = 64 * 1024

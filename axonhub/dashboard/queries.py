@@ -617,7 +617,8 @@ def facets(index: Index) -> dict[str, list[str]]:
 def index_status(index: Index) -> dict[str, Any]:
     return {
         "records": len(index),
-        "sessions": len(index.sessions),
+        "sessions": len(index.sessions) - sum(index.sessions.replay),
+        "replay_runs": sum(index.sessions.replay),
         "damaged_lines": index.damaged,
         "skipped_lines": index.skipped,
         "files": [str(ref.path) for ref in index.files],

@@ -53,7 +53,11 @@ const fmt = {
     if (n >= 1e4) return (n / 1e3).toFixed(1) + "k";
     return String(n);
   },
-  cost: (c) => (c === null || c === undefined ? "–" : "$" + (c < 1 ? c.toFixed(4) : c.toFixed(2))),
+  cost: (c) => {
+    if (c === null || c === undefined) return "–";
+    const size = Math.abs(c);
+    return (c < 0 ? "-$" : "$") + (size >= 1 ? size.toFixed(2) : size >= 0.01 || size === 0 ? size.toFixed(4) : size.toFixed(6));
+  },
   ms: (ms) => (ms === null || ms === undefined ? "–" : ms >= 10000 ? (ms / 1000).toFixed(1) + " s" : Math.round(ms) + " ms"),
   pct: (x) => (x === null || x === undefined ? "–" : Math.round(x * 100) + "%"),
   time: (iso) => {
@@ -144,18 +148,20 @@ function sessionsView(params) {
   const total = h("span", { className: "muted" });
   const more = h("button", { type: "button", className: "quiet", hidden: true }, "Load more");
   let cursor = null;
+  let loaded = false;
   const seen = new Map();
 
   async function load(reset) {
     const data = await getJSON("/sessions" + query({ ...filters, since: filters.since ? filters.since : "", cursor: reset ? "" : cursor, limit: 50 }));
-    if (reset) { body.replaceChildren(); seen.clear(); }
+    if (reset) body.replaceChildren();
     for (const row of data.sessions) {
-      const previous = seen.get(row.trace_id);
-      const tr = sessionRow(row, previous);
+      // highlight what is new or changed since this page last showed it (nothing on the first load)
+      const previous = loaded && reset ? seen.get(row.trace_id) : row;
+      body.append(sessionRow(row, previous));
       seen.set(row.trace_id, row);
-      body.append(tr);
     }
     if (!body.children.length) body.append(h("tr", {}, h("td", { colspan: 10, className: "muted" }, "No sessions match.")));
+    loaded = true;
     cursor = data.next;
     more.hidden = data.next === null;
     total.textContent = `${fmt.int(data.total)} sessions`;
