@@ -21,7 +21,7 @@ from axonhub.dashboard.access import (
     peer_refusal,
 )
 from tests.conftest import SECRET, base_config
-from tests.dashboard.conftest import Dash, start_dash
+from tests.dashboard.harness import Dash, start_dash
 from tests.dashboard.records import rotated_log
 from tests.errors_shape import assert_anthropic_error
 

@@ -12,7 +12,7 @@ import aiohttp
 from axonhub.config import hash_secret
 from axonhub.trace import iter_records
 from tests.conftest import SECRET, base_config
-from tests.dashboard.conftest import PRICING, Dash, start_dash, wait_for
+from tests.dashboard.harness import PRICING, Dash, start_dash, wait_for
 from tests.dashboard.records import rotated_log
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply

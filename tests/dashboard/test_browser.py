@@ -12,17 +12,14 @@ import anthropic
 import pytest
 
 from axonhub.dashboard.access import login_url
-from tests.conftest import SECRET, GatewayFactory
+from tests.conftest import SECRET
 from tests.dashboard.browser import SCREENSHOTS, chromium_page, screenshot
-from tests.dashboard.conftest import Dash
-from tests.dashboard.test_replay import ReplayRig, cheap_answer, tool_use_message
-from tests.dashboard.test_replay import rig as rig  # noqa: F401 - the fixture
+from tests.dashboard.harness import Dash, ReplayRig, tool_use_message
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.transform import claude_code_requests as cc
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-_ = (GatewayFactory, cheap_answer)
 
 
 async def sdk_traffic(dash: Dash, upstream: FakeUpstream, trace_id: str, *, fail: bool = False) -> None:
@@ -57,7 +54,7 @@ async def count(page: Any, selector: str) -> int:
     return int(await page.locator(selector).count())
 
 
-async def test_the_dashboard_in_chromium(rig: ReplayRig):  # noqa: F811
+async def test_the_dashboard_in_chromium(rig: ReplayRig):
     dash = rig.dash
     cc_requests = await claude_code_traffic(rig)
     await sdk_traffic(dash, rig.anthropic, "sdk-session", fail=True)
@@ -120,7 +117,7 @@ async def test_the_dashboard_in_chromium(rig: ReplayRig):  # noqa: F811
     assert (SCREENSHOTS / "replay.png").exists()
 
 
-async def test_the_login_page_in_chromium_refuses_a_client_key(rig: ReplayRig):  # noqa: F811
+async def test_the_login_page_in_chromium_refuses_a_client_key(rig: ReplayRig):
     async with chromium_page() as (page, problems):
         await page.goto(rig.dash.url + "/dashboard/")
         await page.wait_for_selector('input[name="token"]')

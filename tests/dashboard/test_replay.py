@@ -7,105 +7,17 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 from click.testing import CliRunner
 
 from axonhub.cli import main as cli
 from axonhub.trace import TRACE_WRITER, iter_records
-from tests.conftest import SECRET, GatewayFactory, base_config
-from tests.dashboard.conftest import PRICING, Dash, start_dash, wait_for
+from tests.dashboard.harness import RECORDED_CALL, REPLAYED_CALL, Dash, ReplayRig, tool_use_message, wait_for
 from tests.fakes import anthropic as wire
-from tests.fakes import openai as oai
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import Reply
 from tests.transform import claude_code_requests as cc
-
-RECORDED_CALL = {"command": "ls", "description": "List the files"}
-REPLAYED_CALL = {"command": "ls -la"}
-RECORDED_USAGE = {
-    "input_tokens": 1200,
-    "cache_creation_input_tokens": 0,
-    "cache_read_input_tokens": 5000,
-    "output_tokens": 40,
-}
-
-
-def tool_use_message(text: str = "Running it.", call_id: str = "toolu_01") -> dict[str, Any]:
-    return wire.message(
-        [{"type": "text", "text": text}, {"type": "tool_use", "id": call_id, "name": "Bash", "input": RECORDED_CALL}],
-        model="claude-opus-4-8",
-        stop_reason="tool_use",
-        usage=RECORDED_USAGE,
-    )
-
-
-def cheap_answer(body: dict[str, Any]) -> Reply:
-    return oai.answer(body, "Listing.", calls=[oai.call("call_1", "Bash", REPLAYED_CALL)])
-
-
-@dataclass
-class ReplayRig:
-    dash: Dash
-    anthropic: FakeUpstream
-    deepseek: oai.ChatModel
-    trace: Path
-
-    async def claude_code(self, body: dict[str, Any]) -> str:
-        """Send one Claude Code request (streamed, its headers) and read the answer whole."""
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(self.dash.url + "/v1/messages?beta=true", json=body, headers=cc.headers(SECRET)) as response,
-        ):
-            assert response.status == 200, await response.text()
-            await response.read()
-            return response.headers["request-id"]
-
-    async def indexed(self, request_id: str) -> dict[str, Any]:
-        async def found() -> bool:
-            return (await self.dash.get(f"/dashboard/api/requests/{request_id}"))[0] == 200
-
-        await wait_for(found)
-        return (await self.dash.get(f"/dashboard/api/requests/{request_id}"))[1]
-
-    async def replay(self, **asked: Any) -> tuple[int, list[dict[str, Any]]]:
-        async with (
-            aiohttp.ClientSession() as http,
-            http.post(self.dash.url + "/dashboard/api/replay", json=asked, headers=self.dash.admin) as response,
-        ):
-            if response.status != 200:
-                return response.status, [await response.json()]
-            assert response.content_type == "application/x-ndjson"
-            return 200, [json.loads(line) async for line in response.content if line.strip()]
-
-
-@pytest.fixture
-async def rig(
-    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, monkeypatch
-) -> AsyncIterator[ReplayRig]:
-    monkeypatch.setenv("FAKE_DEEPSEEK_KEY", "sk-deepseek-upstream-secret-000")
-    deepseek = oai.ChatModel(cheap_answer)
-    await deepseek.start()
-    trace = tmp_path / "trace.jsonl"
-    config = base_config(upstream.url, trace, pricing=PRICING)
-    config["server"]["trace"]["bodies"] = "all"
-    config["server"]["trace"]["max_body_bytes"] = 1_000_000
-    config["channels"].append(
-        {
-            "name": "fake-deepseek",
-            "type": "deepseek",
-            "base_url": deepseek.url,
-            "api_key": "${FAKE_DEEPSEEK_KEY}",
-            "models": ["deepseek-chat"],
-        }
-    )
-    config["profiles"]["cheap"] = {"rules": [{"regex": "claude-.*", "model": "deepseek-chat"}]}
-    yield ReplayRig(await start_dash(start_gateway, tmp_path, config), upstream, deepseek, trace)
-    await deepseek.close()
 
 
 def without_timings(side: dict[str, Any]) -> dict[str, Any]:
