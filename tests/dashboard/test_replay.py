@@ -86,7 +86,12 @@ async def test_a_claude_code_tool_use_request_replayed_under_another_profile_sho
 
     # the replay is traced as a replay, on its own trace, and never counted as usage
     writer = rig.dash.gateway.server.app[TRACE_WRITER]
-    await wait_for(lambda: asyncio.sleep(0, writer.written == 2))
+
+    async def indexed_replay() -> bool:
+        _, status = await rig.dash.get("/dashboard/api/status")
+        return writer.written == 2 and status["index"]["records"] == 2
+
+    await wait_for(indexed_replay)
     replayed = [r for r in iter_records(rig.trace) if r.get("replay_of")]
     assert [(r["replay_of"], r["trace_id"], r["trace_source"], r["key"], r["profile"]) for r in replayed] == [
         (request_id, start["trace_id"], "replay", "alice", "cheap")
