@@ -263,14 +263,15 @@ def _window(request: web.Request, index: Index) -> queries.Window | None:
     chosen = request.query.get("range", "24h")
     now = time.time()
     since, until = _moment(request, "since"), _moment(request, "until")
+    fine_from = index.rollups.fine_from
     if since is not None:
-        return queries.Window.of(since, until or now)
+        return queries.Window.of(since, until or now, fine_from)
     if chosen == "all":
         span = queries.data_span(index)
-        return queries.Window.of(*span) if span else None
+        return queries.Window.of(*span, fine_from) if span else None
     if chosen not in RANGES:
         raise _bad_request(f"range: one of {', '.join([*RANGES, 'all'])}")
-    return queries.Window.of(now - RANGES[chosen], now)
+    return queries.Window.of(now - RANGES[chosen], now, fine_from)
 
 
 def _choice(request: web.Request, name: str, allowed: tuple[str, ...], default: str) -> str:

@@ -12,9 +12,10 @@ numbers the pages filter and add up, in typed `array`s (one slot per record, fil
     rid               int64    a hash of the request id, to find a request by its id
 
 about 64 bytes a record. Per session (columns too): its id, first and last time, first and last
-record, requests, errors, tokens, key and client, about 200 bytes with the id string. Per five
-minutes, rollups: token and request sums per (key, model, channel, profile), latency histograms per
-(channel, model) and upstream attempts per channel, a few hundred bytes per combination in use.
+record, requests, errors, tokens, key and client, about 200 bytes with the id string. Rollups, per
+five minutes for the newest 48 hours of the log and per hour for all of it: request and token sums
+per (key, model, channel, profile) in use (about 130 bytes each), latency histograms per (channel,
+model) (512 bytes each) and upstream tries per channel.
 At most `server.dashboard.max_records` records are indexed: the oldest lines beyond that are left
 out (they stay in the files), so memory is bounded whatever the size of the log.
 
@@ -50,7 +51,9 @@ ERROR: Final = 1
 REPLAY: Final = 2
 USAGE: Final = 4
 MODEL_CALLS: Final = frozenset({"messages", "chat_completions", "responses"})
-BUCKET_S: Final = 300  # rollup resolution
+FINE_S: Final = 300  # rollups every five minutes for the newest FINE_KEEP_S of the log…
+FINE_KEEP_S: Final = 48 * 3600
+COARSE_S: Final = 3600  # …and every hour for all of it
 NO_NAME: Final = 0  # interned id of "no value"
 MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(other)"
 POLL_S: Final = 0.5
@@ -135,27 +138,87 @@ class FileRef:
         return os.pread(self.handle.fileno(), size, offset)
 
 
-@dataclass(slots=True)
-class UsageCell:
-    """Requests, errors and tokens of one rollup combination in one bucket."""
+USAGE_FIELDS: Final = ("requests", "errors", "input", "output", "cache_read", "cache_write", "reasoning")
+_STRIDE: Final = len(USAGE_FIELDS)
 
-    requests: int = 0
-    errors: int = 0
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    reasoning: int = 0
+
+def pack_dims(key: int, model: int, channel: int, profile: int) -> int:
+    return key << 48 | model << 32 | channel << 16 | profile
+
+
+def unpack_dims(packed: int) -> tuple[int, int, int, int]:
+    """(key, model, channel, profile)"""
+    return packed >> 48 & 0xFFFF, packed >> 32 & 0xFFFF, packed >> 16 & 0xFFFF, packed & 0xFFFF
+
+
+class Level:
+    """Rollups at one resolution. Per bucket (epoch seconds // `seconds`): usage rows (requests,
+    errors, tokens) per packed (key, model, channel, profile) in one flat array; latency histograms
+    (whole exchange, then time to first byte) per (channel, model); upstream tries and failures per
+    channel."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.usage: dict[int, tuple[dict[int, int], array[int]]] = {}
+        self.latency: dict[int, dict[int, array[int]]] = {}
+        self.attempts: dict[int, dict[int, list[int]]] = {}
+
+    def add_usage(self, bucket: int, dims: int, values: tuple[int, ...]) -> None:
+        rows = self.usage.get(bucket)
+        if rows is None:
+            rows = self.usage[bucket] = ({}, array("q"))
+        where, flat = rows
+        row = where.get(dims)
+        if row is None:
+            row = where[dims] = len(flat)
+            flat.extend(values)
+            return
+        for k in range(_STRIDE):
+            flat[row + k] += values[k]
+
+    def add_latency(self, bucket: int, channel_model: int, total_bin: int | None, ttfb_bin: int | None) -> None:
+        cells = self.latency.setdefault(bucket, {})
+        hist = cells.get(channel_model)
+        if hist is None:
+            hist = cells[channel_model] = array("I", [0]) * (2 * LAT_BINS)
+        if total_bin is not None:
+            hist[total_bin] += 1
+        if ttfb_bin is not None:
+            hist[LAT_BINS + ttfb_bin] += 1
+
+    def add_attempt(self, bucket: int, channel: int, failed: bool) -> None:
+        tries = self.attempts.setdefault(bucket, {}).setdefault(channel, [0, 0])
+        tries[0] += 1
+        tries[1] += failed
+
+    def prune(self, before: int) -> None:
+        """Forget the buckets before `before`."""
+        for table in (self.usage, self.latency, self.attempts):
+            for bucket in [b for b in table if b < before]:
+                del table[bucket]
+
+    def usage_rows(self, bucket: int) -> Iterator[tuple[int, array[int], int]]:
+        """(packed dims, flat array, row offset) of one bucket."""
+        rows = self.usage.get(bucket)
+        if rows is not None:
+            where, flat = rows
+            for dims, row in where.items():
+                yield dims, flat, row
 
 
 @dataclass(slots=True)
 class Rollups:
-    """Per bucket (epoch seconds // BUCKET_S): usage cells, latency histograms, attempts per channel."""
+    """Five-minute rollups of the newest FINE_KEEP_S of the log, hourly ones of all of it."""
 
-    usage: dict[int, dict[tuple[int, int, int, int], UsageCell]] = field(default_factory=dict)
-    latency: dict[int, dict[tuple[int, int], tuple[array[int], array[int]]]] = field(default_factory=dict)
-    attempts: dict[int, dict[int, list[int]]] = field(default_factory=dict)  # channel -> [tries, failed]
+    fine: Level = field(default_factory=lambda: Level(FINE_S))
+    coarse: Level = field(default_factory=lambda: Level(COARSE_S))
+    newest: float = 0.0  # the newest record time seen
     last_seen: dict[int, float] = field(default_factory=dict)  # channel -> time of its latest attempt
+
+    @property
+    def fine_from(self) -> float:
+        """Five-minute rollups exist from here on."""
+        return self.newest - FINE_KEEP_S
 
 
 @dataclass(slots=True)
@@ -317,53 +380,48 @@ class Index:
         tokens: tuple[int, int, int, int, int],
         dims: tuple[int, int, int, int],
     ) -> None:
-        bucket = int(t // BUCKET_S)
         rollups = self.rollups
+        fine, coarse = rollups.fine, rollups.coarse
+        if t > rollups.newest:
+            rollups.newest = t
+            if len(fine.usage) > FINE_KEEP_S // FINE_S + 12:  # an hour past the horizon: prune
+                fine.prune(int((t - FINE_KEEP_S) // FINE_S))
+        fine_bucket, coarse_bucket = int(t // FINE_S), int(t // COARSE_S)
         attempts = record.get("attempts")
-        if isinstance(attempts, list) and attempts:
-            cells = rollups.attempts.setdefault(bucket, {})
+        if isinstance(attempts, list):
             for attempt in attempts:
                 if not isinstance(attempt, dict):
                     continue
                 channel = self.channels.id(attempt.get("channel"))
-                tries = cells.setdefault(channel, [0, 0])
-                tries[0] += 1
                 status = attempt.get("status")
-                if attempt.get("error") or (isinstance(status, int) and status >= 400):
-                    tries[1] += 1
-                rollups.last_seen[channel] = max(rollups.last_seen.get(channel, 0.0), t)
+                failed = bool(attempt.get("error")) or (isinstance(status, int) and status >= 400)
+                fine.add_attempt(fine_bucket, channel, failed)
+                coarse.add_attempt(coarse_bucket, channel, failed)
+                if t > rollups.last_seen.get(channel, 0.0):
+                    rollups.last_seen[channel] = t
         if not flags & USAGE:
             return
-        cell = rollups.usage.setdefault(bucket, {}).get(dims)
-        if cell is None:
-            cell = rollups.usage[bucket][dims] = UsageCell()
-        cell.requests += 1
-        cell.errors += 1 if flags & ERROR else 0
-        cell.input += tokens[0]
-        cell.output += tokens[1]
-        cell.cache_read += tokens[2]
-        cell.cache_write += tokens[3]
-        cell.reasoning += tokens[4]
+        packed = pack_dims(*dims)
+        values = (1, 1 if flags & ERROR else 0, *tokens)
+        fine.add_usage(fine_bucket, packed, values)
+        coarse.add_usage(coarse_bucket, packed, values)
         timings = record.get("timings")
-        if flags & ERROR or not isinstance(timings, dict):
-            return
-        total, ttfb = timings.get("total_ms"), timings.get("ttfb_ms")
-        hists = rollups.latency.setdefault(bucket, {}).get((dims[2], dims[1]))
-        if hists is None:
-            hists = (array("I", [0]) * LAT_BINS, array("I", [0]) * LAT_BINS)
-            rollups.latency[bucket][(dims[2], dims[1])] = hists
-        if isinstance(total, int | float):
-            hists[0][latency_bin(float(total))] += 1
-        if isinstance(ttfb, int | float):
-            hists[1][latency_bin(float(ttfb))] += 1
+        if not flags & ERROR and isinstance(timings, dict):
+            total, ttfb = timings.get("total_ms"), timings.get("ttfb_ms")
+            bins = (
+                latency_bin(float(total)) if isinstance(total, int | float) else None,
+                latency_bin(float(ttfb)) if isinstance(ttfb, int | float) else None,
+            )
+            fine.add_latency(fine_bucket, dims[2] << 16 | dims[1], *bins)
+            coarse.add_latency(coarse_bucket, dims[2] << 16 | dims[1], *bins)
 
 
 def _tokens(usage: dict[str, Any]) -> tuple[int, int, int, int, int]:
-    def number(name: str) -> int:
+    out = []
+    for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
         value = usage.get(name)
-        return int(value) if isinstance(value, int | float) and value > 0 else 0
-
-    return number("input"), number("output"), number("cache_read"), number("cache_write"), number("reasoning")
+        out.append(int(value) if isinstance(value, int | float) and value > 0 else 0)
+    return out[0], out[1], out[2], out[3], out[4]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +435,22 @@ def _inode(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return (st.st_ino, st.st_dev)
+
+
+_BODY_KEYS: Final = (b',"request_body":', b',"response_body":')
+
+
+def parse_head(line: bytes) -> dict[str, Any] | None:
+    """A whole line's record without its bodies, which the writer always puts last: indexing a line
+    with 64 KB bodies then parses a few hundred bytes. A line that is not whole is parsed in full (and
+    found damaged)."""
+    if line.rstrip().endswith(b"}"):
+        cut = min((p for p in (line.find(key) for key in _BODY_KEYS) if p > 0), default=-1)
+        if cut > 0:
+            record = parse_line(line[:cut] + b"}")
+            if record is not None:
+                return record
+    return parse_line(line)
 
 
 def count_lines(path: Path) -> int:
@@ -509,7 +583,7 @@ class Indexer:
                 if skip:
                     skip -= 1
                 elif line.strip():
-                    record = parse_line(line)
+                    record = parse_head(line)
                     if record is None:
                         index.damaged += 1
                     else:
@@ -568,7 +642,7 @@ class Indexer:
         for line in data[:end].split(b"\n")[:-1]:
             size_of = len(line) + 1
             if line.strip():
-                parsed.append((parse_line(line), start, size_of))
+                parsed.append((parse_head(line), start, size_of))
             start += size_of
         records = []
         with self.lock:

@@ -15,14 +15,17 @@ from typing import Any, Final
 
 from axonhub.config import Price
 from axonhub.dashboard.index import (
-    BUCKET_S,
+    COARSE_S,
+    FINE_S,
     LAT_BINS,
     MODEL_CALLS,
     USAGE,
+    USAGE_FIELDS,
     Index,
-    UsageCell,
+    Level,
     bin_value,
     request_hash,
+    unpack_dims,
 )
 
 BODIES: Final = ("request_body", "response_body")
@@ -342,18 +345,20 @@ def request_detail(index: Index, request_id: str, pricing: Mapping[str, Price]) 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """A time range cut into equal steps (a multiple of the rollup bucket)."""
+    """A time range cut into equal steps, read from the rollup level whose buckets fit the step."""
 
     since: float
     until: float
     step: int
+    level: int  # FINE_S or COARSE_S
 
     @classmethod
-    def of(cls, since: float, until: float) -> Window:
-        span = max(until - since, BUCKET_S)
-        step = next((s for s in STEPS if span / s <= MAX_POINTS), STEPS[-1])
-        start = since - since % step
-        return cls(start, until, step)
+    def of(cls, since: float, until: float, fine_from: float = float("-inf")) -> Window:
+        """At most MAX_POINTS steps; hourly or longer before `fine_from` (no five-minute rollups there)."""
+        span = max(until - since, FINE_S)
+        steps = STEPS if since >= fine_from else tuple(s for s in STEPS if s % COARSE_S == 0)
+        step = next((s for s in steps if span / s <= MAX_POINTS), steps[-1])
+        return cls(since - since % step, until, step, FINE_S if step % COARSE_S else COARSE_S)
 
     @property
     def points(self) -> int:
@@ -361,70 +366,74 @@ class Window:
 
     def buckets(self) -> range:
         """The rollup buckets inside the window."""
-        return range(int(self.since // BUCKET_S), int(self.until // BUCKET_S) + 1)
+        return range(int(self.since // self.level), int(self.until // self.level) + 1)
 
     def point(self, bucket: int) -> int:
-        return min(self.points - 1, int((bucket * BUCKET_S - self.since) // self.step))
+        return min(self.points - 1, int((bucket * self.level - self.since) // self.step))
 
     def labels(self) -> list[str]:
         return [iso(self.since + k * self.step) for k in range(self.points)]
 
 
+def level_of(index: Index, window: Window) -> Level:
+    return index.rollups.fine if window.level == FINE_S else index.rollups.coarse
+
+
 def data_span(index: Index) -> tuple[float, float] | None:
-    buckets = index.rollups.usage.keys() | index.rollups.attempts.keys()
+    coarse = index.rollups.coarse
+    buckets = coarse.usage.keys() | coarse.attempts.keys()
     if not buckets:
         return None
-    return min(buckets) * BUCKET_S, (max(buckets) + 1) * BUCKET_S
+    return min(buckets) * COARSE_S, (max(buckets) + 1) * COARSE_S
 
 
-def _group_name(index: Index, by: str, dims: tuple[int, int, int, int]) -> str:
-    key, model, channel, profile = dims
-    names = {
-        "key": index.keys.names[key],
-        "model": index.models.names[model],
-        "channel": index.channels.names[channel],
-        "profile": index.profiles.names[profile],
-    }
-    return names[by] or "-"
+_DIMENSION: Final = {"key": 0, "model": 1, "channel": 2, "profile": 3}
+
+
+def _names(index: Index, by: str) -> tuple[int, list[str]]:
+    position = _DIMENSION[by]
+    return position, (index.keys, index.models, index.channels, index.profiles)[position].names
 
 
 def usage(index: Index, window: Window, by: str, pricing: Mapping[str, Price]) -> dict[str, Any]:
     """Tokens, requests and cost per step, one series per group (the biggest MAX_SERIES, the rest as other)."""
     points = window.points
+    level = level_of(index, window)
+    position, names = _names(index, by)
+    model_names = index.models.names
     groups: dict[str, dict[str, list[float]]] = {}
-    totals: dict[str, UsageCell] = {}
+    totals: dict[str, list[int]] = {}
     group_cost: dict[str, float | None] = {}
     for bucket in window.buckets():
-        cells = index.rollups.usage.get(bucket)
-        if not cells:
-            continue
         k = window.point(bucket)
-        for dims, cell in cells.items():
-            name = _group_name(index, by, dims)
-            series = groups.setdefault(name, _empty_series(points))
-            _add_cell(series, k, cell)
-            total = totals.setdefault(name, UsageCell())
-            _merge(total, cell)
-            spent = cost(
-                pricing.get(index.models.names[dims[1]]), cell.input, cell.output, cell.cache_read, cell.cache_write
-            )
+        for packed, flat, row in level.usage_rows(bucket):
+            dims = unpack_dims(packed)
+            name = names[dims[position]] or "-"
+            values = flat[row : row + len(USAGE_FIELDS)]
+            series = groups.get(name)
+            if series is None:
+                series = groups[name] = _empty_series(points)
+                totals[name] = [0] * len(USAGE_FIELDS)
+            total = totals[name]
+            for field_no, field_name in enumerate(USAGE_FIELDS):
+                series[field_name][k] += values[field_no]
+                total[field_no] += values[field_no]
+            spent = cost(pricing.get(model_names[dims[1]]), values[2], values[3], values[4], values[5])
             if spent is not None:
                 series["cost_usd"][k] += spent
                 group_cost[name] = (group_cost.get(name) or 0.0) + spent
             else:
                 group_cost.setdefault(name, None)
-    ranked = sorted(totals, key=lambda n: totals[n].input + totals[n].output + totals[n].cache_read, reverse=True)
+    ranked = sorted(totals, key=lambda n: totals[n][2] + totals[n][3] + totals[n][4], reverse=True)
     shown, rest = ranked[:MAX_SERIES], ranked[MAX_SERIES:]
     series_out = [{"name": n, **groups[n]} for n in shown]
     if rest:
         other = _empty_series(points)
         for name in rest:
-            for field_name, values in groups[name].items():
-                other[field_name] = [a + b for a, b in zip(other[field_name], values, strict=True)]
+            for field_name, column in groups[name].items():
+                other[field_name] = [a + b for a, b in zip(other[field_name], column, strict=True)]
         series_out.append({"name": OTHER, **other})
-    overall = UsageCell()
-    for cell in totals.values():
-        _merge(overall, cell)
+    overall = [sum(column) for column in zip(*totals.values(), strict=True)] if totals else [0] * len(USAGE_FIELDS)
     return {
         "by": by,
         "since": iso(window.since),
@@ -439,21 +448,7 @@ def usage(index: Index, window: Window, by: str, pricing: Mapping[str, Price]) -
 
 
 def _empty_series(points: int) -> dict[str, list[float]]:
-    return {name: [0] * points for name in ("requests", "errors", *TOKEN_NAMES, "cost_usd")}
-
-
-def _add_cell(series: dict[str, list[float]], k: int, cell: UsageCell) -> None:
-    series["requests"][k] += cell.requests
-    series["errors"][k] += cell.errors
-    for name in TOKEN_NAMES:
-        series[name][k] += getattr(cell, name)
-
-
-def _merge(into: UsageCell, cell: UsageCell) -> None:
-    into.requests += cell.requests
-    into.errors += cell.errors
-    for name in TOKEN_NAMES:
-        setattr(into, name, getattr(into, name) + getattr(cell, name))
+    return {name: [0] * points for name in (*USAGE_FIELDS, "cost_usd")}
 
 
 def _share(series: list[dict[str, Any]], k: int) -> float | None:
@@ -467,15 +462,16 @@ def _sum_costs(costs: Iterable[float | None]) -> float | None:
     return sum(known) if known else None
 
 
-def _total_row(name: str, cell: UsageCell, spent: float | None) -> dict[str, Any]:
-    prompt = cell.input + cell.cache_read + cell.cache_write
+def _total_row(name: str, values: list[int], spent: float | None) -> dict[str, Any]:
+    cell = dict(zip(USAGE_FIELDS, values, strict=True))
+    prompt = cell["input"] + cell["cache_read"] + cell["cache_write"]
     return {
         "name": name,
-        "requests": cell.requests,
-        "errors": cell.errors,
-        "tokens": {n: getattr(cell, n) for n in TOKEN_NAMES},
+        "requests": cell["requests"],
+        "errors": cell["errors"],
+        "tokens": {n: cell[n] for n in TOKEN_NAMES},
         "cost_usd": round(spent, 6) if spent is not None else None,
-        "cache_read_share": round(cell.cache_read / prompt, 4) if prompt else None,
+        "cache_read_share": round(cell["cache_read"] / prompt, 4) if prompt else None,
     }
 
 
@@ -503,39 +499,39 @@ def _latency_name(index: Index, by: str, channel: int, model: int) -> str:
 def latency(index: Index, window: Window, by: str) -> dict[str, Any]:
     """p50/p95/p99 of the whole exchange and of the time to first byte, per step and per group."""
     points = window.points
-    per_point: dict[str, list[tuple[list[int], list[int]]]] = {}
+    level = level_of(index, window)
+    per_point: dict[str, list[list[int]]] = {}  # name -> per step, a histogram pair (2 x LAT_BINS)
     for bucket in window.buckets():
-        cells = index.rollups.latency.get(bucket)
+        cells = level.latency.get(bucket)
         if not cells:
             continue
         k = window.point(bucket)
-        for (channel, model), (total, ttfb) in cells.items():
-            name = _latency_name(index, by, channel, model)
-            hists = per_point.setdefault(name, [([0] * LAT_BINS, [0] * LAT_BINS) for _ in range(points)])
-            _add_hist(hists[k][0], total)
-            _add_hist(hists[k][1], ttfb)
+        for channel_model, hist in cells.items():
+            name = _latency_name(index, by, channel_model >> 16, channel_model & 0xFFFF)
+            steps = per_point.get(name)
+            if steps is None:
+                steps = per_point[name] = [[0] * (2 * LAT_BINS) for _ in range(points)]
+            _add_hist(steps[k], hist)
     series = []
     table = []
-    for name in sorted(per_point, key=lambda n: -sum(sum(h[0]) for h in per_point[n])):
-        hists = per_point[name]
-        whole = [0] * LAT_BINS
-        first = [0] * LAT_BINS
-        for step_total, step_ttfb in hists:
-            _add_hist(whole, step_total)
-            _add_hist(first, step_ttfb)
+    for name in sorted(per_point, key=lambda n: -sum(sum(h[:LAT_BINS]) for h in per_point[n])):
+        steps = per_point[name]
+        whole = [0] * (2 * LAT_BINS)
+        for step_hist in steps:
+            _add_hist(whole, step_hist)
         series.append(
             {
                 "name": name,
-                **{f"p{q}": [percentile(h[0], q / 100) for h in hists] for q in (50, 95, 99)},
-                **{f"ttfb_p{q}": [percentile(h[1], q / 100) for h in hists] for q in (50, 95, 99)},
+                **{f"p{q}": [percentile(h[:LAT_BINS], q / 100) for h in steps] for q in (50, 95, 99)},
+                **{f"ttfb_p{q}": [percentile(h[LAT_BINS:], q / 100) for h in steps] for q in (50, 95, 99)},
             }
         )
         table.append(
             {
                 "name": name,
-                "count": sum(whole),
-                **{f"p{q}": percentile(whole, q / 100) for q in (50, 95, 99)},
-                **{f"ttfb_p{q}": percentile(first, q / 100) for q in (50, 95, 99)},
+                "count": sum(whole[:LAT_BINS]),
+                **{f"p{q}": percentile(whole[:LAT_BINS], q / 100) for q in (50, 95, 99)},
+                **{f"ttfb_p{q}": percentile(whole[LAT_BINS:], q / 100) for q in (50, 95, 99)},
             }
         )
     return {
@@ -550,8 +546,9 @@ def latency(index: Index, window: Window, by: str) -> dict[str, Any]:
 
 
 def _add_hist(into: list[int], hist: array[int] | list[int]) -> None:
-    for k in range(LAT_BINS):
-        into[k] += hist[k]
+    for k, count in enumerate(hist):
+        if count:
+            into[k] += count
 
 
 # ---------------------------------------------------------------------------------------------
@@ -563,7 +560,7 @@ def channel_stats(index: Index, now: float) -> dict[str, dict[str, Any]]:
     """Per channel name: attempts and failures (last hour, last day, all), model calls, latency."""
     out: dict[str, dict[str, Any]] = {}
     rollups = index.rollups
-    windows = {"1h": now - 3600, "24h": now - 86400, "all": float("-inf")}
+    windows = {"1h": (rollups.fine, now - 3600), "24h": (rollups.coarse, now - 86400), "all": (rollups.coarse, None)}
 
     def entry(channel: int) -> dict[str, Any]:
         name = index.channels.names[channel]
@@ -576,30 +573,33 @@ def channel_stats(index: Index, now: float) -> dict[str, dict[str, Any]]:
             }
         return out[name]
 
-    for bucket, cells in rollups.attempts.items():
-        t = bucket * BUCKET_S
-        for channel, (tries, failed) in cells.items():
-            stats = entry(channel)
-            for w, since in windows.items():
-                if t + BUCKET_S > since:
-                    stats["attempts"][w]["tries"] += tries
-                    stats["attempts"][w]["failed"] += failed
-    day: dict[int, list[int]] = {}
-    for bucket, usage_cells in rollups.usage.items():
-        t = bucket * BUCKET_S
-        for dims, cell in usage_cells.items():
-            if not dims[2]:
+    for window, (level, since) in windows.items():
+        for bucket, cells in level.attempts.items():
+            if since is not None and (bucket + 1) * level.seconds <= since:
                 continue
-            stats = entry(dims[2])
-            for w, since in windows.items():
-                if t + BUCKET_S > since:
-                    stats["requests"][w]["count"] += cell.requests
-                    stats["requests"][w]["errors"] += cell.errors
-        if t + BUCKET_S > windows["24h"]:
-            for (channel, _model), (whole, _ttfb) in rollups.latency.get(bucket, {}).items():
-                _add_hist(day.setdefault(channel, [0] * LAT_BINS), whole)
-    for channel, hist in day.items():
-        entry(channel)["latency_ms"] = {"p50": percentile(hist, 0.5), "p95": percentile(hist, 0.95)}
+            for channel, (tries, failed) in cells.items():
+                counts = entry(channel)["attempts"][window]
+                counts["tries"] += tries
+                counts["failed"] += failed
+        for bucket in level.usage:
+            if since is not None and (bucket + 1) * level.seconds <= since:
+                continue
+            for packed, flat, row in level.usage_rows(bucket):
+                channel = unpack_dims(packed)[2]
+                if channel:
+                    counts = entry(channel)["requests"][window]
+                    counts["count"] += flat[row]
+                    counts["errors"] += flat[row + 1]
+    day: dict[int, list[int]] = {}
+    for bucket, latency_cells in rollups.coarse.latency.items():
+        if (bucket + 1) * COARSE_S > now - 86400:
+            for channel_model, hist in latency_cells.items():
+                _add_hist(day.setdefault(channel_model >> 16, [0] * (2 * LAT_BINS)), hist)
+    for channel, merged in day.items():
+        entry(channel)["latency_ms"] = {
+            "p50": percentile(merged[:LAT_BINS], 0.5),
+            "p95": percentile(merged[:LAT_BINS], 0.95),
+        }
     out.pop("", None)
     return out
 
