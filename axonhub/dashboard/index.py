@@ -30,6 +30,7 @@ damaged line (torn write, hand edit) is skipped and counted. Readers take `Index
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import os
 import threading
@@ -57,6 +58,7 @@ COARSE_S: Final = 3600  # …and every hour for all of it
 NO_NAME: Final = 0  # interned id of "no value"
 MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(other)"
 POLL_S: Final = 0.5
+_SERIALS: Final = itertools.count(1)
 READ_CHUNK: Final = 4 << 20
 
 # Latency histograms: bin 0 holds everything under 10 ms, bin k covers 10 ms x 1.2^(k-1) … x 1.2^k,
@@ -273,6 +275,7 @@ class Index:
         self.damaged = 0
         self.skipped = 0  # lines left out to stay within max_records
         self.generation = 0  # bumped with every batch: a cache key for query results
+        self.serial = next(_SERIALS)  # tells this index from the one it replaced, for caches
 
     def __len__(self) -> int:
         return len(self.t)

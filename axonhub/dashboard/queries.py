@@ -82,7 +82,7 @@ class FilterCache:
         )
         if (flt.key and ids[0] is None) or (flt.model and ids[1] is None) or (flt.channel and ids[2] is None):
             return None  # a name the index never saw: nothing matches
-        cache_key = (id(index), flt.key, flt.model, flt.channel)
+        cache_key = (index.serial, flt.key, flt.model, flt.channel)
         scanned, best = self._entries.get(cache_key, (0, {}))
         key_id = ids[0] if flt.key else None
         model_id = ids[1] if flt.model else None
