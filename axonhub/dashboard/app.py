@@ -590,33 +590,31 @@ def _assets() -> dict[str, bytes]:
     return {name: folder.joinpath(name).read_bytes() for name in STATIC}
 
 
-def _dashboard_ctx(app: web.Application) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(main: web.Application) -> AsyncIterator[None]:
-        config = main[CONFIG_HOLDER].current
-        loop = asyncio.get_running_loop()
-        access = await asyncio.to_thread(admin_access_for, config)
-        assets = await asyncio.to_thread(_assets)
-        hub = LiveHub(loop)
-        indexer = Indexer(
-            config.server.trace.path,
-            config.server.dashboard.max_records,
-            on_records=hub.publish_threadsafe,
-            on_built=lambda: hub.broadcast_threadsafe("index", {"state": "ready"}),
-        )
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=None), trust_env=False)
-        dashboard = Dashboard(indexer, hub, access, http, assets)
-        main[ADMIN_ACCESS] = access
-        main[DASHBOARD] = dashboard
-        main[ON_EXCHANGE_DONE].append(hub.on_exchange)
-        main[ON_EXCHANGE_DONE].append(lambda record: indexer.wake())
-        indexer.start()
-        try:
-            yield
-        finally:
-            await http.close()
-            await asyncio.to_thread(indexer.stop)
-
-    return ctx
+async def dashboard_ctx(main: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx of the gateway app: the admin token, the index thread, the live hub, a client for replays."""
+    config = main[CONFIG_HOLDER].current
+    loop = asyncio.get_running_loop()
+    access = await asyncio.to_thread(admin_access_for, config)
+    assets = await asyncio.to_thread(_assets)
+    hub = LiveHub(loop)
+    indexer = Indexer(
+        config.server.trace.path,
+        config.server.dashboard.max_records,
+        on_records=hub.publish_threadsafe,
+        on_built=lambda: hub.broadcast_threadsafe("index", {"state": "ready"}),
+    )
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=None), trust_env=False)
+    dashboard = Dashboard(indexer, hub, access, http, assets)
+    main[ADMIN_ACCESS] = access
+    main[DASHBOARD] = dashboard
+    main[ON_EXCHANGE_DONE].append(hub.on_exchange)
+    main[ON_EXCHANGE_DONE].append(lambda record: indexer.wake())
+    indexer.start()
+    try:
+        yield
+    finally:
+        await http.close()
+        await asyncio.to_thread(indexer.stop)
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -659,6 +657,6 @@ def add_dashboard(app: web.Application, config: Config) -> frozenset[str]:
     sub = dashboard_app()
     app.add_subapp(f"{PREFIX}/", sub)
     app.router.add_get(PREFIX, _to_dashboard)
-    app.cleanup_ctx.append(_dashboard_ctx(sub))
+    app.cleanup_ctx.append(dashboard_ctx)
     app.on_shutdown.append(_close_streams)
     return frozenset({PREFIX, *(resource.canonical for resource in sub.router.resources())})
