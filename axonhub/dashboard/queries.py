@@ -73,6 +73,7 @@ class FilterCache:
 
     def __init__(self) -> None:
         self._entries: dict[tuple[int, str | None, str | None, str | None], tuple[int, dict[int, int]]] = {}
+        self.counts: dict[tuple[int, int, SessionFilter], int] = {}
 
     def matching(self, index: Index, flt: SessionFilter) -> dict[int, int] | None:
         ids = (
@@ -158,11 +159,23 @@ def _ordered_sessions(
             yield i, s
 
 
-def _count_sessions(index: Index, flt: SessionFilter, cache: FilterCache | None) -> int:
-    if flt.by_request or flt.q:
-        return sum(1 for _ in _ordered_sessions(index, flt, cache or FilterCache()))
+def _count_sessions(index: Index, flt: SessionFilter, cache: FilterCache) -> int:
+    """How many sessions match, counted once per index generation and filter."""
+    key = (index.serial, index.generation, flt)
+    found = cache.counts.get(key)
+    if found is not None:
+        return found
     sessions = index.sessions
-    return sum(1 for s in range(len(sessions)) if not sessions.replay[s] and _time_ok(index, s, flt))
+    if flt.by_request or flt.q:
+        found = sum(1 for _ in _ordered_sessions(index, flt, cache))
+    elif flt.since is None and flt.until is None:
+        found = len(sessions) - sum(sessions.replay)
+    else:
+        found = sum(1 for s in range(len(sessions)) if not sessions.replay[s] and _time_ok(index, s, flt))
+    if len(cache.counts) > 64:
+        cache.counts.clear()
+    cache.counts[key] = found
+    return found
 
 
 def _search(index: Index, q: str) -> set[int]:
@@ -276,35 +289,19 @@ def session_detail(
 
 
 def find_request(index: Index, request_id: str) -> int | None:
-    """The newest record with this request id (hash match, then confirmed by reading the line)."""
+    """The record with this request id: a hash match (a scan in C), confirmed by reading the line."""
     wanted = request_hash(request_id)
     rid = index.rid
-    start = len(rid)
-    while start > 0:
+    start = 0
+    while True:
         try:
-            i = _rindex(rid, wanted, start)
+            i = rid.index(wanted, start)
         except ValueError:
             return None
         record = index.read(i)
         if record is not None and record.get("request_id") == request_id:
             return i
-        start = i
-    return None
-
-
-def _rindex(column: array[int], value: int, end: int) -> int:
-    """The last position before `end` holding `value` (ValueError when none)."""
-    position = -1
-    lo = 0
-    while True:
-        try:
-            found = column.index(value, lo, end)
-        except ValueError:
-            break
-        position, lo = found, found + 1
-    if position < 0:
-        raise ValueError(value)
-    return position
+        start = i + 1
 
 
 def replayable(record: Mapping[str, Any]) -> str | None:
