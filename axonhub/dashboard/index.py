@@ -19,7 +19,8 @@ model) (512 bytes each) and upstream tries per channel.
 At most `server.dashboard.max_records` records are indexed: the oldest lines beyond that are left
 out (they stay in the files), so memory is bounded whatever the size of the log.
 
-Records arrive by following the file like `tail -F`: the gateway wakes the thread when it finished
+The first build is published as it grows (the pages fill while it runs); a rebuild is swapped in
+whole. Records then arrive by following the file like `tail -F`: the gateway wakes the thread when it finished
 an exchange (`Indexer.wake`), and a half-second poll catches the rest. Rotation is followed (the
 rest of the old file first); when the oldest file disappears, the file shrinks in place, or the
 index outgrows its bound, a new index is built from the files on disk and swapped in whole. A
@@ -541,9 +542,14 @@ class Indexer:
         index = Index()
         skip = max(0, sum(count_lines(p) for p in files) - self.max_records)
         index.skipped = skip
+        # The first build is shown as it grows; a rebuild is swapped in when it is whole.
+        progressive = len(self.current) == 0
+        if progressive:
+            self._swap(index)
         for path in files:
             if self._stop.is_set():
-                index.close()
+                if not progressive:
+                    index.close()
                 return
             try:
                 handle = path.open("rb")
@@ -551,12 +557,11 @@ class Indexer:
                 continue
             inode = os.fstat(handle.fileno())
             ref = FileRef(len(index.files), path, handle, (inode.st_ino, inode.st_dev))
-            index.files.append(ref)
-            skip = self._read_file(index, ref, skip)
-        with self.lock:
-            old, self.current = self.current, index
-            index.generation = old.generation + 1
-        old.close()
+            with self.lock:
+                index.files.append(ref)
+            skip = self._read_file(index, ref, skip, progressive)
+        if not progressive:
+            self._swap(index)
         seconds = time.monotonic() - started
         self.progress = Progress("ready", self.progress.bytes_total, self.progress.bytes_total, 0.0, seconds)
         log.info(
@@ -571,8 +576,17 @@ class Indexer:
         if self.on_built is not None:
             self.on_built()
 
-    def _read_file(self, index: Index, ref: FileRef, skip: int) -> int:
-        """Index the complete lines of one file (during a build, not yet published); returns lines still to skip."""
+    def _swap(self, index: Index) -> None:
+        with self.lock:
+            old, self.current = self.current, index
+            index.generation = old.generation + 1
+        old.close()
+
+    def _read_file(self, index: Index, ref: FileRef, skip: int, published: bool) -> int:
+        """Index the complete lines of one file during a build; returns the lines still to skip.
+
+        Lines are parsed outside the lock; a published index takes them under it, a chunk at a time.
+        """
         offset = 0
         pending = b""
         ref.handle.seek(0)
@@ -581,17 +595,21 @@ class Indexer:
             end = data.rfind(b"\n") + 1
             pending = data[end:]
             start = offset
+            parsed: list[tuple[dict[str, Any] | None, int, int]] = []
             for line in data[:end].split(b"\n")[:-1]:
                 size = len(line) + 1
                 if skip:
                     skip -= 1
                 elif line.strip():
-                    record = parse_head(line)
+                    parsed.append((parse_head(line), start, size))
+                start += size
+            with self.lock if published else contextlib.nullcontext():
+                for record, line_offset, size in parsed:
                     if record is None:
                         index.damaged += 1
                     else:
-                        index.add(record, ref.number, start, size)
-                start += size
+                        index.add(record, ref.number, line_offset, size)
+                index.generation += 1
             offset += end
             self.progress.bytes_done += len(chunk)
         ref.read_to = offset
