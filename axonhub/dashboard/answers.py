@@ -12,7 +12,7 @@ from axonhub import ir
 from axonhub.config import Price
 from axonhub.dashboard.queries import record_cost
 from axonhub.errors import GatewayError
-from axonhub.formats.registry import CODECS
+from axonhub.stream_answer import format_named, model_only
 
 
 def content_of(client_format: str, body: Any) -> dict[str, Any]:
@@ -29,11 +29,11 @@ def content_of(client_format: str, body: Any) -> dict[str, Any]:
         return {**empty, "note": f"the recorded answer was truncated ({body.get('bytes')} bytes)"}
     if "stream_error" in body:
         return {**empty, "text": str(body.get("partial_text") or ""), "note": f"stream failed: {body['stream_error']}"}
-    codec = CODECS.get(client_format)
-    if codec is None:
+    client = format_named(client_format)
+    if client is None:
         return {**empty, "note": f"no codec reads {client_format} answers"}
     try:
-        response = codec.parse_response(body)
+        response = client.codec.parse_response(body, model_only(str(body.get("model") or "")))
     except (GatewayError, KeyError, TypeError, ValueError) as exc:
         message = exc.message if isinstance(exc, GatewayError) else repr(exc)
         return {**empty, "note": f"the answer could not be read: {message}"}

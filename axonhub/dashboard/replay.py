@@ -39,8 +39,7 @@ from axonhub.dashboard.answers import answer, difference, totals
 from axonhub.dashboard.index import MODEL_CALLS, REPLAY, Index
 from axonhub.dashboard.live import LiveHub
 from axonhub.dashboard.queries import find_request, replayable
-from axonhub.formats.registry import CODECS
-from axonhub.stream_answer import StreamAnswer
+from axonhub.stream_answer import StreamAnswer, format_named, model_only
 
 RECORD_WAIT_S: Final = 30.0
 MAX_SESSION_REQUESTS: Final = 2000
@@ -150,10 +149,10 @@ async def _send(
     url = base_url + str(original.get("path") or "/v1/messages")
     async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers) as response:
         if response.content_type == "text/event-stream":
-            codec = CODECS.get(str(original.get("client_format")))
-            if codec is None:
+            client = format_named(original.get("client_format"))
+            if client is None:
                 return response.status, None
-            collector = StreamAnswer(codec, str(body.get("model") or ""))
+            collector = StreamAnswer(client.codec, model_only(str(body.get("model") or "")))
             async for chunk in response.content.iter_any():
                 collector.feed_bytes(chunk)
             return response.status, collector.body()
