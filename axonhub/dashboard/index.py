@@ -295,6 +295,18 @@ class Index:
             return None
         return parse_line(line)
 
+    def read_head(self, i: int) -> tuple[dict[str, Any], bool, bool] | None:
+        """Record i without its bodies (cheap even with large ones), and whether it has each body."""
+        ref = self.files[self.file[i]]
+        try:
+            line = ref.read_at(self.off[i], self.size[i])
+        except (OSError, ValueError):
+            return None
+        record = parse_head(line)
+        if record is None:
+            return None
+        return record, _BODY_KEYS[0] in line, _BODY_KEYS[1] in line
+
     def session_records(self, s: int) -> Iterator[int]:
         i = self.sessions.head[s]
         while i >= 0:

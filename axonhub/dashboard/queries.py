@@ -271,11 +271,13 @@ def session_detail(
     requests = []
     unreadable = 0
     for i in page:
-        record = index.read(i)
-        if record is None:
+        head = index.read_head(i)
+        if head is None:
             unreadable += 1
             continue
+        record, has_request_body, has_response_body = head
         item = summary(record, pricing)
+        item["has_request_body"], item["has_response_body"] = has_request_body, has_response_body
         item["offset_s"] = round(index.t[i] - start, 3)
         item["replays"] = len(index.replays.get(index.rid[i], ()))
         requests.append(item)
@@ -289,19 +291,19 @@ def session_detail(
 
 
 def find_request(index: Index, request_id: str) -> int | None:
-    """The record with this request id: a hash match (a scan in C), confirmed by reading the line."""
-    wanted = request_hash(request_id)
-    rid = index.rid
-    start = 0
-    while True:
-        try:
-            i = rid.index(wanted, start)
-        except ValueError:
-            return None
-        record = index.read(i)
-        if record is not None and record.get("request_id") == request_id:
-            return i
-        start = i + 1
+    """The record with this request id: its hash found by a byte search over the hash column (a few
+    milliseconds for a million records), confirmed by reading the line."""
+    needle = array("q", [request_hash(request_id)]).tobytes()
+    width = len(needle)
+    data = index.rid.tobytes()
+    position = data.find(needle)
+    while position >= 0:
+        if position % width == 0:
+            record = index.read(position // width)
+            if record is not None and record.get("request_id") == request_id:
+                return position // width
+        position = data.find(needle, position + 1)
+    return None
 
 
 def replayable(record: Mapping[str, Any]) -> str | None:
