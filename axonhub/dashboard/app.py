@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from typing import Any, Final, TypeVar
+from urllib.parse import parse_qs
 
 import aiohttp
 import structlog
@@ -58,6 +59,7 @@ SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 MAX_REPLAY_BODY: Final = 64 * 1024
+MAX_FORM_BYTES: Final = 4096
 CONFIG_CHECK_S: Final = 2.0
 T = TypeVar("T")
 
@@ -193,8 +195,11 @@ async def login_get(request: web.Request) -> web.Response:
 
 
 async def login_post(request: web.Request) -> web.Response:
-    form = await request.post()
-    if dashboard_of(request).access.is_token(str(form.get("token") or "")):
+    raw = await request.content.read(MAX_FORM_BYTES + 1)  # before any credential: never read more
+    if len(raw) > MAX_FORM_BYTES:
+        return _login_page("That form is too large.", 413)
+    token = parse_qs(raw.decode("utf-8", "replace")).get("token", [""])[0]
+    if dashboard_of(request).access.is_token(token):
         return _signed_in(request)
     return _login_page("That is not the admin token.", 401)
 
@@ -533,10 +538,11 @@ async def api_events(request: web.Request) -> web.StreamResponse:
 
 async def api_replay(request: web.Request) -> web.StreamResponse:
     """POST {"request_id" | "session", "profile", "key"?}: NDJSON, one line per replayed request."""
-    if (request.content_length or 0) > MAX_REPLAY_BODY:
+    raw = await request.content.read(MAX_REPLAY_BODY + 1)
+    if len(raw) > MAX_REPLAY_BODY:
         return _bad("request body too large")
     try:
-        asked = await request.json()
+        asked = json.loads(raw)
     except ValueError:
         return _bad("a JSON object expected: {request_id | session, profile, key?}")
     if not isinstance(asked, dict) or not isinstance(asked.get("profile"), str):

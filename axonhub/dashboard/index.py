@@ -60,7 +60,7 @@ NO_NAME: Final = 0  # interned id of "no value"
 MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(other)"
 POLL_S: Final = 0.5
 _SERIALS: Final = itertools.count(1)
-READ_CHUNK: Final = 4 << 20
+READ_CHUNK: Final = 1 << 20  # a published build holds the lock for one chunk at a time
 
 # Latency histograms: bin 0 holds everything under 10 ms, bin k covers 10 ms x 1.2^(k-1) … x 1.2^k,
 # the last bin everything from about 19 minutes on. A percentile is read as its bin's geometric middle,

@@ -106,6 +106,16 @@ async def test_the_login_form_takes_the_token_and_refuses_a_client_key(dash: Das
             assert response.status == 200
 
 
+async def test_oversized_bodies_are_refused_before_they_are_read_whole(dash: Dash):
+    async with aiohttp.ClientSession() as http:
+        async with http.post(dash.url + "/dashboard/login", data={"token": "x" * 10_000}) as response:
+            assert response.status == 413
+        async with http.post(
+            dash.url + "/dashboard/api/replay", data=b"{" + b" " * 70_000 + b"}", headers=dash.admin
+        ) as response:
+            assert (response.status, await response.json()) == (400, {"error": "request body too large"})
+
+
 async def test_a_host_header_that_is_not_loopback_is_refused_even_with_the_token(dash: Dash):
     status, body = await dash.get("/dashboard/api/status", headers={**dash.admin, "Host": "attacker.example:8090"})
     assert (status, body) == (
