@@ -12,9 +12,10 @@ import anthropic
 import pytest
 
 from axonhub.dashboard.access import login_url
+from tests.claude_code import run_claude
 from tests.conftest import SECRET
 from tests.dashboard.browser import SCREENSHOTS, chromium_page, screenshot
-from tests.dashboard.harness import Dash, ReplayRig, tool_use_message
+from tests.dashboard.harness import Dash, ReplayRig, tool_use_message, wait_for
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.transform import claude_code_requests as cc
@@ -132,3 +133,31 @@ async def test_the_login_page_in_chromium_refuses_a_client_key(rig: ReplayRig):
             assert response.status == 401  # the browser's session is not anyone else's
         # the refused sign-in (a 401) is the one console error
         assert [p for p in problems if "401" not in p] == []
+
+
+@pytest.mark.claude_code
+async def test_a_real_claude_code_session_in_chromium(rig: ReplayRig, tmp_path):
+    """The real `claude -p` through the gateway: its session is listed and its timeline shows its requests."""
+    rig.anthropic.default = Reply.sse(wire.stream_events(wire.message([{"type": "text", "text": "Done."}])))
+    run = await run_claude("Say done.", base_url=rig.dash.url, key=SECRET, home=tmp_path / "home")
+    assert run.returncode == 0 and run.result.get("is_error") is False, run.stderr
+    session = str(run.result["session_id"])
+
+    async def listed() -> bool:
+        _, found = await rig.dash.get(f"/dashboard/api/sessions?q={session}")
+        return bool(found["sessions"])
+
+    await wait_for(listed)
+    _, page = await rig.dash.get(f"/dashboard/api/sessions?q={session}")
+    assert [s["trace_id"] for s in page["sessions"]] == [session]
+    requests = page["sessions"][0]["requests"]
+
+    async with chromium_page() as (page_, problems):
+        await page_.goto(login_url(rig.dash.url, rig.dash.token))
+        await page_.wait_for_selector(f'tr[data-trace-id="{session}"]')
+        assert "claude-cli/" in await page_.locator(f'tr[data-trace-id="{session}"]').inner_text()
+        await page_.click(f'a[href="#/session/{session}"]')
+        await page_.wait_for_selector("tr[data-request-id]")
+        assert await count(page_, "tr[data-request-id]") == requests
+        await screenshot(page_, "claude-code-session")
+        assert problems == []
