@@ -30,9 +30,9 @@ damaged line (torn write, hand edit) is skipped and counted. Readers take `Index
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
-import math
 import os
 import threading
 import time
@@ -68,13 +68,11 @@ READ_CHUNK: Final = 1 << 20  # a published build holds the lock for one chunk at
 LAT_BINS: Final = 64
 LAT_BASE_MS: Final = 10.0
 LAT_FACTOR: Final = 1.2
-_LOG_FACTOR: Final = math.log(LAT_FACTOR)
+_LAT_EDGES: Final = [LAT_BASE_MS * LAT_FACTOR**k for k in range(LAT_BINS - 1)]  # bin k starts at edge k-1
 
 
 def latency_bin(ms: float) -> int:
-    if ms < LAT_BASE_MS:
-        return 0
-    return min(LAT_BINS - 1, 1 + int(math.log(ms / LAT_BASE_MS) / _LOG_FACTOR))
+    return min(LAT_BINS - 1, bisect.bisect_right(_LAT_EDGES, ms))
 
 
 def bin_value(k: int) -> float:
@@ -142,7 +140,6 @@ class FileRef:
 
 
 USAGE_FIELDS: Final = ("requests", "errors", "input", "output", "cache_read", "cache_write", "reasoning")
-_STRIDE: Final = len(USAGE_FIELDS)
 
 
 def pack_dims(key: int, model: int, channel: int, profile: int) -> int:
@@ -155,44 +152,55 @@ def unpack_dims(packed: int) -> tuple[int, int, int, int]:
 
 
 class Level:
-    """Rollups at one resolution. Per bucket (epoch seconds // `seconds`): usage rows (requests,
-    errors, tokens) per packed (key, model, channel, profile) in one flat array; latency histograms
-    (whole exchange, then time to first byte) per (channel, model); upstream tries and failures per
-    channel."""
+    """Rollups at one resolution. Per bucket (epoch seconds // `seconds`): a usage row (requests,
+    errors, tokens) per packed (key, model, channel, profile); latency histograms (whole exchange,
+    then time to first byte) per (channel, model); upstream tries and failures per channel."""
 
     def __init__(self, seconds: int) -> None:
         self.seconds = seconds
-        self.usage: dict[int, tuple[dict[int, int], array[int]]] = {}
+        self.usage: dict[int, dict[int, list[int]]] = {}
         self.latency: dict[int, dict[int, array[int]]] = {}
         self.attempts: dict[int, dict[int, list[int]]] = {}
 
     def add_usage(self, bucket: int, dims: int, values: tuple[int, ...]) -> None:
         rows = self.usage.get(bucket)
         if rows is None:
-            rows = self.usage[bucket] = ({}, array("q"))
-        where, flat = rows
-        row = where.get(dims)
+            rows = self.usage[bucket] = {}
+        row = rows.get(dims)
         if row is None:
-            row = where[dims] = len(flat)
-            flat.extend(values)
+            rows[dims] = list(values)
             return
-        for k in range(_STRIDE):
-            flat[row + k] += values[k]
+        row[0] += values[0]
+        row[1] += values[1]
+        row[2] += values[2]
+        row[3] += values[3]
+        row[4] += values[4]
+        row[5] += values[5]
+        row[6] += values[6]
 
     def add_latency(self, bucket: int, channel_model: int, total_bin: int | None, ttfb_bin: int | None) -> None:
-        cells = self.latency.setdefault(bucket, {})
+        cells = self.latency.get(bucket)
+        if cells is None:
+            cells = self.latency[bucket] = {}
         hist = cells.get(channel_model)
         if hist is None:
-            hist = cells[channel_model] = array("I", [0]) * (2 * LAT_BINS)
+            hist = cells[channel_model] = array("I", bytes(8 * LAT_BINS))
         if total_bin is not None:
             hist[total_bin] += 1
         if ttfb_bin is not None:
             hist[LAT_BINS + ttfb_bin] += 1
 
     def add_attempt(self, bucket: int, channel: int, failed: bool) -> None:
-        tries = self.attempts.setdefault(bucket, {}).setdefault(channel, [0, 0])
-        tries[0] += 1
-        tries[1] += failed
+        cells = self.attempts.get(bucket)
+        if cells is None:
+            cells = self.attempts[bucket] = {}
+        tries = cells.get(channel)
+        if tries is None:
+            cells[channel] = [1, 1 if failed else 0]
+        else:
+            tries[0] += 1
+            if failed:
+                tries[1] += 1
 
     def prune(self, before: int) -> None:
         """Forget the buckets before `before`."""
@@ -200,13 +208,11 @@ class Level:
             for bucket in [b for b in table if b < before]:
                 del table[bucket]
 
-    def usage_rows(self, bucket: int) -> Iterator[tuple[int, array[int], int]]:
-        """(packed dims, flat array, row offset) of one bucket."""
+    def usage_rows(self, bucket: int) -> Iterator[tuple[int, list[int]]]:
+        """(packed dims, row) of one bucket; a row holds USAGE_FIELDS in order."""
         rows = self.usage.get(bucket)
         if rows is not None:
-            where, flat = rows
-            for dims, row in where.items():
-                yield dims, flat, row
+            yield from rows.items()
 
 
 @dataclass(slots=True)

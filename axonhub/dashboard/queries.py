@@ -405,10 +405,9 @@ def usage(index: Index, window: Window, by: str, pricing: Mapping[str, Price]) -
     group_cost: dict[str, float | None] = {}
     for bucket in window.buckets():
         k = window.point(bucket)
-        for packed, flat, row in level.usage_rows(bucket):
+        for packed, values in level.usage_rows(bucket):
             dims = unpack_dims(packed)
             name = names[dims[position]] or "-"
-            values = flat[row : row + len(USAGE_FIELDS)]
             series = groups.get(name)
             if series is None:
                 series = groups[name] = _empty_series(points)
@@ -583,12 +582,12 @@ def channel_stats(index: Index, now: float) -> dict[str, dict[str, Any]]:
         for bucket in level.usage:
             if since is not None and (bucket + 1) * level.seconds <= since:
                 continue
-            for packed, flat, row in level.usage_rows(bucket):
+            for packed, values in level.usage_rows(bucket):
                 channel = unpack_dims(packed)[2]
                 if channel:
                     counts = entry(channel)["requests"][window]
-                    counts["count"] += flat[row]
-                    counts["errors"] += flat[row + 1]
+                    counts["count"] += values[0]
+                    counts["errors"] += values[1]
     day: dict[int, list[int]] = {}
     for bucket, latency_cells in rollups.coarse.latency.items():
         if (bucket + 1) * COARSE_S > now - 86400:
