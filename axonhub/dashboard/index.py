@@ -14,14 +14,14 @@ numbers the pages filter and add up, in typed `array`s (one slot per record, fil
 about 64 bytes a record. Per session (columns too): its id, first and last time, first and last
 record, requests, errors, tokens, key and client, about 200 bytes with the id string. Rollups, per
 five minutes for the newest 48 hours of the log and per hour for all of it: request and token sums
-per (key, model, channel, profile) in use (about 130 bytes each), latency histograms per (channel,
+per (key, model, channel, profile) in use (about 250 bytes each), latency histograms per (channel,
 model) (512 bytes each) and upstream tries per channel.
 At most `server.dashboard.max_records` records are indexed: the oldest lines beyond that are left
 out (they stay in the files), so memory is bounded whatever the size of the log.
 
 The first build is published as it grows (the pages fill while it runs); a rebuild is swapped in
-whole. Records then arrive by following the file like `tail -F`: the gateway wakes the thread when it finished
-an exchange (`Indexer.wake`), and a half-second poll catches the rest. Rotation is followed (the
+whole. Records then arrive by following the file like `tail -F`: the gateway wakes the thread when
+it finished an exchange (`Indexer.wake`), and a half-second poll catches the rest. Rotation is followed (the
 rest of the old file first); when the oldest file disappears, the file shrinks in place, or the
 index outgrows its bound, a new index is built from the files on disk and swapped in whole. A
 damaged line (torn write, hand edit) is skipped and counted. Readers take `Indexer.lock` and read
