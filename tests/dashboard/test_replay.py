@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import aiohttp
+import pytest
 from click.testing import CliRunner
 
 from axonhub.cli import main as cli
@@ -187,6 +188,7 @@ async def run_cli(*args: str) -> tuple[int, str, str]:
     return process.returncode or 0, out.decode(), err.decode()
 
 
+@pytest.mark.slow
 async def test_the_cli_prints_both_answers_side_by_side(rig: ReplayRig):
     rig.anthropic.enqueue(Reply.sse(wire.stream_events(tool_use_message())))
     request_id = await rig.claude_code(cc.main_body())

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from axonhub.cli import main
@@ -54,6 +55,7 @@ def read_event(process: subprocess.Popen[bytes], name: str, timeout: float = 20)
     raise AssertionError(f"no {name!r} log line; got:\n{seen}")
 
 
+@pytest.mark.slow
 def test_serve_prints_the_dashboard_address_and_a_login_link_that_works_once(tmp_path: Path) -> None:
     config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
     port = free_port()
