@@ -27,7 +27,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, ON_EXCHANGE_DONE
+from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, ON_EXCHANGE_DONE, REDACTOR
 from axonhub.config import Config
 from axonhub.dashboard import charts, queries, replay
 from axonhub.dashboard.access import (
@@ -601,6 +601,7 @@ async def dashboard_ctx(main: web.Application) -> AsyncIterator[None]:
     config = main[CONFIG_HOLDER].current
     loop = asyncio.get_running_loop()
     access = await asyncio.to_thread(admin_access_for, config)
+    main[REDACTOR].hide([access.token])  # never in a log line, a trace record or an error body
     assets = await asyncio.to_thread(_assets)
     hub = LiveHub(loop)
     indexer = Indexer(

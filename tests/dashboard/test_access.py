@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import time
@@ -224,3 +225,22 @@ def test_login_codes_are_single_use_and_expire_and_sessions_are_signed():
     expiry, _, signature = cookie.partition(".")
     assert access.valid_session(f"{int(expiry) + 3600}.{signature}", now) is False
     assert AdminAccess("another-token-of-enough-length").valid_session(cookie, now) is False
+
+
+async def test_the_admin_token_is_never_written_where_a_client_key_could_put_it(dash: Dash) -> None:
+    """A client that pastes the admin token into a request (here as a model name) finds it nowhere:
+    not in its error body, not in the trace."""
+    body = {"model": dash.token, "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(dash.url + "/v1/messages", json=body, headers={"x-api-key": SECRET}) as response,
+    ):
+        answer = await response.text()
+    assert response.status == 404
+    assert dash.token not in answer
+    trace = dash.gateway.config.server.trace.path
+    for _ in range(100):
+        if "[redacted]" in trace.read_text():
+            break
+        await asyncio.sleep(0.02)
+    assert dash.token not in trace.read_text() and "[redacted]" in trace.read_text()
