@@ -214,14 +214,13 @@ class Redactor:
         self._request: contextvars.ContextVar[_Bound | None] = contextvars.ContextVar(
             f"axonhub_request_secrets_{id(self)}", default=None
         )
-        # presented credentials -> the base redaction extended with them (for the current base)
-        self._extended: dict[tuple[str, ...], Redaction] = {}
+        # presented credentials -> (the base it was made from, that base extended with them)
+        self._extended: dict[tuple[str, ...], tuple[Redaction, Redaction]] = {}
 
     def follow(self, config: Config) -> None:
         """Hide `config`'s secrets too (keeping every one seen before); its keys by their hashes."""
         secrets = self._base.secrets | config_secrets(config)
         self._base = Redaction.of(secrets, self._base.key_hashes | frozenset(config.keys_by_hash))
-        self._extended = {}
 
     def hide(self, secrets: Iterable[str]) -> None:
         """Hide `secrets` from now on, in every context (the gateway's own: the dashboard's admin token)."""
@@ -245,12 +244,13 @@ class Redactor:
 
     def _with(self, secrets: tuple[str, ...]) -> Redaction:
         """The base redaction and `secrets`: one object per distinct set of presented credentials."""
-        extended = self._extended.get(secrets)
-        if extended is None:
+        base = self._base
+        made = self._extended.get(secrets)
+        if made is None or made[0] is not base:  # new credentials, or the base changed since (any way)
             if len(self._extended) >= _EXTENDED_ENTRIES:
                 self._extended = {}
-            extended = self._extended[secrets] = self._base.with_secrets(secrets)
-        return extended
+            made = self._extended[secrets] = (base, base.with_secrets(secrets))
+        return made[1]
 
     def text(self, text: str) -> str:
         return self.snapshot().text(text)

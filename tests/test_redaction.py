@@ -288,6 +288,18 @@ def test_a_presented_key_is_hidden_in_every_request_that_presents_it_and_in_no_o
     assert seen == ["echo: [redacted]", f"echo: {presented}", "echo: [redacted]"]
 
 
+def test_a_secret_hidden_later_is_hidden_also_in_requests_presenting_a_key_seen_before() -> None:
+    redactor = Redactor()
+    presented = "whatever-the-client-sent-42"
+    token = redactor.bind_request((presented,))
+    try:
+        assert redactor.text("admin-token-0123456789") == "admin-token-0123456789"
+        redactor.hide(["admin-token-0123456789"])
+        assert redactor.text("admin-token-0123456789 and " + presented) == "[redacted] and [redacted]"
+    finally:
+        redactor.release(token)
+
+
 def test_a_cut_marks_how_much_was_cut_and_never_splits_a_secret_left_readable() -> None:
     assert cap_text("x" * 10, 4) == "xxxx…[+6 chars]"
     assert cap_text("short", 10) == "short"
