@@ -172,15 +172,19 @@ async def run_load(
     per_connection: int = 0,
     expect: bytes = b"",
     stamps: bool = False,
+    stagger: float = 0.0,
 ) -> LoadResult:
     """`concurrency` connections sending `raw` back to back, for `seconds` or `per_connection`
-    requests each (whichever is set); fails fast on a wrong answer."""
+    requests each (whichever is set); fails fast on a wrong answer. With `stagger`, the connections'
+    first requests are spread evenly over that many seconds instead of all leaving at once."""
     result = LoadResult()
     connections = await asyncio.gather(*(connect(host, port, stamps) for _ in range(concurrency)))
     began = time.perf_counter()
     deadline = began + seconds if seconds else float("inf")
 
-    async def worker(conn: Connection) -> None:
+    async def worker(conn: Connection, start: float) -> None:
+        if start:
+            await asyncio.sleep(start)
         done = 0
         while time.perf_counter() < deadline and (not per_connection or done < per_connection):
             response, sent = await conn.request(raw)
@@ -193,7 +197,7 @@ async def run_load(
             done += 1
 
     try:
-        await asyncio.gather(*(worker(c) for c in connections))
+        await asyncio.gather(*(worker(c, stagger * i / concurrency) for i, c in enumerate(connections)))
     finally:
         result.elapsed = time.perf_counter() - began
         for conn in connections:

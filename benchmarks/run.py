@@ -180,6 +180,8 @@ class Processes:
     secret: str
     cpus_load: set[int]
     cpus_gateway: set[int]
+    root: Path = ROOT  # the checkout whose `axonhub serve` runs
+    slow_words: int = 50  # chunks of a slow stream (one every 100 ms)
     mock: subprocess.Popen[bytes] | None = None
     gateway: subprocess.Popen[bytes] | None = None
 
@@ -216,11 +218,11 @@ class Processes:
                 anthropic("anthropic", "", ["claude-bench"]),
                 anthropic("anthropic-chunks", "/w200-d1", ["claude-chunks-200"]),
                 anthropic("anthropic-chunk", "/w1-d1", ["claude-chunks-1"]),
-                anthropic("anthropic-slow", "/w10-d100-t", ["claude-slow"]),
+                anthropic("anthropic-slow", f"/w{self.slow_words}-d100-t", ["claude-slow"]),
                 openai("openai", "", ["bench-openai"]),
                 openai("openai-chunks", "/w200-d1", ["bench-chunks-200"]),
                 openai("openai-chunk", "/w1-d1", ["bench-chunks-1"]),
-                openai("openai-slow", "/w10-d100-t", ["bench-slow"]),
+                openai("openai-slow", f"/w{self.slow_words}-d100-t", ["bench-slow"]),
             ],
             "profiles": {"bench": {"rules": [{"match": "claude-renamed", "model": "claude-bench"}]}},
             "keys": [{"name": "bench", "secret_hash": hash_secret(self.secret), "active_profile": "bench"}],
@@ -248,7 +250,7 @@ class Processes:
             self.cpus_gateway,
             env={**os.environ, "BENCH_KEY": "sk-bench-upstream-key"},
             stderr=log,
-            cwd=ROOT,
+            cwd=self.root,
         )
         wait_http(f"http://127.0.0.1:{self.gateway_port}/health")
 
@@ -292,6 +294,7 @@ class Scenario:
     targets: tuple[Target, ...]
     per_connection: int = 0  # a fixed count per connection instead of a duration
     stamps: bool = False
+    stagger: float = 0.0  # seconds over which the connections' first requests are spread
 
 
 @dataclass
@@ -334,6 +337,7 @@ async def measure(scenario: Scenario, target: Target, seconds: float) -> Run:
             per_connection=scenario.per_connection,
             expect=target.expect,
             stamps=scenario.stamps,
+            stagger=scenario.stagger,
         )
     finally:
         sampler.cancel()
@@ -414,20 +418,25 @@ def slow_scenarios(procs: Processes, streams: int) -> list[Scenario]:
             Target("axonhub", procs.gateway_port, "/v1/messages", body, auth, procs.gateway.pid, b"message_stop"),  # type: ignore[union-attr]
         )
 
+    # Steady state, as 512 coding sessions would be: each stream is 50 chunks 100 ms apart (5 s), and
+    # the streams start spread over half that, so all of them are open at once for the second half.
+    slow, stagger = f"/w{procs.slow_words}-d100-t", procs.slow_words * 0.1 / 2
     return [
         Scenario(
             f"translate {streams} slow streams",
             streams,
-            targets("bench-slow", "/w10-d100-t/v1/chat/completions", b"[DONE]"),
-            1,
-            True,
+            targets("bench-slow", slow + "/v1/chat/completions", b"[DONE]"),
+            per_connection=1,
+            stamps=True,
+            stagger=stagger,
         ),
         Scenario(
             f"fast {streams} slow streams",
             streams,
-            targets("claude-slow", "/w10-d100-t/v1/messages", b"message_stop"),
-            1,
-            True,
+            targets("claude-slow", slow + "/v1/messages", b"message_stop"),
+            per_connection=1,
+            stamps=True,
+            stagger=stagger,
         ),
     ]
 
@@ -766,7 +775,14 @@ async def main_async(args: argparse.Namespace) -> int:
         load_cpus = gateway_cpus = set(cpus)
     workdir = Path(tempfile.mkdtemp(prefix="axonhub-bench-"))
     procs = Processes(
-        workdir, args.mock_port or free_port(), free_port(), "ah-" + secrets.token_urlsafe(32), load_cpus, gateway_cpus
+        workdir,
+        args.mock_port or free_port(),
+        free_port(),
+        "ah-" + secrets.token_urlsafe(32),
+        load_cpus,
+        gateway_cpus,
+        root=args.gateway_root or ROOT,
+        slow_words=5 if args.smoke else 50,
     )
 
     def say(text: str) -> None:
@@ -868,9 +884,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peer-key", help="the key the peer expects (sent as x-api-key and Bearer)")
     parser.add_argument("--peer-model", default="bench-openai", help="the model name the peer routes to the mock")
     parser.add_argument("--smoke", action="store_true", help="every scenario once, briefly: checks the harness works")
+    parser.add_argument(
+        "--gateway-root", help="run `axonhub serve` from this checkout instead (an older commit, for before/after)"
+    )
     args = parser.parse_args(argv)
     if args.smoke:
         args.seconds, args.repeats, args.slow_streams, args.soak = 0.2, 1, 16, 500
+    if args.gateway_root:
+        args.gateway_root = Path(args.gateway_root).resolve()
     if args.peer and not args.peer.startswith("http://127.") and "://localhost" not in args.peer:
         parser.error("--peer must be a loopback URL (http://127.0.0.1:PORT)")
     return args
