@@ -206,19 +206,72 @@ class TransformPlan:
 
 async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[bytes | None]:
     """Upstream body chunks as they arrive, and None after every `idle` seconds without one."""
-    while True:
-        deadline = asyncio.timeout(idle)
-        try:
-            async with deadline:
-                chunk = await content.readany()
-        except TimeoutError:
-            if deadline.expired():
+    watch = _IdleWatch(idle)
+    try:
+        while True:
+            chunk = await watch.read(content)
+            if chunk is None:
                 yield None
                 continue
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        watch.close()
+
+
+class _IdleWatch:
+    """Reads a stream, interrupting a read once `idle` seconds passed without a chunk.
+
+    A chunk costs one clock read, not a timer: the one timer pending fires at the end of the current
+    quiet spell, re-arms itself when a chunk came meanwhile, and cancels the read (as `asyncio.timeout`
+    does, telling its own cancellation from anyone else's) only when the whole spell was quiet.
+    """
+
+    def __init__(self, idle: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle = idle
+        self._last = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task inside read(), while it waits
+        self._fired = False
+
+    async def read(self, content: aiohttp.StreamReader) -> bytes | None:
+        """The next chunk (b"" at the end), or None after a quiet spell."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._last + self._idle, self._check)
+        self._reader = task
+        try:
+            chunk = await content.readany()
+        except asyncio.CancelledError:
+            if self._fired:
+                self._fired = False
+                if task.uncancel() == 0:  # the cancellation was ours alone: a quiet spell
+                    self._last = self._loop.time()
+                    return None
             raise
-        if not chunk:
-            return
-        yield chunk
+        finally:
+            self._reader = None
+        self._last = self._loop.time()
+        return chunk
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._reader is None:
+            return  # not waiting on a read: the next read() arms the timer again
+        quiet_until = self._last + self._idle
+        if self._loop.time() >= quiet_until:
+            self._fired = True
+            self._reader.cancel()
+        else:
+            self._timer = self._loop.call_at(quiet_until, self._check)
 
 
 def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
