@@ -743,9 +743,11 @@ def table(figs: list[Figure], has_peer: bool) -> str:
         return f"{value:,.{digits}f} {unit}"
 
     for f in figs:
+        if f.direct is None and f.axonhub is None and f.peer is None:
+            continue  # a scenario this run left out (--only)
         row = [f.label, f.target, show(f.direct, f.unit), show(f.axonhub, f.unit)]
         if has_peer:
-            ratio = f"{f.peer / f.axonhub:.1f}x" if f.peer is not None and f.axonhub not in (None, 0) else "-"
+            ratio = f"{f.peer / f.axonhub:.3g}x" if f.peer is not None and f.axonhub not in (None, 0) else "-"
             row += [show(f.peer, f.unit), ratio]
         row.append({True: "yes", False: "NO", None: ""}[f.met])
         rows.append(row)
