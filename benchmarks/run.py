@@ -182,6 +182,7 @@ class Processes:
     cpus_gateway: set[int]
     root: Path = ROOT  # the checkout whose `axonhub serve` runs
     slow_words: int = 50  # chunks of a slow stream (one every 100 ms)
+    dashboard: bool = True  # the shipped default; its index of the trace grows with the trace
     mock: subprocess.Popen[bytes] | None = None
     gateway: subprocess.Popen[bytes] | None = None
 
@@ -213,6 +214,7 @@ class Processes:
                 "port": self.gateway_port,
                 # the shipped example's trace settings: one trace per Claude Code session, no bodies
                 "trace": {"path": str(self.workdir / "trace.jsonl"), "claude_code_trace_enabled": True},
+                "dashboard": {"enabled": self.dashboard, "token_file": str(self.workdir / "admin.token")},
             },
             "channels": [
                 anthropic("anthropic", "", ["claude-bench"]),
@@ -785,6 +787,7 @@ async def main_async(args: argparse.Namespace) -> int:
         gateway_cpus,
         root=args.gateway_root or ROOT,
         slow_words=5 if args.smoke else 50,
+        dashboard=not args.no_dashboard,
     )
 
     def say(text: str) -> None:
@@ -823,7 +826,8 @@ async def main_async(args: argparse.Namespace) -> int:
         peer_runs = [r.rss_peak for runs in results.values() for r in runs.get("peer", []) if r.rss_peak]
         if peer_runs:
             rss["peer_load"] = max(peer_runs)
-        soaked = await soak(procs, args.soak, args.concurrency) if args.soak and not args.only else None
+        soaking = args.soak and (not args.only or "soak" in args.only.split(","))
+        soaked = await soak(procs, args.soak, args.concurrency) if soaking else None
         if soaked:
             say(f"soak: {soaked['requests']:,.0f} requests in {soaked['seconds']:.0f}s")
         figs = figures(results, args.concurrency, rss, soaked, args.slow_streams)
@@ -880,7 +884,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--soak", type=int, default=100_000, help="requests in the RSS growth run (0: skip; default 100000)"
     )
-    parser.add_argument("--only", help="comma-separated words: run only the scenarios whose name holds one")
+    parser.add_argument(
+        "--only", help="comma-separated words: run only the scenarios whose name holds one ('soak': the RSS run)"
+    )
+    parser.add_argument(
+        "--no-dashboard", action="store_true", help="turn the dashboard off (its in-memory index grows with the trace)"
+    )
     parser.add_argument("--mock-port", type=int, help="fix the mock upstream's port (for a peer's config)")
     parser.add_argument("--peer", help="base URL of another gateway to measure side by side (loopback)")
     parser.add_argument("--peer-key", help="the key the peer expects (sent as x-api-key and Bearer)")
