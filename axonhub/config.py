@@ -60,6 +60,8 @@ class ServerConfig:
     ping_interval: float = 10.0
     trace: TraceConfig = TraceConfig()
     operator_hints: str = "auto"  # auto | always | never
+    # answers remembered per key for requests that continue one by its id (`previous_response_id`)
+    conversations_per_key: int = 100
 
     @property
     def operator_hints_enabled(self) -> bool:
@@ -350,6 +352,7 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         ping_interval=raw.get("ping_interval", default.ping_interval),
         trace=trace,
         operator_hints=raw.get("operator_hints", default.operator_hints),
+        conversations_per_key=(raw.get("conversations") or {}).get("max_per_key", default.conversations_per_key),
     )
 
 

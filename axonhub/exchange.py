@@ -89,6 +89,7 @@ class Exchange:
     error_type: str | None = None
     request_body: Any = None
     response_body: Any = None
+    notes: list[str] = field(default_factory=list)  # what the gateway left out of the request, and why
 
     def id_headers(self) -> dict[str, str]:
         """The gateway's request id, as Anthropic's (`request-id`) and OpenAI's SDKs (`x-request-id`) read it."""
@@ -141,6 +142,7 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": self._error(),
+            **({"notes": list(self.notes)} if self.notes else {}),
             **self._bodies(),
         }
 

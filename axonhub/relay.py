@@ -23,7 +23,7 @@ from aiohttp import web
 
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
-from axonhub.formats.spec import Dialect, Format, StreamReader
+from axonhub.formats.spec import AnswerWitness, Dialect, Format, StreamReader
 from axonhub.profiles import Candidate
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
@@ -74,14 +74,19 @@ class RelayPlan:
     ) -> web.StreamResponse:
         if answer.is_stream != self.inbound.stream:
             return await self.fallback().respond(request, exchange, candidate, answer)
+        witness = self.inbound.witness
         if answer.is_stream:
-            return await relay_stream(request, exchange, answer.response, self.format.dialect)
-        return relay_json(exchange, answer, self.format.dialect)
+            return await relay_stream(request, exchange, answer.response, self.format.dialect, witness)
+        return relay_json(exchange, answer, self.format.dialect, witness)
 
 
-def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Response:
+def relay_json(
+    exchange: Exchange, answer: Answer, dialect: Dialect, witness: AnswerWitness | None = None
+) -> web.Response:
     """A whole JSON answer (read and checked by dispatch), forwarded as it came."""
     assert answer.body is not None and answer.payload is not None
+    if witness is not None:
+        witness.answer = answer.payload
     summary = dialect.summary(answer.payload)
     exchange.usage, exchange.stop_reason, exchange.upstream_id = summary.usage, summary.stop_reason, summary.upstream_id
     if exchange.config.server.trace.bodies != "none":
@@ -96,7 +101,11 @@ def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Resp
 
 
 async def relay_stream(
-    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
+    request: web.Request,
+    exchange: Exchange,
+    upstream: aiohttp.ClientResponse,
+    dialect: Dialect,
+    witness: AnswerWitness | None = None,
 ) -> web.StreamResponse:
     """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame."""
     response = web.StreamResponse(
@@ -115,7 +124,10 @@ async def relay_stream(
             end = event_boundary(data)
             held = data[end:]
             if end:
-                await response.write(data[:end] if held else data)
+                out = data[:end] if held else data
+                if witness is not None:
+                    witness.feed(out)
+                await response.write(out)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -127,7 +139,10 @@ async def relay_stream(
             reader.stop_reason,
             reader.upstream_id,
         )
-    await response.write(_ending(exchange, reader, dialect, failure, held))
+    ending = _ending(exchange, reader, dialect, failure, held)
+    if witness is not None:
+        witness.feed(ending)
+    await response.write(ending)
     await response.write_eof()
     return response
 
@@ -147,6 +162,8 @@ def _ending(
         )
     if failure is not None:
         exchange.fail(failure)
+        if dialect.continued_error_frame is not None:
+            return dialect.continued_error_frame(reader, failure.kind, failure.message)
         return dialect.error_frame(failure.kind, failure.message)
     last = held + b"\n\n" if held else b""
     return last if reader.terminated else last + dialect.terminator

@@ -86,6 +86,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "timeouts": _TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
+                "conversations": {
+                    "type": "object",
+                    "description": "answers remembered in memory for requests that continue one by its id "
+                    "(the Responses API's previous_response_id); per process, lost on restart",
+                    "properties": {"max_per_key": {"type": "integer", "minimum": 0}},
+                    "additionalProperties": False,
+                },
                 "operator_hints": {
                     "enum": ["auto", "always", "never"],
                     "description": "whether error messages name environment variables and where to look; "

@@ -14,8 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from axonhub import __version__, pipeline
-from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, CONVERSATIONS, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config
+from axonhub.conversations import ConversationStore
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS
 from axonhub.formats.spec import WireFormat
@@ -109,6 +110,7 @@ def make_app(config: Config, *, watch: bool = True) -> web.Application:
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
     app[CONFIG_HOLDER] = ConfigHolder(config)
     app[CHANNEL_HEALTH] = ChannelHealth()
+    app[CONVERSATIONS] = ConversationStore()
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)

@@ -23,6 +23,7 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
+     "notes"?: ["tools: web_search left out: …"],   # what the gateway left out of the request, and why
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
