@@ -39,6 +39,7 @@ class WireFormat(StrEnum):
 
     ANTHROPIC = "anthropic"
     OPENAI_CHAT = "openai_chat"
+    OPENAI_RESPONSES = "openai_responses"
 
 
 # (SSE event name or None, payload) as `axonhub.sse.encode_event` writes it
