@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+from aiohttp import web
+
+from tests.fakes.upstream import FakeUpstream, Reply
 
 
 def message(
@@ -77,3 +82,30 @@ def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
 
 def error(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+def answer(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: str | None = None) -> Reply:
+    """The reply a model gives to `body`: streamed when it asked for a stream, else one JSON message."""
+    reason = stop_reason or ("tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn")
+    msg = message(content, model=str(body.get("model", "claude-sonnet-4-5")), stop_reason=reason)
+    return Reply.sse(list(stream_events(msg))) if body.get("stream") else Reply.json(msg)
+
+
+class MessagesModel(FakeUpstream):
+    """A fake Anthropic model that picks each reply by reading the request, not by its order.
+
+    `respond(body)` returns the Reply for one `/v1/messages` body; every request is still recorded.
+    """
+
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
+        super().__init__()
+        self.respond = respond
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.replies.appendleft(self.respond(body))
+        return await super()._handle(request)
