@@ -165,7 +165,7 @@ async def test_codex_runs_a_shell_command_through_its_freeform_exec_tool(
     assert [(c["aggregated_output"], c["exit_code"]) for c in commands if c["status"] == "completed"] == [
         ("TOOL_RAN_42\n", 0)
     ]
-    first, second = upstream_bodies(model)
+    _, second = upstream_bodies(model)
     [result] = result_texts(channel, second)
     assert '"output":"TOOL_RAN_42\\n"' in result  # only a real shell makes 42 of $((6*7))
     assert "TOOL_RAN_42" in run.last_message
