@@ -28,7 +28,8 @@ _EFFORTS = ("minimal", "low", "medium", "high")
 
 def render_request(request: ir.Request, max_output_tokens: int | None = None) -> dict[str, Any]:
     """The Responses body for `request`; `max_output_tokens` is the channel's cap."""
-    input_items = _Input().render(request.messages)
+    custom = frozenset(t.name for t in request.tools if t.kind is ir.ToolKind.CUSTOM)
+    input_items = _Input(custom).render(request.messages)
     body: dict[str, Any] = {"model": request.model}
     instructions = "\n\n".join(t.text for t in request.system if not t.text.lstrip().startswith(BILLING_HEADER))
     if instructions:
@@ -92,7 +93,8 @@ def _text_format(fmt: ir.ResponseFormat | None) -> dict[str, Any]:
 class _Input:
     """Walks the IR conversation once, emitting input items with every call answered right after it."""
 
-    def __init__(self) -> None:
+    def __init__(self, custom: frozenset[str]) -> None:
+        self._custom = custom  # the custom tools' names: their calls are custom_tool_calls whatever the client said
         self._out: list[dict[str, Any]] = []
         self._pending: dict[str, ir.ToolKind] = {}  # calls of the last assistant turn not answered yet
 
@@ -128,8 +130,9 @@ class _Input:
                     if replayed is not None:
                         self._out.append(replayed)
                 case ir.ToolCall():
-                    self._out.append(_call(block))
-                    self._pending[block.id] = block.kind
+                    kind = ir.ToolKind.CUSTOM if block.name in self._custom else block.kind
+                    self._out.append(_call(block, kind))
+                    self._pending[block.id] = kind
                 case _:
                     pass  # redacted thinking and other providers' blocks mean nothing to OpenAI
         if texts:
@@ -161,8 +164,8 @@ def _assistant_message(texts: list[str]) -> dict[str, Any]:
     return {"type": "message", "role": "assistant", "content": content}
 
 
-def _call(call: ir.ToolCall) -> dict[str, Any]:
-    if call.kind is ir.ToolKind.CUSTOM:
+def _call(call: ir.ToolCall, kind: ir.ToolKind) -> dict[str, Any]:
+    if kind is ir.ToolKind.CUSTOM:
         value = parse_arguments(call.args_json).get("input", "")
         text = value if isinstance(value, str) else stable_arguments(call.args_json)
         return {"type": "custom_tool_call", "call_id": call.id, "name": call.name, "input": text}

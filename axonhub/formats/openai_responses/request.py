@@ -121,9 +121,9 @@ def _refuse_server_state(body: Mapping[str, Any]) -> None:
     if body.get("conversation") is not None:
         raise InvalidRequest(f"conversation: conversation objects are {NOT_SUPPORTED[3:]}; use previous_response_id")
     if body.get("background") is True:
-        raise InvalidRequest(f"background: background responses {NOT_SUPPORTED[3:]}")
+        raise InvalidRequest(f"background: background responses are {NOT_SUPPORTED[3:]}")
     if body.get("prompt") is not None:
-        raise InvalidRequest(f"prompt: stored prompt templates {NOT_SUPPORTED[3:]}")
+        raise InvalidRequest(f"prompt: stored prompt templates are {NOT_SUPPORTED[3:]}")
 
 
 def _shown(value: Any) -> str:
