@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from typing import Any
 
 import pytest
@@ -471,3 +472,29 @@ def test_an_unknown_previous_response_is_openais_own_400() -> None:
             "code": "previous_response_not_found",
         }
     }
+
+
+def mutations(value: Any, rng: random.Random, depth: int = 0) -> Any:
+    """`value` with some of its parts replaced by values of the wrong JSON type."""
+    wrong = [None, 0, -1, 1.5, True, "", "x", [], {}, [{}], {"type": {}}, {"role": []}]
+    if depth > 4 or (depth and rng.random() < 0.1):
+        return rng.choice(wrong)
+    if isinstance(value, dict):
+        return {k: mutations(v, rng, depth + 1) if rng.random() < 0.3 else v for k, v in value.items()}
+    if isinstance(value, list):
+        return [mutations(v, rng, depth + 1) if rng.random() < 0.3 else v for v in value]
+    return value
+
+
+def test_a_thousand_mutated_codex_bodies_are_read_or_refused_by_name_never_a_crash() -> None:
+    rng = random.Random(9)
+    for _ in range(1000):
+        body = mutations(CODEX_BODY, rng)
+        try:
+            request = parse_request(body)
+        except InvalidRequest as err:
+            assert err.message.split(":")[0].replace(".", "").replace("_", "").isalnum(), err.message
+            continue
+        render_request(request)
+        render_chat(request, QUIRKS["deepseek"])
+        render_anthropic(request)

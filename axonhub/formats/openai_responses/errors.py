@@ -51,4 +51,5 @@ def error_in_answer(body: Mapping[str, Any]) -> tuple[ErrorKind, str] | None:
     if kind is None:
         return (ErrorKind.SERVER, "the upstream reported a failed response") if body.get("status") == "failed" else None
     code = error.get("code") if isinstance(error, Mapping) else None
-    return (classify(None, _CODE_KINDS[code]), message) if code in _CODE_KINDS else (kind, message)
+    named = _CODE_KINDS.get(code) if isinstance(code, str) else None
+    return (classify(None, named), message) if named is not None else (kind, message)

@@ -104,7 +104,7 @@ def _check_item(item: Any, where: str) -> None:
         raise InvalidRequest(f"{where}.type: must be a string")
     if kind == "message":
         role = item.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise InvalidRequest(f"{where}.role: must be user, assistant, system or developer, not {_shown(role)}")
         if not isinstance(item.get("content"), str | list):
             raise InvalidRequest(f"{where}.content: field required (a string or a list of content parts)")
