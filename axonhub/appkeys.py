@@ -9,6 +9,7 @@ from aiohttp import web
 
 from axonhub.conversations import ConversationStore
 from axonhub.exchange import Exchange
+from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder
 from axonhub.upstream.dispatch import ChannelHealth
 
@@ -16,6 +17,8 @@ CONFIG_HOLDER = web.AppKey("config_holder", ConfigHolder)
 CHANNEL_HEALTH = web.AppKey("channel_health", ChannelHealth)
 # The conversations behind recent answers, for requests that continue one by its id.
 CONVERSATIONS = web.AppKey("conversations", ConversationStore)
+# Hides the config's secrets and the request's own key in everything the app writes.
+REDACTOR = web.AppKey("redactor", Redactor)
 # Routes that need no AxonHub key (health, metrics, Claude Code's probes), by canonical path.
 PUBLIC_PATHS = web.AppKey("public_paths", frozenset)
 # Called with each finished exchange's trace record: the trace writer, the metrics.
