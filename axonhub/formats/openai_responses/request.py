@@ -374,13 +374,12 @@ def _number(body: Mapping[str, Any], name: str) -> float | None:
 def _reasoning(raw: Any) -> ir.Reasoning:
     if not isinstance(raw, Mapping):
         return ir.Reasoning()
-    effort, summary = raw.get("effort"), raw.get("summary")
-    display = "summarized" if isinstance(summary, str) and summary != "none" else None
+    effort = raw.get("effort")  # `summary` has no counterpart: other providers' reasoning is shown as it comes
     if not isinstance(effort, str):
-        return ir.Reasoning(display=display)
+        return ir.Reasoning()
     if effort == "none":
         return ir.Reasoning(ir.ReasoningMode.OFF)
-    return ir.Reasoning(ir.ReasoningMode.ON, _EFFORT_BUDGETS.get(effort, 24576), effort, display)
+    return ir.Reasoning(ir.ReasoningMode.ON, _EFFORT_BUDGETS.get(effort, 24576), effort)
 
 
 def _response_format(text: Any) -> ir.ResponseFormat | None:
