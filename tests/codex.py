@@ -10,32 +10,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.claude_code import CLIENTS_DIR, ensure_client
 
-CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
 CODEX_BIN = CLIENTS_DIR / "node_modules" / ".bin" / "codex"
 KEY_VARIABLE = "AXONHUB_KEY"
 
 
 def ensure_codex() -> Path:
-    """The pinned Codex binary; installed from the lock file on first use, skipped without npm."""
-    if not CODEX_BIN.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: the real Codex client cannot be installed")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(CLIENTS_DIR)],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-    return CODEX_BIN
+    return ensure_client(CODEX_BIN, "Codex")
 
 
 def config_toml(base_url: str, model: str) -> str:

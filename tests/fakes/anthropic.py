@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import Reply, ScriptedModel
 
 
 def message(
@@ -91,21 +88,5 @@ def answer(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: str
     return Reply.sse(list(stream_events(msg))) if body.get("stream") else Reply.json(msg)
 
 
-class MessagesModel(FakeUpstream):
-    """A fake Anthropic model that picks each reply by reading the request, not by its order.
-
-    `respond(body)` returns the Reply for one `/v1/messages` body; every request is still recorded.
-    """
-
-    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
-        super().__init__()
-        self.respond = respond
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            self.replies.appendleft(self.respond(body))
-        return await super()._handle(request)
+class MessagesModel(ScriptedModel):
+    """A fake Anthropic model answering `/v1/messages` by reading each request."""

@@ -8,12 +8,9 @@ from 0, one response id throughout, per output item `output_item.added`, its del
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import Reply, ScriptedModel
 
 RESPONSE_ID = "resp_upstream01"
 CREATED = 1767225600
@@ -181,18 +178,5 @@ def error(message: str, error_type: str = "invalid_request_error", code: str | N
     return {"error": {"message": message, "type": error_type, "param": None, "code": code}}
 
 
-class ResponsesModel(FakeUpstream):
-    """A fake OpenAI Responses API that picks each reply by reading the request, not by its order."""
-
-    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
-        super().__init__()
-        self.respond = respond
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            self.replies.appendleft(self.respond(body))
-        return await super()._handle(request)
+class ResponsesModel(ScriptedModel):
+    """A fake OpenAI Responses API answering `/v1/responses` by reading each request."""

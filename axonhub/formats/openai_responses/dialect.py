@@ -1,10 +1,11 @@
 """The HTTP side of OpenAI Responses: calling a channel, reading a relayed stream, ending one.
 
-A request to an `openai_responses` channel carries the channel's key as a Bearer token and the
-channel's own headers, and goes to `{base_url}/responses` (`base_url` being `https://api.openai.com/v1`
-or any server with OpenAI's paths). The side reader of a relayed stream decodes only the lifecycle
-events (`response.created`, `.completed`, `.incomplete`, `.failed`) and `error`; the many deltas are
-passed over, only the last `sequence_number` is picked off them. A stream that is cut or ends before
+A request to an `openai_responses` channel is made as to any OpenAI channel (the OpenAI Chat
+dialect's URL and headers: the channel's key as a Bearer token, its own headers), to
+`{base_url}/responses` (`base_url` being `https://api.openai.com/v1` or any server with OpenAI's
+paths). The side reader of a relayed stream decodes only the lifecycle events (`response.created`,
+`.completed`, `.incomplete`, `.failed`) and `error`; the many deltas are passed over, only the last
+`sequence_number` is picked off them. A stream that is cut or ends before
 its terminal event is ended with `response.failed`, numbered after the last event relayed and naming
 the same response, so the client's accumulator takes it.
 """
@@ -14,10 +15,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from axonhub import __version__, ir
+from axonhub import ir
 from axonhub.errors import ErrorKind
+from axonhub.formats.openai_chat.dialect import headers, url
 from axonhub.formats.openai_responses.errors import error_in_answer, stream_code
 from axonhub.formats.openai_responses.response import stop_reason as stop_reason_of
 from axonhub.formats.openai_responses.response import stop_reason_name, usage_from
@@ -25,28 +27,8 @@ from axonhub.formats.spec import Dialect, StreamReader, Summary
 from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_comment, encode_event
 
-if TYPE_CHECKING:
-    from axonhub.config import Channel
-
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
-
-
-def url(channel: Channel, endpoint: str, model: str, stream: bool) -> str:
-    return f"{channel.base_url}/{endpoint}"
-
-
-def headers(client_headers: Mapping[str, str], channel: Channel, stream: bool) -> dict[str, str]:
-    """The channel's Bearer key and its own headers; nothing of the client's (its key is an AxonHub key)."""
-    out = {
-        "Content-Type": "application/json",
-        "Accept": "text/event-stream" if stream else "application/json",
-        "User-Agent": f"axonhub/{__version__}",
-    }
-    if channel.api_key:
-        out["Authorization"] = f"Bearer {channel.api_key}"
-    out.update(channel.headers)
-    return out
 
 
 class ResponsesStreamReader:
