@@ -27,6 +27,7 @@ from axonhub.exchange import Exchange
 from axonhub.formats.spec import AnswerWitness, Dialect, Format, StreamReader
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
+from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -121,6 +122,7 @@ async def relay_stream(
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
+    recorded = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
     failure: UpstreamError | None = None
     held = b""  # the start of an event the upstream has not finished yet
     try:
@@ -132,9 +134,11 @@ async def relay_stream(
             held = data[end:]
             if end:
                 out = redactor.exact(data[:end] if held else data)
+                await response.write(out)
+                if recorded is not None:
+                    recorded.feed_bytes(data[:end] if held else data)
                 if witness is not None:
                     witness.feed(out)
-                await response.write(out)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -147,9 +151,12 @@ async def relay_stream(
             reader.upstream_id,
         )
     ending = _ending(exchange, reader, dialect, failure, held, redactor)
+    await response.write(ending)
+    if recorded is not None:
+        recorded.feed_bytes(ending)
+        exchange.response_body = recorded.body()
     if witness is not None:
         witness.feed(ending)
-    await response.write(ending)
     await response.write_eof()
     return response
 
