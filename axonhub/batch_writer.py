@@ -41,6 +41,7 @@ class BatchWriter:
         self._limit = limit
         self._queue: deque[bytes] = deque()
         self._wake = threading.Event()
+        self._started = threading.Event()  # on_start has run
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -51,6 +52,10 @@ class BatchWriter:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
         self._thread.start()
+
+    def wait_started(self, timeout: float) -> bool:
+        """Block until `on_start` has run (at most `timeout` seconds); whether it has."""
+        return self._started.wait(timeout)
 
     def add(self, line: bytes) -> bool:
         """Queue one line; False (and nothing queued) when the queue is full or the writer closed."""
@@ -72,6 +77,7 @@ class BatchWriter:
     def _run(self) -> None:
         if self._on_start is not None:
             self._on_start()
+        self._started.set()
         while True:
             self._wake.wait()
             if not self._stopping:

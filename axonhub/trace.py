@@ -265,6 +265,7 @@ def serialize(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY, *
 # ---------------------------------------------------------------------------------------------
 
 _QUEUE_LIMIT: Final = 100_000
+_OPEN_WAIT_S: Final = 1.0
 _LOG_EVERY_S: Final = 10.0
 
 
@@ -418,8 +419,11 @@ class TraceWriter:
         return self._dropped_in_thread + self._dropped_on_loop
 
     async def start(self) -> None:
+        """Start the writer thread and give it a moment to open the file, so the file exists once the
+        server listens (a disk that hangs only delays the start by that moment)."""
         self._lines.start()
         self._started = True
+        await asyncio.get_running_loop().run_in_executor(None, self._lines.wait_started, _OPEN_WAIT_S)
 
     def write(self, record: Mapping[str, Any]) -> None:
         """Turn one record into its line and queue it for the writer thread; never blocks, never raises.
