@@ -822,7 +822,9 @@ async def main_async(args: argparse.Namespace) -> int:
                     run = await measure(scenario, target, 0)
                     results.setdefault(scenario.name, {}).setdefault(target.name, []).append(run)
             say(f"slow streams {repeat + 1}/{args.repeats} done")
-        rss["load"] = max((r.rss_peak or 0) for runs in results.values() for r in runs.get("axonhub", []))
+        peaks = [r.rss_peak for runs in results.values() for r in runs.get("axonhub", []) if r.rss_peak]
+        if peaks:
+            rss["load"] = max(peaks)
         peer_runs = [r.rss_peak for runs in results.values() for r in runs.get("peer", []) if r.rss_peak]
         if peer_runs:
             rss["peer_load"] = max(peer_runs)
