@@ -19,8 +19,7 @@ from axonhub.appkeys import EXCHANGE
 from axonhub.errors import InvalidRequest
 from axonhub.exchange import Exchange
 from axonhub.formats.openai_chat.request import stream_include_usage
-from axonhub.pipeline import Inbound, read_json, serve, start_exchange
-from axonhub.profiles import resolve
+from axonhub.pipeline import Inbound, read_json, route_request, serve, start_exchange
 
 FORMAT = "openai_chat"
 ENDPOINT = "chat/completions"
@@ -36,8 +35,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     inbound = Inbound(FORMAT, ENDPOINT, raw, body, request.headers, include_usage=stream_include_usage(body))
     start_exchange(request, inbound, KIND)
     check_chat_request(body)
-    route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
-    return await serve(request, exchange, inbound, route)
+    return await serve(request, exchange, inbound, route_request(exchange, inbound))
 
 
 def check_chat_request(body: Mapping[str, Any]) -> None:

@@ -2,7 +2,8 @@
 
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
-    auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer`
+    auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer` (either may hold it);
+             a refused request is logged (what was presented, never the secret)
 
 Context sits outside errors so that the trace and the log line see the status the client got.
 Everything else (remap, transform, dispatch) is the pipeline's, because a middleware cannot
@@ -75,6 +76,7 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
         "request",
         method=exchange.method,
         path=exchange.path,
+        kind=exchange.kind,
         status=exchange.status,
         key=record["key"],
         model=exchange.requested_model,
@@ -83,6 +85,7 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
         stream=exchange.stream,
         input_tokens=usage.get("input"),
         output_tokens=usage.get("output"),
+        counted_tokens=record.get("counted_tokens"),
         ms=record["timings"]["total_ms"],
         error=exchange.error.message if exchange.error else None,
     )
@@ -119,32 +122,62 @@ def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None
     return response
 
 
-def auth_key(request: web.Request) -> str | None:
-    """The presented AxonHub key: `x-api-key`, else `Authorization: Bearer …`."""
-    key = request.headers.get("x-api-key")
+def presented_credentials(request: web.Request) -> list[tuple[str, str]]:
+    """Every credential the request carries: (`x-api-key` | `Authorization`, value)."""
+    found = []
+    key = request.headers.get("x-api-key", "").strip()
     if key:
-        return key.strip()
+        found.append(("x-api-key", key))
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return None
+        found.append(("Authorization", token.strip()))
+    return found
 
 
-def authenticate(config: Config, presented: str | None) -> Key:
+def credential_kind(secret: str) -> str:
+    """What a refused credential looks like, never any of its characters."""
+    if secret.startswith("sk-ant-"):
+        return "an Anthropic API key"
+    if secret.startswith("ah-"):
+        return "an AxonHub key unknown to this config (revoked, rotated, or from another config?)"
+    if secret.startswith("sk-"):
+        return "an OpenAI-style API key"
+    return "an unknown token"
+
+
+def _lookup(config: Config, secret: str) -> Key | None:
+    digest = hash_secret(secret)
+    # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
+    # is constant time all the same.
+    key = config.keys_by_hash.get(digest)
+    return key if key is not None and hmac.compare_digest(key.secret_hash, digest) else None
+
+
+def authenticate(config: Config, presented: list[tuple[str, str]]) -> Key:
+    """The AxonHub key in either credential header.
+
+    Claude Code sends both `x-api-key` (from ANTHROPIC_API_KEY) and `Authorization: Bearer` (from
+    ANTHROPIC_AUTH_TOKEN) when both variables are set, and the shell that exports the gateway's
+    own Anthropic key often has both: the request is accepted when either header holds a valid key.
+    """
     if not presented:
         raise AuthenticationFailed(
             "missing API key: send your AxonHub key as `x-api-key` or `Authorization: Bearer` "
             "(create one with `axonhub keys create NAME`)"
         )
-    digest = hash_secret(presented)
-    # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
-    # is constant time all the same.
-    key = config.keys_by_hash.get(digest)
-    if key is None or not hmac.compare_digest(key.secret_hash, digest):
-        raise AuthenticationFailed("invalid API key")
-    if not key.enabled:
-        raise AuthenticationFailed(f"API key '{key.name}' is disabled")
-    return key
+    disabled = None
+    for _, secret in presented:
+        key = _lookup(config, secret)
+        if key is not None and key.enabled:
+            return key
+        disabled = disabled or key
+    if disabled is not None:
+        raise AuthenticationFailed(f"API key '{disabled.name}' is disabled")
+    what = "; ".join(f"{header} holds {credential_kind(secret)}" for header, secret in presented)
+    hint = ""
+    if any(secret.startswith("sk-ant-") for _, secret in presented):
+        hint = " (ANTHROPIC_API_KEY is the gateway's upstream key: `axonhub run claude` starts Claude Code without it)"
+    raise AuthenticationFailed(f"invalid API key: {what}{hint}")
 
 
 @web.middleware
@@ -153,7 +186,20 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if resource is None or resource.canonical in request.app[PUBLIC_PATHS]:
         return await handler(request)
     exchange: Exchange = request[EXCHANGE]
-    exchange.key = authenticate(exchange.config, auth_key(request))
+    try:
+        exchange.key = authenticate(exchange.config, presented_credentials(request))
+    except AuthenticationFailed as refused:
+        # Never the secret itself: only which header held what kind of credential.
+        log.warning(
+            "request refused",
+            method=request.method,
+            path=request.path,
+            status=401,
+            reason=refused.message,
+            user_agent=exchange.user_agent,
+            peer=request.remote,
+        )
+        raise
     return await handler(request)
 
 

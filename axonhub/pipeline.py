@@ -18,11 +18,12 @@ from aiohttp import web
 from axonhub import ir, passthrough, passthrough_openai
 from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
-from axonhub.exchange import Exchange, Usage
+from axonhub.exchange import Exchange
+from axonhub.features import request_features
 from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
 from axonhub.jsonbody import json_type, loads_object
 from axonhub.metrics import METRICS
-from axonhub.profiles import Candidate, Route, resolve
+from axonhub.profiles import Candidate, Route, active_profile, resolve
 from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
@@ -188,9 +189,20 @@ def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchang
     return exchange
 
 
+def route_request(exchange: Exchange, inbound: Inbound) -> Route:
+    """The one place a request is routed: its features, only those the key's profile asks about
+    (`when:` rules), are computed once from the parsed body and handed to the pure `resolve`."""
+    config = exchange.config
+    profile = active_profile(exchange.key, config)
+    needs = profile.needs if profile is not None else frozenset()
+    features = request_features(inbound.format, inbound.body, inbound.headers, needs)
+    return resolve(exchange.requested_model or "", exchange.key, config, features)
+
+
 def note_route(exchange: Exchange, route: Route) -> None:
     exchange.profile = route.profile
-    exchange.rule = route.rule_index
+    exchange.rule = route.rule_number
+    exchange.rule_condition = route.condition
     exchange.resolved_model = route.resolved_model
 
 
@@ -232,7 +244,7 @@ async def anthropic_inbound(request: web.Request, endpoint: str, kind: str) -> t
     inbound = Inbound("anthropic", endpoint, raw, body, request.headers)
     start_exchange(request, inbound, kind)
     check_anthropic_messages(body, endpoint)
-    return exchange, inbound, resolve(exchange.requested_model or "", exchange.key, exchange.config)
+    return exchange, inbound, route_request(exchange, inbound)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -249,6 +261,6 @@ async def count_tokens(request: web.Request) -> web.StreamResponse:
         return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=counters))
     note_route(exchange, route)
     counted = estimate_request_tokens(Planner(inbound, 0).ir_request())
-    exchange.usage = Usage(input=counted)
+    exchange.counted_tokens = counted  # an estimate: traced apart from usage, never billed
     exchange.status = 200
     return web.json_response({"input_tokens": counted})

@@ -91,13 +91,13 @@ async def test_an_invalid_file_keeps_the_old_config_and_logs_each_error(config_f
         assert await watcher.check() is False
     assert holder.current is before
     assert [(e["event"], e["log_level"], e.get("error")) for e in logs] == [
-        ("config reload rejected", "error", "server.port: 0 is less than the minimum of 1"),
+        ("config reload rejected", "error", "server.port: 0 is less than the minimum of 1 (line 6)"),
         ("keeping the previous config", "warning", None),
     ]
     rewrite(config_file, lambda d: d["server"].update(port=8090))
     with capture_logs() as logs:
         assert await watcher.check() is False
-    assert [e.get("error") for e in logs] == ["keys[0].active_profile: no profile named 'ghost'", None]
+    assert [e.get("error") for e in logs] == ["keys[0].active_profile: no profile named 'ghost' (line 25)", None]
     with capture_logs() as logs:
         assert await watcher.check() is False  # an unchanged broken file is reported once, not every poll
     assert logs == []

@@ -58,7 +58,7 @@ def test_two_keys_never_share_a_secret(config_path: Path) -> None:
     assert create(config_path, "a") != create(config_path, "b")
 
 
-def test_create_json_gives_the_secret_and_the_key(config_path: Path) -> None:
+def test_create_json_gives_the_secret_and_the_key(config_path: Path, private_user_dirs: Path) -> None:
     result = run(config_path, "keys", "create", "alice", "--profile", "passthrough", "--profile", "deepseek", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -69,13 +69,19 @@ def test_create_json_gives_the_secret_and_the_key(config_path: Path) -> None:
         "project": "default",
         "active_profile": "passthrough",
         "profiles": ["passthrough", "deepseek"],
+        "saved_to": str(private_user_dirs / ".config" / "axonhub" / "credentials"),
     }
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["alice"], 1, "Error: a key named 'alice' already exists"),
+        (
+            ["alice"],
+            1,
+            "Error: a key named 'alice' already exists: `axonhub keys rotate alice` gives it a new secret "
+            "(`axonhub keys show alice` shows it), or create one with another name",
+        ),
         (["bob", "--profile", "ghost"], 1, "Error: no profile named 'ghost' (profiles: passthrough, deepseek)"),
         (["bad name"], 2, "Invalid value for 'NAME': 'bad name': use up to 64 letters"),
     ],

@@ -82,15 +82,35 @@ def test_create_an_empty_profile_and_a_copy(config_path: Path) -> None:
     assert "no profile named 'ghost'" in fails(config_path, "create", "other", "--from", "ghost")
 
 
-def test_delete_is_refused_while_a_key_uses_the_profile(config_path: Path) -> None:
+def test_delete_is_refused_while_a_key_uses_the_profile_and_the_steps_it_gives_free_it(config_path: Path) -> None:
     assert run(config_path, "keys", "create", "alice", "--profile", "deepseek").exit_code == 0
     assert run(config_path, "keys", "create", "bob", "--profile", "passthrough", "--profile", "deepseek").exit_code == 0
+    assert (
+        run(config_path, "keys", "create", "carol", "--profile", "deepseek", "--profile", "passthrough").exit_code == 0
+    )
     message = fails(config_path, "delete", "deepseek")
-    assert "Error: profile 'deepseek' is used by key(s) alice, bob;" in message
-    assert run(config_path, "keys", "revoke", "alice").exit_code == 0
-    assert run(config_path, "keys", "revoke", "bob").exit_code == 0
+    assert message == (
+        "Error: profile 'deepseek' is still used; free it first:\n"
+        "  axonhub keys clear-profile alice    (key 'alice' uses it now)\n"
+        "  axonhub keys remove-profile alice deepseek    (key 'alice' may switch to it)\n"
+        "  axonhub keys remove-profile bob deepseek    (key 'bob' may switch to it)\n"
+        "  axonhub keys use-profile carol passthrough    (key 'carol' uses it now)\n"
+        "  axonhub keys remove-profile carol deepseek    (key 'carol' may switch to it)\n"
+    )
+    # The message tells the truth: its commands, run as written, free the profile.
+    for line in message.splitlines()[1:]:
+        command = line.split("    (")[0].split()
+        assert command[:2] == ["axonhub", "keys"]
+        result = run(config_path, *command[1:])
+        assert result.exit_code == 0, result.output
     assert ok(config_path, "delete", "deepseek") == "Profile 'deepseek' deleted.\n"
-    assert list(load_config(config_path, env=ENV).profiles) == ["passthrough"]
+    config = load_config(config_path, env=ENV)
+    assert list(config.profiles) == ["passthrough"]
+    assert [(k.name, k.profiles, k.active_profile) for k in config.keys] == [
+        ("alice", (), None),
+        ("bob", ("passthrough",), "passthrough"),
+        ("carol", ("passthrough",), "passthrough"),
+    ]
     assert "no profile named 'deepseek'" in fails(config_path, "delete", "deepseek")
 
 
@@ -112,8 +132,10 @@ def test_add_rule_appends_or_inserts_at_a_1_based_position(config_path: Path) ->
     [
         (["--match", "a", "--to", "b", "--at", "4"], 1, "position 4 is out of range (1..3)"),
         (["--match", "a", "--to", "b", "--at", "0"], 1, "position 0 is out of range (1..3)"),
-        (["--match", "a", "--regex", "b", "--to", "c"], 2, "give exactly one of --match or --regex"),
-        (["--to", "c"], 2, "give exactly one of --match or --regex"),
+        (["--match", "a", "--regex", "b", "--to", "c"], 2, "give --match or --regex, not both"),
+        (["--to", "c"], 2, "give --match MODEL, --regex PATTERN or --when COND (or several)"),
+        (["--when", "tokens_above=many", "--to", "c"], 2, "'tokens_above=many': A condition on the request"),
+        (["--when", "client=emacs", "--to", "c"], 2, "client=emacs: one of claude-code, codex, anthropic-sdk"),
         (["--regex", "claude-(", "--to", "c"], 1, "invalid regex 'claude-('"),
         (["--match", "a"], 2, "Missing option '--to'"),
     ],
@@ -178,8 +200,17 @@ def test_test_with_a_key_uses_its_active_profile_and_says_which_form_matched(con
     assert data == {
         "model": "claude-haiku-4-5-20251001",
         "key": "alice",
+        "request": {
+            "thinking": False,
+            "input_tokens": 0,
+            "images": False,
+            "tools": [],
+            "client": "other",
+            "headers": {},
+        },
         "profile": "deepseek",
-        "rule": {"number": 3, "regex": "claude-.*haiku.*", "model": "deepseek-chat"},
+        "rule": {"number": 3, "regex": "claude-.*haiku.*", "model": "deepseek-chat", "because": None},
+        "checked": [],
         "matched_as": None,
         "resolved_model": "deepseek-chat",
         "channels": [

@@ -79,7 +79,9 @@ def test_serve_refuses_an_invalid_config_with_every_error_and_its_path(tmp_path:
     config = write_config(tmp_path / "axonhub.yml", data)
     result = CliRunner().invoke(main, ["serve", "--config", str(config)])
     assert result.exit_code == 1
-    assert "channels[0].type: 'telegraph' is not one of" in result.output
+    assert (
+        "channels[0].type: 'telegraph' is not one of anthropic, openai, deepseek, openrouter, moonshot" in result.output
+    )
     assert "Traceback" not in result.output
 
 
@@ -102,7 +104,7 @@ def test_config_check_lists_every_error_and_exits_1(tmp_path: Path) -> None:
     assert json.loads(result.output) == {
         "valid": False,
         "path": str(config),
-        "errors": ["server.port: 0 is less than the minimum of 1"],
+        "errors": ["server.port: 0 is less than the minimum of 1 (line 6)"],
         "warnings": [],
     }
 
