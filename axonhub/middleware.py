@@ -99,7 +99,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as err:
         return _render(exchange, err)
     except web.HTTPNotFound:
-        return _render(exchange, NotFound(f"no route for {request.method} {request.path}"))
+        return _render(exchange, NotFound(f"no route for {request.method} {request.path}{base_url_hint(request)}"))
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         return _render(exchange, NotFound(f"{request.method} is not supported on {request.path} (use {allowed})"))
@@ -113,6 +113,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log.exception("unhandled error", error=repr(exc))
         internal = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
         return _render(exchange, internal, error_type="internal")
+
+
+_OPENAI_ENDPOINTS = ("/chat/completions", "/responses", "/models", "/completions", "/embeddings")
+
+
+def base_url_hint(request: web.Request) -> str:
+    """For an unknown path that looks like a client's base URL missing (or doubling) its /v1."""
+    path = request.path
+    origin = f"{request.scheme}://{request.host}"
+    if "/v1/v1/" in path:
+        return "; the client's base URL ends in /v1 twice: drop one (Anthropic clients: no /v1 at all)"
+    bare = path.removeprefix("/openai")
+    if bare.startswith(_OPENAI_ENDPOINTS):
+        return f"; an OpenAI client's base URL ends in /v1: {origin}/v1 (or {origin}/openai/v1)"
+    if path.startswith(("/messages", "/anthropic/messages")):
+        return f"; an Anthropic client's base URL is {origin}/anthropic (the client adds /v1/messages)"
+    return ""
 
 
 def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:

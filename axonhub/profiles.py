@@ -109,7 +109,8 @@ def apply_rule(rule: Rule, model: str) -> str | None:
     """The rule's target for `model`, or None when the rule does not match it."""
     if rule.match is not None:
         return rule.model if rule.match == model else None
-    assert rule.regex is not None
+    if rule.regex is None:
+        return rule.model  # a rule with only `when:` is for any model name
     found = rule.regex.fullmatch(model)
     if found is None:
         return None

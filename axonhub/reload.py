@@ -8,6 +8,10 @@ swap is one attribute assignment, atomic for every reader.
 second and reloads at once on SIGHUP. A new file is read and validated off the event loop with
 `config.load_config`; a valid one is swapped in whole, an invalid one is rejected with one log line
 per error and the old config keeps serving.
+
+What is fixed when the server starts stays as it was: the listen address (the socket is bound) and
+`server.trace` (the trace writer is open on its file with its policy). A reload that changes a trace
+setting says which one and that it takes a restart; the rest of the new file applies at once.
 """
 
 from __future__ import annotations
@@ -98,7 +102,9 @@ class ConfigWatcher:
         current = self.holder.current
         if config.digest == current.digest and not forced:
             return False  # touched, not changed
-        config = _keep_listen_address(config, current)
+        for setting in _needs_restart(config, current):
+            log.warning("setting changed; it takes effect after a restart of axonhub serve", setting=setting)
+        config = _keep_startup_settings(config, current)
         self.holder.swap(config)
         log.info("config reloaded", path=str(self.path), digest=config.digest, previous=current.digest)
         for warning in config.warnings:
@@ -106,9 +112,23 @@ class ConfigWatcher:
         return True
 
 
-def _keep_listen_address(new: Config, current: Config) -> Config:
-    """The socket is already bound: a reload cannot move it, so keep reporting the real address."""
-    server = dataclasses.replace(new.server, host=current.server.host, port=current.server.port)
+def _needs_restart(new: Config, current: Config) -> list[str]:
+    """The trace settings `new` changes, as paths (`server.trace.bodies`). (The listen address is not
+    compared: `serve --host/--port` may override the file's.)"""
+    old_trace, new_trace = current.server.trace, new.server.trace
+    return [
+        f"server.trace.{f.name}"
+        for f in dataclasses.fields(new_trace)
+        if getattr(new_trace, f.name) != getattr(old_trace, f.name)
+    ]
+
+
+def _keep_startup_settings(new: Config, current: Config) -> Config:
+    """The socket is bound and the trace writer open: a reload cannot change them, so the live
+    config keeps describing what really runs."""
+    server = dataclasses.replace(
+        new.server, host=current.server.host, port=current.server.port, trace=current.server.trace
+    )
     return dataclasses.replace(new, server=server)
 
 

@@ -1,0 +1,85 @@
+"""One live request to a channel's upstream, as the gateway would send it: `axonhub channels test`.
+
+The request is a tiny Anthropic Messages request (as Claude Code would send it, not streamed),
+planned for the channel by the gateway's own pipeline — the same-format fast path for an Anthropic
+channel, the transform for an OpenAI-compatible one — so the URL, headers, body and quirks are
+exactly what `axonhub serve` would send. The answer is read with the channel's own codec. The
+channel's key is read from the environment of the process running the check.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from axonhub import ir
+from axonhub.config import Channel
+from axonhub.errors import GatewayError
+from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
+from axonhub.pipeline import Inbound, Planner
+from axonhub.profiles import Candidate, upstream_name
+from axonhub.upstream.client import read_error_body, send
+
+PROMPT = "Reply with the single word: pong"
+MAX_TOKENS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    ok: bool
+    status: int | None
+    latency_ms: float
+    url: str
+    upstream_model: str
+    answer: str = ""
+    usage: ir.Usage | None = None
+    error: str | None = None
+
+
+def probe_body(model: str) -> dict[str, Any]:
+    return {"model": model, "max_tokens": MAX_TOKENS, "messages": [{"role": "user", "content": PROMPT}]}
+
+
+async def check_channel(channel: Channel, model: str) -> CheckResult:
+    """Send the probe for `model` to `channel`; never raises for an upstream failure."""
+    candidate = Candidate(channel, upstream_name(channel, model))
+    body = probe_body(model)
+    headers = CIMultiDictProxy(CIMultiDict({"anthropic-version": "2023-06-01", "content-type": "application/json"}))
+    inbound = Inbound("anthropic", "messages", json.dumps(body).encode(), body, headers)
+    plan = Planner(inbound, ping_interval=0).plan(candidate)
+    call = plan.call(candidate)
+    began = time.perf_counter()
+    async with aiohttp.ClientSession(trust_env=True) as session:
+        try:
+            response = await send(session, call, channel.timeouts, channel.name)
+        except GatewayError as unreachable:
+            return CheckResult(False, None, _ms(began), call.url, candidate.upstream_model, error=unreachable.message)
+        if response.status >= 400:
+            raw = await read_error_body(response)
+            refused = plan.error_parser(candidate)(response.status, raw, channel.name)
+            return CheckResult(
+                False, response.status, _ms(began), call.url, candidate.upstream_model, error=refused.message
+            )
+        raw = await response.read()
+    return _answer(channel, candidate, call.url, response.status, raw, _ms(began))
+
+
+def _answer(channel: Channel, candidate: Candidate, url: str, status: int, raw: bytes, ms: float) -> CheckResult:
+    codec = CODECS[CHANNEL_FORMATS[channel.type]]
+    try:
+        parsed = json.loads(raw)
+        answer = codec.parse_response(parsed, candidate.upstream_model)
+    except (ValueError, GatewayError, AttributeError, TypeError) as exc:
+        text = raw[:200].decode("utf-8", errors="replace")
+        return CheckResult(False, status, ms, url, candidate.upstream_model, error=f"unreadable answer ({exc}): {text}")
+    text = " ".join(block.text for block in answer.content if isinstance(block, ir.Text)).strip()
+    return CheckResult(True, status, ms, url, candidate.upstream_model, answer=text, usage=answer.usage)
+
+
+def _ms(began: float) -> float:
+    return (time.perf_counter() - began) * 1000
