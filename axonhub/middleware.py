@@ -21,9 +21,16 @@ from aiohttp.typedefs import Handler, Middleware
 
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config, Key, hash_secret
-from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from axonhub.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    UnknownRoute,
+    internal_error,
+)
 from axonhub.exchange import Exchange, new_request_id
-from axonhub.formats.render_error import error_response, wire_format_for_path
+from axonhub.formats.render_error import error_response, wire_format_for
 
 log = structlog.get_logger("axonhub.request")
 
@@ -41,7 +48,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         config=config,
         method=request.method,
         path=request.path,
-        client_format=wire_format_for_path(request.path),
+        client_format=wire_format_for(request.path, request.headers),
         user_agent=request.headers.get("User-Agent", "")[:200],
     )
     request[EXCHANGE] = exchange
@@ -51,7 +58,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
         status = response.status
         if not response.prepared:
-            response.headers["request-id"] = request_id
+            response.headers.update(exchange.id_headers())
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: its handler was cancelled (or a write found the socket closed) and
@@ -99,10 +106,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as err:
         return _render(exchange, err)
     except web.HTTPNotFound:
-        return _render(exchange, NotFound(f"no route for {request.method} {request.path}{base_url_hint(request)}"))
+        return _render(exchange, UnknownRoute(f"no route for {request.method} {request.path}{base_url_hint(request)}"))
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return _render(exchange, NotFound(f"{request.method} is not supported on {request.path} (use {allowed})"))
+        refused = MethodNotAllowed(f"{request.method} is not supported on {request.path} (use {allowed})")
+        refused.headers["Allow"] = allowed
+        return _render(exchange, refused)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -111,8 +120,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception as exc:
         log.exception("unhandled error", error=repr(exc))
-        internal = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
-        return _render(exchange, internal, error_type="internal")
+        return _render(exchange, internal_error(exchange.request_id, exc), error_type="internal")
 
 
 _OPENAI_ENDPOINTS = ("/chat/completions", "/responses", "/models", "/completions", "/embeddings")
@@ -134,7 +142,8 @@ def base_url_hint(request: web.Request) -> str:
 
 def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
     exchange.fail(err, error_type)
-    response = error_response(exchange.client_format, err, exchange.request_id)
+    hints = exchange.config.server.operator_hints_enabled
+    response = error_response(exchange.client_format, err, exchange.request_id, hints=hints)
     exchange.status = response.status
     return response
 
@@ -191,10 +200,10 @@ def authenticate(config: Config, presented: list[tuple[str, str]]) -> Key:
     if disabled is not None:
         raise AuthenticationFailed(f"API key '{disabled.name}' is disabled")
     what = "; ".join(f"{header} holds {credential_kind(secret)}" for header, secret in presented)
-    hint = ""
+    hint = None
     if any(secret.startswith("sk-ant-") for _, secret in presented):
-        hint = " (ANTHROPIC_API_KEY is the gateway's upstream key: `axonhub run claude` starts Claude Code without it)"
-    raise AuthenticationFailed(f"invalid API key: {what}{hint}")
+        hint = "ANTHROPIC_API_KEY is the gateway's upstream key: `axonhub run claude` starts Claude Code without it"
+    raise AuthenticationFailed(f"invalid API key: {what}", hint=hint)
 
 
 @web.middleware
@@ -212,7 +221,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             method=request.method,
             path=request.path,
             status=401,
-            reason=refused.message,
+            reason=refused.client_message(True),
             user_agent=exchange.user_agent,
             peer=request.remote,
         )

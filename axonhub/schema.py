@@ -123,6 +123,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "timeouts": _TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
+                "operator_hints": {
+                    "enum": ["auto", "always", "never"],
+                    "description": "whether error messages name environment variables and where to look; "
+                    "auto: only when listening on loopback",
+                },
                 "trace": {
                     "type": "object",
                     "properties": {

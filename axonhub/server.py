@@ -36,6 +36,7 @@ OPENAI_PREFIXES = ("", "/openai")
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG_HOLDER].current
     channel_health, now = request.app[CHANNEL_HEALTH], time.monotonic()
+    hints = config.server.operator_hints_enabled
     return web.json_response(
         {
             "status": "ok",
@@ -49,8 +50,8 @@ async def health(request: web.Request) -> web.Response:
                 {
                     "name": ch.name,
                     "type": ch.type,
-                    "available": ch.unavailable_reason is None,
-                    "reason": ch.unavailable_reason,
+                    "available": ch.unavailability is None,
+                    "reason": ch.unavailable_reason if hints else (ch.unavailability or (None,))[0],
                     **_cooldown(channel_health, ch.name, now),
                 }
                 for ch in config.channels
@@ -66,16 +67,12 @@ def _cooldown(channel_health: ChannelHealth, name: str, now: float) -> dict[str,
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """Anthropic shape for Anthropic clients (`anthropic-version`/`x-api-key` or the /anthropic
-    prefix), OpenAI shape otherwise and always under /openai."""
+    """In the request's own format (the /anthropic prefix, or `anthropic-version`/`x-api-key` on the
+    bare path: Anthropic's shape; OpenAI's otherwise), the same rule its errors follow."""
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = not request.path.startswith("/openai/") and (
-        request.path.startswith("/anthropic/")
-        or "anthropic-version" in request.headers
-        or "x-api-key" in request.headers
-    )
+    anthropic = exchange.client_format == "anthropic"
     body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
     return web.json_response(body)
 

@@ -18,12 +18,13 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 1 | null,
      "rule_condition": "thinking requested" | null,    # the rule's `when:` as this request met it
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
+     "upstream_id": "chatcmpl-…" | null,             # the upstream's own message id
      "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "counted_tokens"?: 1234,                       # count_tokens only: the count, never usage
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
-     "error": {"type", "message"} | null,
+     "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes

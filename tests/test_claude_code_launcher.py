@@ -173,8 +173,8 @@ async def test_both_credential_headers_and_a_refused_request_as_claude_code_send
         (
             "/anthropic/v1/messages",
             401,
-            "invalid API key: x-api-key holds an Anthropic API key (ANTHROPIC_API_KEY is the gateway's upstream key: "
-            "`axonhub run claude` starts Claude Code without it)",
+            "invalid API key: x-api-key holds an Anthropic API key; ANTHROPIC_API_KEY is the gateway's upstream key: "
+            "`axonhub run claude` starts Claude Code without it",
         )
     }
     assert all(r["user_agent"].startswith("claude-cli/") for r in refusals)

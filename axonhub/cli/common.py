@@ -115,10 +115,12 @@ def is_tty() -> bool:
 
 
 def reraise_as_click(exc: AxonHubError) -> CLIError:
-    from axonhub.errors import ConfigError
+    from axonhub.errors import ConfigError, GatewayError
 
     if isinstance(exc, ConfigError):
         return fail(config_error_text(exc))
+    if isinstance(exc, GatewayError):
+        return fail(exc.client_message(True))  # the CLI's user is the operator: hints included
     return fail(str(exc))
 
 

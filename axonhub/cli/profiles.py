@@ -402,9 +402,10 @@ def test(
         route = resolve(model, key, config, given) if key else resolve_with_profile(model, profile, config, given)
     except GatewayError as err:
         if as_json:
-            echo_json({"model": model, "key": key_name, "error": {"type": str(err.kind), "message": err.message}})
+            error = {"type": str(err.kind), "message": err.client_message(True)}
+            echo_json({"model": model, "key": key_name, "error": error})
             raise SystemExit(1) from None
-        raise fail(err.message) from None
+        raise fail(err.client_message(True)) from None
     checks = explain(profile, model, given) if profile is not None else []
     for note in notes:
         warn(note)
