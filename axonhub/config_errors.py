@@ -54,14 +54,14 @@ def format_path(path: Iterable[str | int]) -> str:
 
 
 def render(problems: Sequence[Problem], text: str | None) -> list[str]:
-    """`path: message (line N)` per problem; the line when the YAML text is at hand."""
+    """`path: message (line N)` per problem, in the file's order when the YAML text is at hand."""
     root = _compose(text) if text is not None else None
-    lines = []
-    for problem in problems:
-        line = _line_of(root, problem.path) if root is not None else None
-        where = f" (line {line})" if line else ""
-        lines.append(f"{format_path(problem.path)}: {problem.message}{where}")
-    return lines
+    located = [(_line_of(root, p.path) if root is not None else None, p) for p in problems]
+    located.sort(key=lambda pair: pair[0] if pair[0] is not None else float("inf"))
+    return [
+        f"{format_path(problem.path)}: {problem.message}" + (f" (line {line})" if line else "")
+        for line, problem in located
+    ]
 
 
 def schema_problems(err: ValidationError) -> list[Problem]:

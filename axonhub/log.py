@@ -93,7 +93,7 @@ def configure_logging(log_format: str = "auto", *, level: int = logging.INFO, st
         processors.append(structlog.processors.JSONRenderer())
     else:
         width = shutil.get_terminal_size().columns
-        processors += [request_line(width), structlog.dev.ConsoleRenderer(colors=stream.isatty(), pad_event=0)]
+        processors += [request_line(width), structlog.dev.ConsoleRenderer(colors=stream.isatty())]
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),

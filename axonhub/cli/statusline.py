@@ -59,7 +59,9 @@ def _session_from_stdin() -> str:
 
 
 def status_text(config_path: Path, session_id: str, launch_trace: str) -> str:
-    state_path = cache_dir() / "statusline" / f"{session_key(session_id or launch_trace)}.json"
+    # One cache per set of trace ids read: the session's, and the launch's when `axonhub run` set one.
+    ids = "+".join(i for i in (session_id, launch_trace) if i)
+    state_path = cache_dir() / "statusline" / f"{session_key(ids)}.json"
     state = load_state(state_path)
     signature = _signature(config_path)
     if signature != state.config_signature or not state.trace_path:

@@ -341,3 +341,65 @@ def test_tail_follow_prints_new_records_across_rotation_and_deletion(tmp_path: P
     finally:
         stderr = follow.stop()
     assert "1 damaged line(s) skipped" in stderr
+
+
+def test_tail_follow_on_an_empty_log_says_it_is_waiting_then_prints_what_comes(tmp_path: Path) -> None:
+    log = tmp_path / "trace.jsonl"
+    follow = Follow(log)
+    try:
+        time.sleep(1.0)
+        with log.open("a") as handle:
+            handle.write(line_of(1))
+        assert follow.ids(1) == ["req_1"]
+    finally:
+        stderr = follow.stop()
+    assert stderr == f"no exchanges yet in {log}; waiting for new ones (Ctrl-C to stop)…\n"
+
+
+def test_show_prints_the_profile_rule_and_recorded_bodies(tmp_path: Path) -> None:
+    log = tmp_path / "trace.jsonl"
+    record = {
+        **fixture_records()[0],
+        "v": 2,
+        "rule": 2,
+        "rule_condition": "thinking requested",
+        "request_body": {"model": "claude-sonnet-5", "messages": [{"role": "user", "content": "hi"}]},
+        "response_body": {"content": [{"type": "text", "text": "hello"}]},
+    }
+    log.write_text(json.dumps(record) + "\n")
+    result = run("traces", "show", "5f0c", "--file", str(log))
+    lines = result.stdout.splitlines()
+    assert lines[2] == (
+        "+    0.0s  2026-05-01 10:00:00  5f0c7a2e  claude-sonnet-5 → deepseek-chat @ deepseek  "
+        "profile deepseek rule 2 (thinking requested)  200  in 1000 out 200 cache r 5000 w 0  1500 ms  end_turn"
+    )
+    assert lines[3:] == [
+        "            request body:",
+        "              {",
+        '                "model": "claude-sonnet-5",',
+        '                "messages": [',
+        "                  {",
+        '                    "role": "user",',
+        '                    "content": "hi"',
+        "                  }",
+        "                ]",
+        "              }",
+        "            response body:",
+        "              {",
+        '                "content": [',
+        "                  {",
+        '                    "type": "text",',
+        '                    "text": "hello"',
+        "                  }",
+        "                ]",
+        "              }",
+    ]
+    short = run("traces", "show", "5f0c", "--file", str(log), "--body-lines", "3").stdout.splitlines()
+    assert short[3:8] == [
+        "            request body:",
+        "              {",
+        '                "model": "claude-sonnet-5",',
+        '                "messages": [',
+        "              … 6 more lines (--body-lines 0 shows all)",
+    ]
+    assert run("traces", "show", "5f0c", "--file", str(log), "--no-bodies").stdout.splitlines()[3:] == []
