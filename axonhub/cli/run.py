@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 HEALTH_TIMEOUT_S = 3.0
-STARTUP_GRACE_S = 3.0  # how long `run` waits for a gateway that refuses connections
+STARTUP_GRACE_S = 5.0  # how long `run` waits for a gateway that refuses connections
 
 
 def launch_options(func: Any) -> Any:
