@@ -20,7 +20,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from axonhub import ir
 from axonhub.config import Channel
 from axonhub.errors import GatewayError
-from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
+from axonhub.formats.registry import FORMATS, format_of_channel
+from axonhub.formats.spec import WireFormat
 from axonhub.pipeline import Inbound, Planner
 from axonhub.profiles import Candidate, upstream_name
 from axonhub.upstream.client import read_error_body, send
@@ -50,32 +51,41 @@ async def check_channel(channel: Channel, model: str) -> CheckResult:
     candidate = Candidate(channel, upstream_name(channel, model))
     body = probe_body(model)
     headers = CIMultiDictProxy(CIMultiDict({"anthropic-version": "2023-06-01", "content-type": "application/json"}))
-    inbound = Inbound("anthropic", "messages", json.dumps(body).encode(), body, headers)
-    plan = Planner(inbound, ping_interval=0).plan(candidate)
+    anthropic = FORMATS[WireFormat.ANTHROPIC]
+    messages = next(e for e in anthropic.endpoints if e.kind == "messages")
+    planner = Planner(Inbound(anthropic, messages, json.dumps(body).encode(), body, headers), ping_interval=0)
+    plan = planner.plan(candidate)
     call = plan.call(candidate)
     began = time.perf_counter()
     async with aiohttp.ClientSession(trust_env=True) as session:
         try:
             response = await send(session, call, channel.timeouts, channel.name)
-        except GatewayError as unreachable:
-            return CheckResult(False, None, _ms(began), call.url, candidate.upstream_model, error=unreachable.message)
-        if response.status >= 400:
-            raw = await read_error_body(response)
-            refused = plan.error_parser(candidate)(response.status, raw, channel.name)
-            return CheckResult(
-                False, response.status, _ms(began), call.url, candidate.upstream_model, error=refused.message
-            )
-        raw = await response.read()
-    return _answer(channel, candidate, call.url, response.status, raw, _ms(began))
+            if response.status >= 400:
+                raw = await read_error_body(response)
+                raise plan.error_parser(candidate)(response.status, raw, channel.name)
+            answer = await plan.accept(candidate, response)
+            payload = answer.payload if answer.payload is not None else {}
+        except GatewayError as err:
+            status = err.status if err.status else None
+            return CheckResult(False, status, _ms(began), call.url, candidate.upstream_model, error=err.message)
+    return _answer(channel, candidate, planner.ir_request(), call.url, response.status, payload, _ms(began))
 
 
-def _answer(channel: Channel, candidate: Candidate, url: str, status: int, raw: bytes, ms: float) -> CheckResult:
-    codec = CODECS[CHANNEL_FORMATS[channel.type]]
+def _answer(
+    channel: Channel,
+    candidate: Candidate,
+    request: ir.Request,
+    url: str,
+    status: int,
+    payload: dict[str, Any],
+    ms: float,
+) -> CheckResult:
+    target = format_of_channel(channel.type)
+    assert target is not None  # the planner refused a type this version cannot talk to
     try:
-        parsed = json.loads(raw)
-        answer = codec.parse_response(parsed, candidate.upstream_model)
-    except (ValueError, GatewayError, AttributeError, TypeError) as exc:
-        text = raw[:200].decode("utf-8", errors="replace")
+        answer = target.codec.parse_response(payload, request)
+    except (GatewayError, AttributeError, TypeError, KeyError) as exc:
+        text = json.dumps(payload)[:200]
         return CheckResult(False, status, ms, url, candidate.upstream_model, error=f"unreadable answer ({exc}): {text}")
     text = " ".join(block.text for block in answer.content if isinstance(block, ir.Text)).strip()
     return CheckResult(True, status, ms, url, candidate.upstream_model, answer=text, usage=answer.usage)

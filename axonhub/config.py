@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 
 from axonhub.config_errors import Problem, did_you_mean, render, schema_problems
 from axonhub.errors import ConfigError
-from axonhub.formats.quirks import QUIRKS, Quirks, quirks_for, with_overrides
+from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_overrides
 from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")

@@ -16,6 +16,7 @@ from typing import Any
 from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError
+from axonhub.formats.spec import WireFormat
 
 # 2: `rule` is 1-based (it was 0-based in 1), `rule_condition` added, count_tokens exchanges carry
 # their count in `counted_tokens` and never in `usage`. Readers upgrade version-1 records
@@ -23,37 +24,19 @@ from axonhub.errors import GatewayError
 TRACE_VERSION = 2
 
 
+def usage_record(usage: ir.Usage) -> dict[str, int]:
+    """The trace's usage buckets: `input` is the uncached input, as Anthropic counts it."""
+    return {
+        "input": usage.input_uncached,
+        "output": usage.output,
+        "cache_read": usage.cache_read,
+        "cache_write": usage.cache_write,
+        "reasoning": usage.reasoning_output,
+    }
+
+
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    reasoning: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "input": self.input,
-            "output": self.output,
-            "cache_read": self.cache_read,
-            "cache_write": self.cache_write,
-            "reasoning": self.reasoning,
-        }
-
-    @classmethod
-    def from_ir(cls, usage: ir.Usage) -> Usage:
-        """The trace's buckets from the IR's (input is the uncached part, as Anthropic counts it)."""
-        return cls(
-            input=usage.input_uncached,
-            output=usage.output,
-            cache_read=usage.cache_read,
-            cache_write=usage.cache_write,
-            reasoning=usage.reasoning_output,
-        )
 
 
 @dataclass(slots=True)
@@ -82,7 +65,7 @@ class Exchange:
     config: Config
     method: str
     path: str
-    client_format: str
+    client_format: WireFormat
     user_agent: str = ""
     started: float = field(default_factory=time.perf_counter)
     wall_time: float = field(default_factory=time.time)
@@ -102,7 +85,7 @@ class Exchange:
     stream: bool = False
     status: int = 0
     stop_reason: str | None = None
-    usage: Usage | None = None  # what the upstream reported; never a count_tokens estimate
+    usage: ir.Usage | None = None  # what the upstream reported; never a count_tokens estimate
     counted_tokens: int | None = None  # count_tokens: the count given to the client
     first_byte_at: float | None = None
     upstream_started: float | None = None
@@ -157,7 +140,7 @@ class Exchange:
             "status": self.status,
             "stop_reason": self.stop_reason,
             # count_tokens is an estimate, never billed usage: its count is kept apart
-            "usage": self.usage.as_dict() if self.usage and self.kind != "count_tokens" else None,
+            "usage": usage_record(self.usage) if self.usage and self.kind != "count_tokens" else None,
             **({"counted_tokens": self.counted_tokens} if self.kind == "count_tokens" else {}),
             "timings": {
                 "ttfb_ms": round(ttfb, 2) if ttfb is not None else None,

@@ -74,11 +74,13 @@ def asks_thinking(wire_format: str, body: Mapping[str, Any]) -> bool:
 def estimated_tokens(wire_format: str, body: Mapping[str, Any]) -> int:
     """The estimate count_tokens would answer; 0 for a body the format's codec cannot read."""
     from axonhub.errors import GatewayError
-    from axonhub.formats.registry import CODECS
+    from axonhub.formats.registry import FORMATS
+    from axonhub.formats.spec import WireFormat
     from axonhub.tokens import estimate_request_tokens
 
-    codec = CODECS.get(wire_format)
-    if codec is None:
+    try:
+        codec = FORMATS[WireFormat(wire_format)].codec
+    except (ValueError, KeyError):
         return 0
     try:
         return estimate_request_tokens(codec.parse_request(body))

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config, Key, hash_secret
+from axonhub.error_response import error_response
 from axonhub.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -30,7 +31,7 @@ from axonhub.errors import (
     internal_error,
 )
 from axonhub.exchange import Exchange, new_request_id
-from axonhub.formats.render_error import error_response, wire_format_for
+from axonhub.formats.registry import format_of_request
 
 log = structlog.get_logger("axonhub.request")
 
@@ -48,7 +49,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         config=config,
         method=request.method,
         path=request.path,
-        client_format=wire_format_for(request.path, request.headers),
+        client_format=format_of_request(request.path, request.headers),
         user_agent=request.headers.get("User-Agent", "")[:200],
     )
     request[EXCHANGE] = exchange

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axonhub.formats.quirks import QUIRK_OPTIONS
+from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS
 
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
 # The types this version can talk to (formats/registry.py has a codec for each); the others validate,

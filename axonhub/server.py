@@ -16,9 +16,10 @@ from aiohttp import web
 
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
-from axonhub.chat_completions import chat_completions
 from axonhub.config import Config
 from axonhub.exchange import Exchange
+from axonhub.formats.registry import FORMATS
+from axonhub.formats.spec import WireFormat
 from axonhub.metrics import METRICS, Metrics, metrics_handler
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import anthropic_list, openai_list, reachable_models
@@ -27,10 +28,10 @@ from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
 from axonhub.upstream.dispatch import ChannelHealth
 
-# Base-URL prefixes a client may configure: `http://host:8090/anthropic` or the bare host.
-ANTHROPIC_PREFIXES = ("", "/anthropic")
-# …and for OpenAI clients: `http://host:8090/v1` or `http://host:8090/openai/v1`.
-OPENAI_PREFIXES = ("", "/openai")
+# Where the model list is served: under every base URL a client may be given.
+MODEL_LIST_PREFIXES = ("", "/anthropic", "/openai")
+# Claude Code's side traffic (reachability probes, telemetry), under its base URLs.
+PROBE_PREFIXES = ("", "/anthropic")
 
 
 async def health(request: web.Request) -> web.Response:
@@ -72,7 +73,7 @@ async def list_models(request: web.Request) -> web.Response:
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = exchange.client_format == "anthropic"
+    anthropic = exchange.client_format is WireFormat.ANTHROPIC
     body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
     return web.json_response(body)
 
@@ -85,18 +86,19 @@ async def quiet_probe(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> frozenset[str]:
     """Register every route; returns the canonical paths that need no AxonHub key."""
     public: set[str] = set()
-    for prefix in ANTHROPIC_PREFIXES:
-        app.router.add_post(f"{prefix}/v1/messages", pipeline.messages)
-        app.router.add_post(f"{prefix}/v1/messages/count_tokens", pipeline.count_tokens)
+    for fmt in FORMATS.values():
+        for endpoint in fmt.endpoints:
+            serve = pipeline.handler(fmt, endpoint)
+            for path in endpoint.paths:
+                app.router.add_post(path, serve)
+    for prefix in MODEL_LIST_PREFIXES:
         app.router.add_get(f"{prefix}/v1/models", list_models)
+    for prefix in PROBE_PREFIXES:
         for path in (f"{prefix}/", f"{prefix}/api/hello"):
             app.router.add_get(path, quiet_probe)
             public.add(path)
         app.router.add_route("*", f"{prefix}/api/{{tail:.*}}", quiet_probe)
         public.add(f"{prefix}/api/{{tail}}")
-    for prefix in OPENAI_PREFIXES:
-        app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
-    app.router.add_get("/openai/v1/models", list_models)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler(app[METRICS]))
     public.update(("/health", "/metrics"))

@@ -210,10 +210,11 @@ def test_features_are_read_off_each_wire_format(
 
 
 def test_the_token_estimate_is_the_count_tokens_estimate_and_only_computed_when_asked() -> None:
-    from axonhub.formats.registry import CODECS
+    from axonhub.formats.registry import FORMATS
+    from axonhub.formats.spec import WireFormat
     from axonhub.tokens import estimate_request_tokens
 
-    estimate = estimate_request_tokens(CODECS["anthropic"].parse_request(CLAUDE_CODE_MAIN))
+    estimate = estimate_request_tokens(FORMATS[WireFormat.ANTHROPIC].codec.parse_request(CLAUDE_CODE_MAIN))
     assert estimate > 300
     assert request_features("anthropic", CLAUDE_CODE_MAIN, {}, frozenset({"tokens"})).input_tokens == estimate
     assert request_features("anthropic", CLAUDE_CODE_MAIN, {}, frozenset({"thinking"})).input_tokens == 0
