@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
 from axonhub.formats.spec import Dialect, Format, StreamReader
 from axonhub.profiles import Candidate
+from axonhub.redact import Redactor
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -98,7 +100,12 @@ def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Resp
 async def relay_stream(
     request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
 ) -> web.StreamResponse:
-    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame."""
+    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
+
+    The exact values of the channel keys (and of the client's own key) are taken out of every event
+    written, so an upstream error event echoing a key does not pass through; our own error frame is
+    redacted in full (`axonhub.redact`)."""
+    redactor = request.app[REDACTOR]
     response = web.StreamResponse(
         status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
     )
@@ -115,7 +122,7 @@ async def relay_stream(
             end = event_boundary(data)
             held = data[end:]
             if end:
-                await response.write(data[:end] if held else data)
+                await response.write(redactor.exact(data[:end] if held else data))
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -127,28 +134,34 @@ async def relay_stream(
             reader.stop_reason,
             reader.upstream_id,
         )
-    await response.write(_ending(exchange, reader, dialect, failure, held))
+    await response.write(_ending(exchange, reader, dialect, failure, held, redactor))
     await response.write_eof()
     return response
 
 
 def _ending(
-    exchange: Exchange, reader: StreamReader, dialect: Dialect, failure: UpstreamError | None, held: bytes
+    exchange: Exchange,
+    reader: StreamReader,
+    dialect: Dialect,
+    failure: UpstreamError | None,
+    held: bytes,
+    redactor: Redactor,
 ) -> bytes:
     """What the client still needs once the upstream is done: nothing after the upstream's own error
-    event; the error frame after a cut or an unfinished stream; else the last event and terminator."""
+    event; the error frame after a cut or an unfinished stream; else the last event and terminator.
+    Upstream bytes lose the exact secret values; our own frame is redacted in full."""
     if reader.error is not None:  # relayed as the upstream sent it, in the client's own format
         kind, message = reader.error
         exchange.fail(GatewayError(f"[{exchange.channel}] {message}", kind=kind))
-        return held + b"\n\n" if held and failure is None else b""  # the error event itself, unterminated
+        return redactor.exact(held + b"\n\n") if held and failure is None else b""  # the error event, unterminated
     if failure is None and not (reader.terminated or reader.stop_reason is not None):
         failure = UpstreamError(
             f"[{exchange.channel}] the upstream stream ended before its answer was complete", kind=ErrorKind.SERVER
         )
     if failure is not None:
         exchange.fail(failure)
-        return dialect.error_frame(failure.kind, failure.message)
-    last = held + b"\n\n" if held else b""
+        return redactor.data(dialect.error_frame(failure.kind, failure.message))
+    last = redactor.exact(held + b"\n\n") if held else b""
     return last if reader.terminated else last + dialect.terminator
 
 

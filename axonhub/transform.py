@@ -23,11 +23,13 @@ import structlog
 from aiohttp import web
 
 from axonhub import ir
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
 from axonhub.formats.spec import Format, StreamEncoder
 from axonhub.profiles import Candidate
+from axonhub.redact import Redactor
 from axonhub.relay import SSE_HEADERS
 from axonhub.sse import SSEDecoder, encode_event
 from axonhub.upstream.answer import Answer, accept
@@ -122,7 +124,7 @@ class TransformPlan:
         exchange.status = 200
         encoder = self.client.codec.stream_encoder(self.request)
         try:
-            await self._pump(response, exchange, encoder, batches)
+            await self._pump(response, exchange, encoder, batches, request.app[REDACTOR])
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -140,8 +142,11 @@ class TransformPlan:
         exchange: Exchange,
         encoder: StreamEncoder,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+        redactor: Redactor,
     ) -> None:
-        """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
+        """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
+
+        An error event's text is redacted: an upstream may echo the channel's key in it."""
         keepalive = self.client.dialect.keepalive
         started = False
         written = time.monotonic()
@@ -150,6 +155,8 @@ class TransformPlan:
                 frames: list[tuple[str | None, Any]] = []
                 for event in batch or ():
                     _observe(exchange, event, self.client)
+                    if isinstance(event, ir.StreamError):
+                        event = dataclasses.replace(event, message=redactor.text(event.message))
                     frames += encoder.feed(event)
                 if frames:
                     started = True

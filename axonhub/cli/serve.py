@@ -53,17 +53,20 @@ if TYPE_CHECKING:
 def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
     import structlog
-    from aiohttp import web
 
     from axonhub.config_advice import config_advice
+    from axonhub.http_server import run
     from axonhub.log import configure_logging
+    from axonhub.redact import Redactor
     from axonhub.server import make_app
 
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
     sockets = bind(server.host, server.port)  # a port in use fails here, before any "listening"
-    configure_logging(log_format)
+    redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
+    configure_logging(log_format, redactor=redactor)
+    app = make_app(config, redactor=redactor)
     loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
     for warning in config.warnings:
@@ -81,14 +84,14 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     )
     if sys.stderr.isatty():
         click.echo(next_steps(config, host, port), err=True)
-    web.run_app(
-        make_app(config),
+    run(
+        app,
         loop=loop,
-        sock=sockets,
-        handler_cancellation=True,  # a client that goes away cancels its upstream request at once
-        access_log=None,
-        print=None,
+        host=server.host,
+        port=server.port,
+        client_timeouts=server.client_timeouts,
         shutdown_timeout=10,
+        sockets=sockets,
     )
     log.info("axonhub stopped")
 
