@@ -14,11 +14,9 @@ entry (revoked, rotated elsewhere) is never sent; `keys revoke` and `keys rotate
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -100,20 +98,11 @@ def forget(name: str, config: Path, path: Path | None = None) -> bool:
 
 
 def _write(path: Path, keys: list[SavedKey]) -> None:
+    from axonhub.config_edit import write_atomic  # a new file is created 0600, an existing one keeps its mode
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     data: dict[str, Any] = {"version": 1, "keys": [_entry(k) for k in keys]}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # created 0600
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
 def _entry(key: SavedKey) -> dict[str, str]:

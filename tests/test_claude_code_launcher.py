@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.claude_code import CLAUDE_BIN, ensure_claude
+from tests.claude_code import CLAUDE_BIN, QUIET, ensure_claude
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.processes import Served, axonhub, base_env, serving
@@ -28,17 +28,6 @@ pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
 
 UPSTREAM_KEY = "sk-ant-api03-gateway-upstream-key-000000"
 ANSWER = "Hello through the AxonHub launcher."
-OFFLINE = {
-    "DISABLE_TELEMETRY": "1",
-    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-    "DISABLE_AUTOUPDATER": "1",
-    "DISABLE_ERROR_REPORTING": "1",
-    "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-    "CLAUDE_CODE_MAX_RETRIES": "2",
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "NO_PROXY": "127.0.0.1,localhost",
-}
 
 
 def gateway_config(tmp_path: Path, upstream: FakeUpstream) -> Path:
@@ -67,7 +56,7 @@ def shell_env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     path = f"{CLAUDE_BIN.parent}:{os.environ.get('PATH', '/usr/bin:/bin')}"
-    return base_env(home, PATH=path, ANTHROPIC_API_KEY=UPSTREAM_KEY, **OFFLINE)
+    return base_env(home, PATH=path, ANTHROPIC_API_KEY=UPSTREAM_KEY, **QUIET)
 
 
 async def run(

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from axonhub.cli import main
 from axonhub.config import EMPTY_DOCUMENT
 from tests.conftest import base_config, write_config
+from tests.processes import axonhub
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -154,25 +155,8 @@ def test_a_port_in_use_is_one_clear_error_before_anything_claims_to_listen(tmp_p
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "axonhub",
-                "serve",
-                "--config",
-                str(config),
-                "--port",
-                str(port),
-                "--log-format",
-                "json",
-            ],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"},
-            cwd=REPO,
-            timeout=30,
-        )
+        serve = ["serve", "--config", str(config), "--port", str(port), "--log-format", "json"]
+        result = axonhub(*serve, env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"}, timeout=30)
     assert result.returncode == 1
     assert result.stderr == (
         f"Error: port {port} on 127.0.0.1 is already in use (another `axonhub serve`? "
