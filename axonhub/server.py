@@ -17,6 +17,7 @@ from aiohttp import web
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config
+from axonhub.dashboard.app import add_dashboard
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS
 from axonhub.formats.spec import WireFormat
@@ -64,7 +65,7 @@ async def health(request: web.Request) -> web.Response:
 
 def _cooldown(channel_health: ChannelHealth, name: str, now: float) -> dict[str, Any]:
     """A channel's recent failures in a row and the seconds left of its cool-down (0: none)."""
-    failures, left = channel_health.status(name, now)
+    failures, left = channel_health.cooldown(name, now)
     return {"failures": failures, "cooldown_s": round(left, 1)}
 
 
@@ -129,7 +130,7 @@ def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = 
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
-    app[PUBLIC_PATHS] = add_routes(app)
+    app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))

@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "channels": ("axonhub.cli.channels", "channels_group", "List, inspect and live-test the upstream channels."),
     "traces": ("axonhub.cli.traces", "traces_group", "Read the trace log: tail, list, show sessions."),
     "usage": ("axonhub.cli.traces", "usage", "Token totals and cost from the trace log."),
+    "dashboard": ("axonhub.cli.dashboard", "dashboard", "Open the local dashboard (a one-time login link)."),
+}
+# group -> subcommands that live in another module: (module, attribute)
+SUBCOMMANDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "traces": (("axonhub.cli.dashboard", "replay"),),
 }
 
 
@@ -40,8 +45,10 @@ class LazyGroup(click.Group):
         if entry is None:
             return None
         module, attribute, _ = entry
-        command = getattr(importlib.import_module(module), attribute)
-        assert isinstance(command, click.Command)
+        command: click.Command = getattr(importlib.import_module(module), attribute)
+        for sub_module, sub_attribute in SUBCOMMANDS.get(cmd_name, ()):
+            assert isinstance(command, click.Group)
+            command.add_command(getattr(importlib.import_module(sub_module), sub_attribute))
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:

@@ -12,14 +12,12 @@ import errno
 import socket
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import click
 
 from axonhub.cli.common import config_args, config_option, executable, fail, load
-
-if TYPE_CHECKING:
-    from axonhub.config import Config
+from axonhub.config import Config
 
 
 @click.command()
@@ -82,6 +80,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
         trace=str(server.trace.path) if server.trace.enabled else None,
         event_loop=type(loop).__module__.split(".")[0],
     )
+    _announce_dashboard(config, log)
     if sys.stderr.isatty():
         click.echo(next_steps(config, host, port), err=True)
     run(
@@ -154,6 +153,31 @@ def next_steps(config: Config, host: str | None, port: int | None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _announce_dashboard(config: Config, log: Any) -> None:
+    """The dashboard's address and a one-time login link (the admin token itself is never printed)."""
+    from axonhub.cli.dashboard import gateway_url
+    from axonhub.dashboard.access import load_or_create_token, login_url
+
+    settings = config.server.dashboard
+    if not settings.enabled:
+        return
+    if not config.server.trace.enabled:
+        log.warning("dashboard off: it shows the trace log, and server.trace.enabled is false")
+        return
+    try:
+        token = load_or_create_token(settings.token_file)
+    except OSError as exc:
+        raise fail(f"cannot read or create the admin token file {settings.token_file}: {exc}") from None
+    base = gateway_url(config, None)
+    log.info(
+        "dashboard",
+        url=f"{base}/dashboard/",
+        login=login_url(base, token),
+        login_valid="15 minutes, once; `axonhub dashboard` prints a new link",
+        remote=settings.allow_remote,
+    )
 
 
 def _new_loop(choice: str) -> asyncio.AbstractEventLoop:
