@@ -55,7 +55,7 @@ async def test_the_request_line_on_a_terminal_is_short_and_shows_the_token_count
     headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
     assert (await post(gateway, "/anthropic/v1/messages", headers))[0] == 200
     assert (await post(gateway, "/anthropic/v1/messages", headers, {**MESSAGE, "model": long_name}))[0] == 200
-    lines = [line for line in console.getvalue().splitlines() if "[info" in line]
+    lines = [line for line in console.getvalue().splitlines() if "[info" in line and " ms  alice" in line]
     first, second = lines
     assert re.fullmatch(
         r"\d\d:\d\d:\d\d \[info     \] 200 +\d+ ms  alice  in 1234 out 56  claude-sonnet-4-5 @ fake-anthropic", first

@@ -25,6 +25,8 @@ UPSTREAM_KEY = "sk-ant-upstream-secret-key-000"  # tests/conftest.py's FAKE_ANTH
 def channels_config(upstream_url: str, trace: Path, port: int) -> dict[str, Any]:
     data = base_config(upstream_url, trace)
     data["server"]["port"] = port
+    # the CLI runs in this process beside the gateway: the dashboard's index logs would mix into its output
+    data["server"]["dashboard"] = {"enabled": False}
     data["channels"].append(
         {
             "name": "deepseek",
