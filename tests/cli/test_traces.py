@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import select
 import shutil
 import subprocess
 import sys
@@ -345,15 +346,24 @@ def test_tail_follow_prints_new_records_across_rotation_and_deletion(tmp_path: P
 
 def test_tail_follow_on_an_empty_log_says_it_is_waiting_then_prints_what_comes(tmp_path: Path) -> None:
     log = tmp_path / "trace.jsonl"
-    follow = Follow(log)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "axonhub", "traces", "tail", "-f", "--json", "--file", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
-        time.sleep(1.0)
+        assert process.stderr is not None and process.stdout is not None
+        assert select.select([process.stderr], [], [], 30)[0], "tail -f said nothing in 30 s"
+        waiting = process.stderr.readline()
+        assert waiting == f"no exchanges yet in {log}; waiting for new ones (Ctrl-C to stop)…\n"
         with log.open("a") as handle:
             handle.write(line_of(1))
-        assert follow.ids(1) == ["req_1"]
+        assert select.select([process.stdout], [], [], 30)[0], "tail -f printed nothing in 30 s"
+        assert json.loads(process.stdout.readline())["request_id"] == "req_1"
     finally:
-        stderr = follow.stop()
-    assert stderr == f"no exchanges yet in {log}; waiting for new ones (Ctrl-C to stop)…\n"
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 def test_show_prints_the_profile_rule_and_recorded_bodies(tmp_path: Path) -> None:
