@@ -85,6 +85,8 @@ class ServerConfig:
     trace: TraceConfig = TraceConfig()
     dashboard: DashboardConfig = DashboardConfig()
     operator_hints: str = "auto"  # auto | always | never
+    # answers remembered per key for requests that continue one by its id (`previous_response_id`)
+    conversations_per_key: int = 100
 
     @property
     def operator_hints_enabled(self) -> bool:
@@ -446,6 +448,7 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         trace=trace,
         dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
+        conversations_per_key=(raw.get("conversations") or {}).get("max_per_key", default.conversations_per_key),
     )
 
 

@@ -1,15 +1,20 @@
-"""The request pipeline: read → check → route → plan per channel → dispatch → respond.
+"""The request pipeline: read → check → continue → route → plan per channel → dispatch → respond.
 
 Plain async functions over our own types; the HTTP concerns (auth, errors, context) are the
 middlewares'. One handler serves every inbound endpoint of every wire format (`handler(format,
 endpoint)`): what differs between formats comes from their `Format` records. A *plan* knows how to
 talk to one kind of channel for one inbound request: the same-format fast path (`relay.py`) or the
 IR transform (`transform.py`).
+
+An endpoint with a `Continuation` (server-side conversation state) has a request that names an
+earlier answer spliced into a self-contained one before routing, and the conversation behind each
+answer it serves remembered afterwards (`axonhub/conversations.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,12 +23,13 @@ import aiohttp
 from aiohttp import web
 
 from axonhub import ir
-from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
+from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
+from axonhub.conversations import ConversationStore
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
 from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
-from axonhub.formats.spec import Endpoint, Format
+from axonhub.formats.spec import AnswerWitness, Continuation, Endpoint, Format
 from axonhub.jsonbody import loads_object
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, active_profile, resolve
@@ -44,6 +50,7 @@ class Inbound:
     raw: bytes
     body: dict[str, Any]
     headers: Mapping[str, str]
+    witness: AnswerWitness | None = None  # keeps the answer, for an endpoint that remembers conversations
 
     @property
     def stream(self) -> bool:
@@ -101,6 +108,7 @@ class Planner:
             request=self.ir_request(),
             headers=self.inbound.headers,
             ping_interval=self.ping_interval,
+            witness=self.inbound.witness,
         )
 
 
@@ -114,10 +122,16 @@ def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitabl
         inbound = Inbound(fmt, endpoint, raw, body, request.headers)
         start_exchange(exchange, inbound)
         endpoint.check(body)
+        continuation, store = endpoint.continuation, request.app[CONVERSATIONS]
+        if continuation is not None:
+            inbound = continued(inbound, continuation, store, exchange)
         route = route_request(exchange, inbound)
         if endpoint.local_answer is not None:
             return await serve_or_answer(request, exchange, inbound, route, endpoint.local_answer)
-        return await serve(request, exchange, inbound, route)
+        response = await serve(request, exchange, inbound, route)
+        if continuation is not None:
+            remember(inbound, continuation, store, exchange)
+        return response
 
     handle.__name__ = f"{fmt.wire}_{endpoint.kind}"
     return handle
@@ -172,6 +186,34 @@ def route_request(exchange: Exchange, inbound: Inbound) -> Route:
     needs = profile.needs if profile is not None else frozenset()
     features = request_features(inbound.format.wire, inbound.body, inbound.headers, needs)
     return resolve(exchange.requested_model or "", exchange.key, config, features)
+
+
+def _store_key(exchange: Exchange) -> str:
+    return exchange.key.name if exchange.key is not None else ""
+
+
+def continued(inbound: Inbound, continuation: Continuation, store: ConversationStore, exchange: Exchange) -> Inbound:
+    """The request with the conversation it continues spliced in (unknown id: the format's error), and
+    a witness for its answer."""
+    witness = continuation.witness(inbound.body)
+    previous = continuation.previous(inbound.body)
+    if previous is None:
+        return dataclasses.replace(inbound, witness=witness)
+    history = store.get(_store_key(exchange), previous)
+    if history is None:
+        raise continuation.unknown(previous)
+    body = continuation.splice(inbound.body, history)
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return dataclasses.replace(inbound, raw=raw, body=body, witness=witness)
+
+
+def remember(inbound: Inbound, continuation: Continuation, store: ConversationStore, exchange: Exchange) -> None:
+    """Keep the conversation behind the answer the client received whole (a failed one is not kept)."""
+    answer = inbound.witness.answer if inbound.witness is not None else None
+    kept = continuation.remember(inbound.body, answer) if answer is not None else None
+    if kept is not None:
+        answer_id, conversation = kept
+        store.put(_store_key(exchange), answer_id, conversation, exchange.config.server.conversations_per_key)
 
 
 def note_route(exchange: Exchange, route: Route) -> None:

@@ -24,7 +24,7 @@ from aiohttp import web
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
-from axonhub.formats.spec import Dialect, Format, StreamReader
+from axonhub.formats.spec import AnswerWitness, Dialect, Format, StreamReader
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.stream_answer import StreamAnswer
@@ -77,14 +77,19 @@ class RelayPlan:
     ) -> web.StreamResponse:
         if answer.is_stream != self.inbound.stream:
             return await self.fallback().respond(request, exchange, candidate, answer)
+        witness = self.inbound.witness
         if answer.is_stream:
-            return await relay_stream(request, exchange, answer.response, self.format.dialect)
-        return relay_json(exchange, answer, self.format.dialect)
+            return await relay_stream(request, exchange, answer.response, self.format.dialect, witness)
+        return relay_json(exchange, answer, self.format.dialect, witness)
 
 
-def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Response:
+def relay_json(
+    exchange: Exchange, answer: Answer, dialect: Dialect, witness: AnswerWitness | None = None
+) -> web.Response:
     """A whole JSON answer (read and checked by dispatch), forwarded as it came."""
     assert answer.body is not None and answer.payload is not None
+    if witness is not None:
+        witness.answer = answer.payload
     summary = dialect.summary(answer.payload)
     exchange.usage, exchange.stop_reason, exchange.upstream_id = summary.usage, summary.stop_reason, summary.upstream_id
     if exchange.config.server.trace.bodies != "none":
@@ -99,7 +104,11 @@ def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Resp
 
 
 async def relay_stream(
-    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
+    request: web.Request,
+    exchange: Exchange,
+    upstream: aiohttp.ClientResponse,
+    dialect: Dialect,
+    witness: AnswerWitness | None = None,
 ) -> web.StreamResponse:
     """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
 
@@ -124,9 +133,12 @@ async def relay_stream(
             end = event_boundary(data)
             held = data[end:]
             if end:
-                await response.write(redactor.exact(data[:end] if held else data))
+                out = redactor.exact(data[:end] if held else data)
+                await response.write(out)
                 if recorded is not None:
                     recorded.feed_bytes(data[:end] if held else data)
+                if witness is not None:
+                    witness.feed(out)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -143,6 +155,8 @@ async def relay_stream(
     if recorded is not None:
         recorded.feed_bytes(ending)
         exchange.response_body = recorded.body()
+    if witness is not None:
+        witness.feed(ending)
     await response.write_eof()
     return response
 
@@ -168,6 +182,8 @@ def _ending(
         )
     if failure is not None:
         exchange.fail(failure)
+        if dialect.continued_error_frame is not None:
+            return redactor.data(dialect.continued_error_frame(reader, failure.kind, failure.message))
         return redactor.data(dialect.error_frame(failure.kind, failure.message))
     last = redactor.exact(held + b"\n\n") if held else b""
     return last if reader.terminated else last + dialect.terminator

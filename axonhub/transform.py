@@ -27,7 +27,7 @@ from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
-from axonhub.formats.spec import Format, StreamEncoder
+from axonhub.formats.spec import AnswerWitness, Format, StreamEncoder
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.relay import SSE_HEADERS
@@ -53,6 +53,7 @@ class TransformPlan:
     request: ir.Request
     headers: Mapping[str, str]
     ping_interval: float
+    witness: AnswerWitness | None = None  # keeps the answer the client receives, when it is to be remembered
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         channel, model = candidate.channel, candidate.upstream_model
@@ -78,6 +79,7 @@ class TransformPlan:
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> web.StreamResponse:
+        exchange.notes = list(self.request.notes)
         events = self._events(exchange, candidate, answer)
         if self.request.stream:
             return await self._stream(request, exchange, answer.response, events)
@@ -134,7 +136,7 @@ class TransformPlan:
             failure = internal_error(exchange.request_id, exc)
             exchange.fail(failure, "internal")
             message = failure.client_message(exchange.config.server.operator_hints_enabled)
-            await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+            await self._write(response, _encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
         finally:
             if recorded is not None:
                 exchange.response_body = recorded.body()
@@ -168,18 +170,23 @@ class TransformPlan:
                     recorded.feed_events(batch)
                 if frames:
                     started = True
-                    await response.write(_encode(frames))
+                    await self._write(response, _encode(frames))
                     written = time.monotonic()
                 elif batch is None or time.monotonic() - written >= self.ping_interval:
                     # Quiet: no bytes, or only upstream keep-alive comments, for a ping interval.
                     # Open the message first, so the keep-alive is a valid event after it.
                     opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
-                    await response.write(_encode(opening) + keepalive)
+                    await self._write(response, _encode(opening) + keepalive)
                     written = time.monotonic()
         closing = encoder.finish()
         if closing:
-            await response.write(_encode(closing))
+            await self._write(response, _encode(closing))
+
+    async def _write(self, response: web.StreamResponse, data: bytes) -> None:
+        if self.witness is not None:
+            self.witness.feed(data)
+        await response.write(data)
 
     async def _whole(
         self,
@@ -195,6 +202,8 @@ class TransformPlan:
                     collected.append(event)
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.codec.render_response(answer, self.request)
+        if self.witness is not None:
+            self.witness.answer = body
         exchange.status = 200
         if exchange.config.server.trace.bodies != "none":
             exchange.response_body = body

@@ -14,6 +14,9 @@ code for every format:
   how a stream of it is read on the side while relayed, and how such a stream is ended (its error
   frame, its terminator, its keep-alive).
 - `Endpoint`: one inbound route of the format, with the checks its bodies must pass at the boundary.
+- `Continuation`: for an endpoint whose requests may continue an earlier answer by its id (server-side
+  conversation state), how to find that id, splice the remembered conversation in, and what to
+  remember of each answer.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class WireFormat(StrEnum):
 
     ANTHROPIC = "anthropic"
     OPENAI_CHAT = "openai_chat"
+    OPENAI_RESPONSES = "openai_responses"
 
 
 # (SSE event name or None, payload) as `axonhub.sse.encode_event` writes it
@@ -131,6 +135,42 @@ class Dialect:
     error_frame: Callable[[ErrorKind, str], bytes]
     terminator: bytes  # what a complete stream of this format ends with
     keepalive: bytes  # what a client of this format is sent while the upstream is quiet
+    # (the relayed stream's reader, kind, message) -> the error frame that continues that stream, for
+    # formats whose events are numbered or name their answer (a bare `error_frame` could not); when
+    # set, the fast path ends a failed relayed stream with it instead of `error_frame`
+    continued_error_frame: Callable[[StreamReader, ErrorKind, str], bytes] | None = None
+
+
+class AnswerWitness(Protocol):
+    """Keeps the whole answer a client receives: a JSON answer as it is, a stream read as it is written."""
+
+    answer: Mapping[str, Any] | None  # the whole answer once known; None for a failed or unfinished one
+
+    def feed(self, chunk: bytes) -> None:
+        """Bytes of the stream as they are written to the client."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Server-side conversation state for an endpoint whose requests may continue an earlier answer.
+
+    The gateway remembers the conversation behind each answer it served (per key, bounded, in memory)
+    and splices it into a later request that names that answer, so every channel, the same-format fast
+    path included, receives a self-contained request. All functions are pure.
+    """
+
+    # body -> the id of the earlier answer the request continues; None for a request that continues none
+    previous: Callable[[Mapping[str, Any]], str | None]
+    # (body, the remembered conversation) -> the body with that conversation in place of the reference
+    splice: Callable[[Mapping[str, Any], Sequence[Any]], dict[str, Any]]
+    # id -> the error a client gets for an id the gateway does not hold (never served, evicted, restarted)
+    unknown: Callable[[str], GatewayError]
+    # (the request as served, the whole answer) -> (the answer's id, the whole conversation so far);
+    # None when the answer is not to be remembered (the client asked not to store it)
+    remember: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[str, tuple[Any, ...]] | None]
+    # body -> a fresh witness for the request's answer; None when its answer will not be remembered
+    witness: Callable[[Mapping[str, Any]], AnswerWitness | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +180,8 @@ class Endpoint:
     `name` is the endpoint the request maps to on a channel of the same format. `check` raises
     InvalidRequest, naming the field, for a body no channel should be sent; it runs at the boundary,
     before a channel is chosen. An endpoint with `local_answer` is served upstream only by channels
-    of its own format; for a model no such channel serves, the gateway answers it itself.
+    of its own format; for a model no such channel serves, the gateway answers it itself. An endpoint
+    with a `continuation` may continue an earlier answer by its id (see `Continuation`).
     """
 
     name: str
@@ -148,6 +189,7 @@ class Endpoint:
     paths: tuple[str, ...]
     check: Callable[[Mapping[str, Any]], None]
     local_answer: Callable[[ir.Request], dict[str, Any]] | None = None
+    continuation: Continuation | None = None
 
 
 @dataclass(frozen=True, slots=True)
