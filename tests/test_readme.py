@@ -50,9 +50,8 @@ def test_the_quickstart_is_install_keys_create_serve_run_claude() -> None:
 def test_no_readme_command_needs_axonhub_on_path_or_creates_a_key_twice() -> None:
     lines = command_lines()
     assert [line for line in lines if line.startswith("axonhub ")] == []
-    assert [line for line in lines if " keys create " in f" {line} "] == [
-        ".venv/bin/axonhub keys create laptop               # an AxonHub key, saved for `axonhub run` (0600)"
-    ]
+    created = [line.split("keys create ")[1].split()[0] for line in lines if "keys create " in line]
+    assert created and len(created) == len(set(created)), created  # each key name created once
 
 
 @pytest.mark.slow
