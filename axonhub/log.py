@@ -69,7 +69,7 @@ def request_line(width: int) -> Callable[[Any, str, MutableMapping[str, Any]], M
             return event_dict
         f = {name: event_dict.pop(name, None) for name in _REQUEST_FIELDS}
         parts = [f"{f['status']} {round(f['ms'] or 0):5} ms", str(f["key"] or "-")]
-        if f["kind"] not in (None, "messages", "chat_completions"):
+        if f["kind"] not in (None, "messages", "chat_completions", "responses"):
             parts.append(f"[{f['kind']}]")
         if f["counted_tokens"] is not None:
             parts.append(f"counted {f['counted_tokens']}")
