@@ -184,7 +184,7 @@ def route_request(exchange: Exchange, inbound: Inbound) -> Route:
     config = exchange.config
     profile = active_profile(exchange.key, config)
     needs = profile.needs if profile is not None else frozenset()
-    features = request_features(inbound.format.wire, inbound.body, inbound.headers, needs)
+    features = request_features(inbound.format, inbound.body, inbound.headers, needs)
     return resolve(exchange.requested_model or "", exchange.key, config, features)
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from axonhub.config import Config, build_config, validate
 from axonhub.features import NO_FEATURES, RequestFeatures, request_features
+from axonhub.formats.registry import FORMATS
+from axonhub.formats.spec import WireFormat
 from axonhub.profiles import explain, resolve_with_profile
 from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes import anthropic as wire
@@ -200,7 +202,7 @@ RESPONSES = {"model": "gpt-5-codex", "reasoning": {"summary": "auto"}, "input": 
 def test_features_are_read_off_each_wire_format(
     wire_format: str, body: dict[str, Any], headers: dict[str, str], expected: dict[str, Any]
 ) -> None:
-    found = request_features(wire_format, body, headers, ALL)
+    found = request_features(FORMATS[WireFormat(wire_format)], body, headers, ALL)
     assert {
         "thinking": found.thinking,
         "images": found.images,
@@ -210,15 +212,14 @@ def test_features_are_read_off_each_wire_format(
 
 
 def test_the_token_estimate_is_the_count_tokens_estimate_and_only_computed_when_asked() -> None:
-    from axonhub.formats.registry import FORMATS
-    from axonhub.formats.spec import WireFormat
     from axonhub.tokens import estimate_request_tokens
 
-    estimate = estimate_request_tokens(FORMATS[WireFormat.ANTHROPIC].codec.parse_request(CLAUDE_CODE_MAIN))
+    anthropic = FORMATS[WireFormat.ANTHROPIC]
+    estimate = estimate_request_tokens(anthropic.codec.parse_request(CLAUDE_CODE_MAIN))
     assert estimate > 300
-    assert request_features("anthropic", CLAUDE_CODE_MAIN, {}, frozenset({"tokens"})).input_tokens == estimate
-    assert request_features("anthropic", CLAUDE_CODE_MAIN, {}, frozenset({"thinking"})).input_tokens == 0
-    assert request_features("anthropic", CLAUDE_CODE_MAIN, {}, frozenset()) is NO_FEATURES
+    assert request_features(anthropic, CLAUDE_CODE_MAIN, {}, frozenset({"tokens"})).input_tokens == estimate
+    assert request_features(anthropic, CLAUDE_CODE_MAIN, {}, frozenset({"thinking"})).input_tokens == 0
+    assert request_features(anthropic, CLAUDE_CODE_MAIN, {}, frozenset()) is NO_FEATURES
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any
 from axonhub.cli.common import fail
 from axonhub.config import Config
 from axonhub.features import RequestFeatures, request_features
+from axonhub.formats.spec import Format, WireFormat
 from axonhub.trace_reader import iter_records
 
 ALL_FEATURES = frozenset({"thinking", "tokens", "images", "tools", "client", "headers"})
@@ -52,12 +53,21 @@ def recorded_request(config: Config, request_id: str, trace_file: Path | None) -
     notes = ["request headers are not recorded: give --header NAME:VALUE for `when: {header: …}` rules"]
     if not isinstance(body, dict) or body.get("truncated") is True:
         notes.insert(0, _no_body(body))
-        features = request_features("", {}, agent, frozenset({"client"}))
+        features = request_features(None, {}, agent, frozenset({"client"}))
         return RecordedRequest(record.get("requested_model"), record.get("key"), features, False, notes)
-    wire_format = str(record.get("client_format") or "anthropic")
-    features = request_features(wire_format, body, agent, ALL_FEATURES)
+    features = request_features(_format(record.get("client_format")), body, agent, ALL_FEATURES)
     model = body.get("model") if isinstance(body.get("model"), str) else record.get("requested_model")
     return RecordedRequest(model, record.get("key"), dataclasses.replace(features, headers={}), True, notes)
+
+
+def _format(name: Any) -> Format:
+    """The recorded request's format (records from before formats were traced were Anthropic's)."""
+    from axonhub.formats.registry import FORMATS
+
+    try:
+        return FORMATS[WireFormat(name or WireFormat.ANTHROPIC)]
+    except ValueError:
+        raise fail(f"the recorded request is in a format this version does not know: {name!r}") from None
 
 
 def _no_body(body: Any) -> str:
