@@ -14,6 +14,7 @@ from axonhub import ir
 from axonhub.formats.anthropic.codec import CODEC
 from axonhub.formats.anthropic.dialect import DIALECT
 from axonhub.formats.anthropic.request import check_count_tokens, check_messages
+from axonhub.formats.anthropic.traits import TRAITS
 from axonhub.formats.spec import Endpoint, Format, WireFormat
 from axonhub.tokens import estimate_request_tokens
 
@@ -40,6 +41,7 @@ FORMAT = Format(
         ),
     ),
     generate="messages",
+    traits=TRAITS,
     channel_types=("anthropic",),
     path_prefixes=("/anthropic/", "/v1/messages"),
     claiming_headers=("anthropic-version", "x-api-key"),
