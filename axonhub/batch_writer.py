@@ -4,13 +4,13 @@ The event loop hands over whole lines (`add()`: a deque append, no lock, no sysc
 wakes when the first line of a batch arrives, lets the batch gather for `interval` seconds, then
 gives everything queued to its `sink` at once. One wake-up per batch instead of one per line keeps
 the thread from contending with the event loop for the interpreter lock on every request. Lines
-keep their order; `close()` writes everything still queued.
+keep their order; `flush()` waits until the lines added so far are written (for a caller about to
+write to the same place another way), `close()` writes everything still queued.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from typing import Final
@@ -42,6 +42,8 @@ class BatchWriter:
         self._queue: deque[bytes] = deque()
         self._wake = threading.Event()
         self._started = threading.Event()  # on_start has run
+        self._flushes: deque[threading.Event] = deque()  # flush() callers waiting for their lines
+        self._hurry = threading.Event()  # cuts a batch's gathering short (flush, close)
         self._stopping = False
         self._thread: threading.Thread | None = None
 
@@ -57,6 +59,17 @@ class BatchWriter:
         """Block until `on_start` has run (at most `timeout` seconds); whether it has."""
         return self._started.wait(timeout)
 
+    def flush(self, timeout: float) -> bool:
+        """Block until every line added before this call is with the sink (at most `timeout` seconds):
+        for writing to the same place by another way right after (a terminal the lines also go to)."""
+        if self._thread is None or self._stopping or not self._thread.is_alive():
+            return True
+        done = threading.Event()
+        self._flushes.append(done)
+        self._hurry.set()
+        self._wake.set()
+        return done.wait(timeout)
+
     def add(self, line: bytes) -> bool:
         """Queue one line; False (and nothing queued) when the queue is full or the writer closed."""
         if self._stopping or len(self._queue) >= self._limit:
@@ -71,6 +84,7 @@ class BatchWriter:
         if self._thread is None or self._stopping:
             return
         self._stopping = True
+        self._hurry.set()
         self._wake.set()
         self._thread.join(timeout)
 
@@ -80,10 +94,13 @@ class BatchWriter:
         self._started.set()
         while True:
             self._wake.wait()
-            if not self._stopping:
-                time.sleep(self._interval)  # let the batch gather
+            self._hurry.wait(self._interval)  # let the batch gather, unless a flush or close is waiting
+            self._hurry.clear()
             self._wake.clear()
-            self._drain()
+            flushes = [self._flushes.popleft() for _ in range(len(self._flushes))]
+            self._drain()  # every line added before those flush() calls
+            for done in flushes:
+                done.set()
             if self._stopping and not self._queue:
                 break
         if self._on_stop is not None:

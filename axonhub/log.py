@@ -152,6 +152,11 @@ class LogSink:
         elif not self._writer.add((text + "\n").encode("utf-8", "backslashreplace")):
             self.dropped += 1
 
+    def flush(self) -> None:
+        """Return once every line logged so far is written (before writing to the stream directly)."""
+        if self._writer is not None:
+            self._writer.flush(timeout=2.0)
+
     def close(self) -> None:
         """Write every line still queued (at exit, or when logging is configured anew)."""
         if self._writer is not None:

@@ -61,3 +61,16 @@ def test_close_waits_for_the_sink_and_runs_on_stop_last() -> None:
     writer.add(b"b")
     writer.close()
     assert events == ["wrote 2", "stopped"]
+
+
+def test_flush_returns_once_every_earlier_line_is_written_without_waiting_for_the_batch() -> None:
+    batches: list[list[bytes]] = []
+    writer = BatchWriter(batches.append, name="test-writer", interval=30.0)
+    writer.start()
+    writer.add(b"first\n")
+    writer.add(b"second\n")
+    began = time.monotonic()
+    assert writer.flush(timeout=5)
+    assert time.monotonic() - began < 5  # not the 30 s a batch would otherwise gather for
+    assert [line for batch in batches for line in batch] == [b"first\n", b"second\n"]
+    writer.close()

@@ -63,7 +63,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     config = dataclasses.replace(config, server=server)
     sockets = bind(server.host, server.port)  # a port in use fails here, before any "listening"
     redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
-    configure_logging(log_format, redactor=redactor)
+    logs = configure_logging(log_format, redactor=redactor)
     app = make_app(config, redactor=redactor)
     loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
@@ -82,6 +82,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     )
     _announce_dashboard(config, log)
     if sys.stderr.isatty():
+        logs.flush()  # the log lines above reach the terminal first
         click.echo(next_steps(config, host, port), err=True)
     run(
         app,
