@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 LOCK_TIMEOUT = 30.0
 # The order of the top-level sections in the schema and the shipped file.
-SECTION_ORDER = ("version", "server", "channels", "profiles", "keys", "pricing")
+SECTION_ORDER = ("version", "server", "channels", "profiles", "projects", "keys", "pricing")
 
 # The server's reader: libyaml's loader when present, as in config.py.
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

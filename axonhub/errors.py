@@ -7,6 +7,7 @@
         ├── AuthenticationFailed   401  missing, unknown or disabled AxonHub key
         ├── NotFound               404  unknown route, or no channel serves the model
         ├── RequestTooLarge        413  body above server.max_body_bytes
+        ├── RateLimited            429  a key's or a channel's limit in AxonHub (with Retry-After)
         ├── ChannelUnavailable     503  the channel's secret env var is not set, or it is disabled
         └── UpstreamError          any status   the upstream answered with an error, or could not be reached
 
@@ -94,6 +95,16 @@ class NotFound(GatewayError):
 
 class RequestTooLarge(GatewayError):
     kind = ErrorKind.TOO_LARGE
+
+
+class RateLimited(GatewayError):
+    """A limit AxonHub enforces refused the request; `limit` says which one and when it resets."""
+
+    kind = ErrorKind.RATE_LIMIT
+
+    def __init__(self, message: str, *, headers: Mapping[str, str], limit: Mapping[str, object]) -> None:
+        super().__init__(message, headers=headers)
+        self.limit = dict(limit)
 
 
 class ChannelUnavailable(GatewayError):

@@ -1,0 +1,37 @@
+"""Fixtures for the limits tests: a real redis-server, and each state backend on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from axonhub.limits.state import MemoryState, StateBackend
+from tests.redis_server import RedisServer
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StateBackend]:
+    """Each backend in turn: the contract is the same."""
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    from axonhub.limits.redis_state import RedisState
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    state = RedisState(server.url, prefix="test:")
+    try:
+        yield state
+    finally:
+        await state.close()
+        server.stop()
