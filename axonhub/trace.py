@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import json
 import os
 import queue
@@ -472,11 +473,43 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     return record
 
 
+def worker_trace_path(path: Path, worker: int) -> Path:
+    """`axonhub-trace.jsonl` → `axonhub-trace.w2.jsonl`: the file worker 2 of `serve --workers` writes."""
+    return path.with_name(f"{path.stem}.w{worker}{path.suffix}")
+
+
+def trace_sources(path: Path) -> list[Path]:
+    """The configured log and every worker's log beside it (one writer each; any number of workers)."""
+    worker_file = re.compile(re.escape(path.stem) + r"\.w(\d+)" + re.escape(path.suffix) + r"(?:\.\d+)?")
+    workers: set[int] = set()
+    if path.parent.is_dir():
+        for candidate in path.parent.iterdir():
+            match = worker_file.fullmatch(candidate.name)
+            if match:
+                workers.add(int(match.group(1)))
+    return [path, *(worker_trace_path(path, w) for w in sorted(workers))]
+
+
+def all_trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
+    """The files of the log and of its workers' logs."""
+    return [f for source in trace_sources(path) for f in trace_files(source, include_rotated=include_rotated)]
+
+
+def _time_key(record: Mapping[str, Any]) -> str:
+    return str(record.get("time") or "")
+
+
 def iter_records(
     path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
-    return read_files(trace_files(Path(path), include_rotated=include_rotated), stats)
+    """Every record of the log and its workers' logs; damaged lines are skipped and counted in `stats`.
+
+    Each file is read oldest first; several writers' files are merged by request time.
+    """
+    stats = stats if stats is not None else ReadStats()
+    sources = trace_sources(Path(path))
+    streams = [read_files(trace_files(source, include_rotated=include_rotated), stats) for source in sources]
+    return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_time_key)
 
 
 def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
@@ -562,3 +595,23 @@ class TraceFollower:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
+
+
+class MergedFollower:
+    """`tail -F` over the log and its workers' logs; a worker's log that appears later is followed too."""
+
+    def __init__(self, path: Path, stats: ReadStats, *, at_end: bool) -> None:
+        self.path = path
+        self.stats = stats
+        self.followers = {source: TraceFollower(source, stats, at_end=at_end) for source in trace_sources(path)}
+
+    def poll(self) -> list[dict[str, Any]]:
+        for source in trace_sources(self.path):
+            if source not in self.followers:
+                self.followers[source] = TraceFollower(source, self.stats, at_end=False)
+        records = [record for follower in self.followers.values() for record in follower.poll()]
+        return sorted(records, key=_time_key) if len(self.followers) > 1 else records
+
+    def close(self) -> None:
+        for follower in self.followers.values():
+            follower.close()

@@ -19,7 +19,16 @@ import click
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
 from axonhub.config import Price, load_config
 from axonhub.errors import ConfigError
-from axonhub.trace import ReadStats, TraceFollower, is_error, read_files, trace_files
+from axonhub.trace import (
+    MergedFollower,
+    ReadStats,
+    all_trace_files,
+    is_error,
+    iter_records,
+    read_files,
+    trace_files,
+    trace_sources,
+)
 from axonhub.trace_stats import (
     GROUP_FIELDS,
     Totals,
@@ -88,11 +97,11 @@ def pricing_for(config_path: Path, trace_file: Path | None) -> Mapping[str, Pric
         return {}
 
 
-def existing_files(path: Path) -> list[Path]:
-    files = trace_files(path)
-    if not files:
+def existing_records(path: Path, stats: ReadStats) -> Iterator[Record]:
+    """The records of the log and of its workers' logs (`serve --workers`), merged by time."""
+    if not all_trace_files(path):
         raise fail(f"no trace log at {path} (is `server.trace.enabled` on, and has the server served a request?)")
-    return files
+    return iter_records(path, stats=stats)
 
 
 def report_damaged(stats: ReadStats) -> None:
@@ -229,12 +238,15 @@ def tail(
     keep = record_filter(key, trace, errors)
     stats = ReadStats()
     if not follow:
-        emit(deque(filter(keep, read_files(existing_files(path), stats)), maxlen=count), as_json)
+        emit(deque(filter(keep, existing_records(path, stats)), maxlen=count), as_json)
         report_damaged(stats)
         return
-    follower = TraceFollower(path, stats, at_end=False)
-    rotated = [p for p in trace_files(path) if p != path]
-    history = [*read_files(rotated, stats), *follower.poll()]
+    follower = MergedFollower(path, stats, at_end=False)
+    rotated = [[p for p in trace_files(source) if p != source] for source in trace_sources(path)]
+    history = sorted(
+        [*(r for files in rotated for r in read_files(files, stats)), *follower.poll()],
+        key=lambda r: str(r.get("time") or ""),
+    )
     emit(deque(filter(keep, history), maxlen=count), as_json)
     report_damaged(stats)
     try:
@@ -246,7 +258,7 @@ def tail(
         follower.close()
 
 
-def poll_forever(follower: TraceFollower) -> Iterator[list[Record]]:
+def poll_forever(follower: MergedFollower) -> Iterator[list[Record]]:
     reported = follower.stats.damaged
     while True:
         batch = follower.poll()
@@ -272,7 +284,7 @@ def poll_forever(follower: TraceFollower) -> Iterator[list[Record]]:
 def list_traces(since: datetime | None, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """One row per trace (session): first and last seen, requests, tokens, errors."""
     stats = ReadStats()
-    records = since_filter(read_files(existing_files(trace_path(config_path, trace_file)), stats), since)
+    records = since_filter(existing_records(trace_path(config_path, trace_file), stats), since)
     traces = group_totals(records, "trace")
     if as_json:
         echo_json([{"trace_id": t.name, **_without_name(t.as_dict())} for t in traces])
@@ -307,7 +319,7 @@ def trace_row(totals: Totals) -> list[str]:
 def show(trace_id: str, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """The requests of one trace as a timeline; ID may be the unique start of the id."""
     stats = ReadStats()
-    records = read_files(existing_files(trace_path(config_path, trace_file)), stats)
+    records = existing_records(trace_path(config_path, trace_file), stats)
     try:
         full_id, found = records_of_trace(records, trace_id)
     except LookupError as exc:
@@ -368,7 +380,7 @@ def usage(since: datetime | None, by: str, config_path: Path, trace_file: Path |
     path = trace_path(config_path, trace_file)
     pricing = pricing_for(config_path, trace_file)
     stats = ReadStats()
-    records = list(since_filter(read_files(existing_files(path), stats), since))
+    records = list(since_filter(existing_records(path, stats), since))
     rows = group_totals(records, by, pricing)
     total = overall(rows)
     if as_json:
