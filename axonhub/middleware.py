@@ -2,6 +2,7 @@
 
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
+    drain    knows each handler in flight, so a graceful shutdown can wait for it or end it (drain.py)
     auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer`
 
 Context sits outside errors so that the trace and the log line see the status the client got.
@@ -20,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config, Key, hash_secret
+from axonhub.drain import drain_middleware
 from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
 from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.render_error import error_response, wire_format_for_path
@@ -157,4 +159,4 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, auth_middleware]
+MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, drain_middleware, auth_middleware]

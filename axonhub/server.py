@@ -1,26 +1,35 @@
 """`make_app(config)`: the aiohttp application — routes, middlewares, app-wide resources.
 
 Nothing here runs at import. App-wide resources (the upstream ClientSession, the trace writer, the
-config watcher) live in `cleanup_ctx`, so they open when the server starts and close, flushed, when
-it stops.
+config watcher, the limits' state, the OTLP exporter) live in `cleanup_ctx`, so they open when the
+server starts and close, flushed, when it stops; before that, the drain (`on_shutdown`) lets the
+requests in flight finish.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.chat_completions import chat_completions
-from axonhub.config import Config
+from axonhub.config import Config, OtlpConfig
+from axonhub.drain import DRAIN, Drain
 from axonhub.exchange import Exchange
-from axonhub.metrics import METRICS, Metrics, metrics_handler
+from axonhub.limits.limiter import LIMITER, Limiter, limiter_ctx, open_state
+from axonhub.metrics import METRICS, Metrics, metrics_handler, multiprocess_dir
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import anthropic_list, openai_list, reachable_models
+from axonhub.passthrough import anthropic_error_frame
+from axonhub.passthrough_openai import openai_error_frame
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
@@ -30,14 +39,25 @@ from axonhub.upstream.dispatch import ChannelHealth
 ANTHROPIC_PREFIXES = ("", "/anthropic")
 # …and for OpenAI clients: `http://host:8090/v1` or `http://host:8090/openai/v1`.
 OPENAI_PREFIXES = ("", "/openai")
+# client wire format -> the SSE bytes that end one of its streams with an error (a graceful shutdown's cut)
+ERROR_FRAMES = {"anthropic": anthropic_error_frame, "openai_chat": openai_error_frame}
+METRICS_SYNC_S = 1.0
+
+log = structlog.get_logger("axonhub.server")
 
 
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG_HOLDER].current
+    limiter = request.app[LIMITER]
+    state = limiter.health()
+    exhausted = limiter.exhausted()
+    worker = os.environ.get("AXONHUB_WORKER")
     return web.json_response(
         {
-            "status": "ok",
+            "status": "draining" if request.app[DRAIN].draining else "ok" if state["ok"] else "degraded",
             "version": __version__,
+            "worker": {"index": int(worker), "pid": os.getpid()} if worker else None,
+            "state": state,
             "config": {
                 "path": str(config.source) if config.source else None,
                 "digest": config.digest,
@@ -49,11 +69,16 @@ async def health(request: web.Request) -> web.Response:
                     "type": ch.type,
                     "available": ch.unavailable_reason is None,
                     "reason": ch.unavailable_reason,
+                    "quota_exhausted_until": _iso(exhausted.get(ch.name)),
                 }
                 for ch in config.channels
             ],
         }
     )
+
+
+def _iso(moment: float | None) -> str | None:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else None
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -103,6 +128,59 @@ async def _wire_trace(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+def otlp_ctx(config: OtlpConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Export every exchange as OTLP spans while the app runs; flush them (bounded) at the end."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        try:
+            from axonhub.otlp import OtlpExporter
+        except ImportError:
+            log.error("server.otlp is set but OpenTelemetry is not installed: pip install 'axonhub[otel]'")
+            yield
+            return
+        holder = app[CONFIG_HOLDER]
+
+        def channel_info(name: str) -> tuple[str, str] | None:
+            channel = next((c for c in holder.current.channels if c.name == name), None)
+            return (channel.type, channel.base_url) if channel else None
+
+        exporter = OtlpExporter(config, channel_info)
+        exporter.start()
+        app[ON_EXCHANGE_DONE].append(exporter.submit)
+        metrics = app[METRICS]
+        metrics.follow("axonhub_otlp_spans_exported", "Spans the OTLP collector accepted.", lambda: exporter.exported)
+        metrics.follow(
+            "axonhub_otlp_spans_dropped",
+            "Spans lost: the export queue was full, or the collector refused or could not be reached.",
+            lambda: exporter.dropped,
+        )
+        try:
+            yield
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, exporter.close, config.timeout)
+
+    return ctx
+
+
+async def _sync_metrics(app: web.Application) -> AsyncIterator[None]:
+    """Under `serve --workers`: copy followed counts into this worker's share every second."""
+    if multiprocess_dir() is None:
+        yield
+        return
+
+    async def sync_forever() -> None:
+        while True:
+            app[METRICS].sync()
+            await asyncio.sleep(METRICS_SYNC_S)
+
+    task = asyncio.create_task(sync_forever(), name="axonhub-metrics-sync")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app[METRICS].sync()
+
+
 def make_app(config: Config, *, watch: bool = True) -> web.Application:
     """The gateway for `config`. With `watch`, edits of `config.source` are picked up live."""
     # The body limit is enforced by the pipeline against the live config, so aiohttp's own
@@ -113,11 +191,30 @@ def make_app(config: Config, *, watch: bool = True) -> web.Application:
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
+    holder = app[CONFIG_HOLDER]
+    limiter = Limiter(
+        open_state(config.server.state), on_error=config.server.state.on_error, registry=app[METRICS].registry
+    )
+    app[LIMITER] = limiter
+    app[ON_EXCHANGE_DONE].append(limiter.settle_record)
+    drain = Drain(ERROR_FRAMES, lambda: holder.current.server.shutdown_grace)
+    app[DRAIN] = drain
+    app.on_shutdown.append(drain.shutdown)
+    app.on_response_prepare.append(_remember_prepared)
     app[PUBLIC_PATHS] = add_routes(app)
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace))
         app.cleanup_ctx.append(_wire_trace)
+    app.cleanup_ctx.append(limiter_ctx(limiter, lambda: [c.name for c in holder.current.channels]))
+    otlp = config.server.otlp
+    if otlp is not None and otlp.unavailable_reason is None:
+        app.cleanup_ctx.append(otlp_ctx(otlp))
+    app.cleanup_ctx.append(_sync_metrics)
     if watch and config.source is not None:
         app.cleanup_ctx.append(watch_config)
     return app
+
+
+async def _remember_prepared(request: web.Request, response: web.StreamResponse) -> None:
+    request.app[DRAIN].on_prepare(request, response)

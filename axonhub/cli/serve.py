@@ -1,16 +1,24 @@
-"""`axonhub serve`: validate the config, configure logging, run the gateway until SIGINT/SIGTERM."""
+"""`axonhub serve`: validate the config, configure logging, run the gateway until SIGINT/SIGTERM.
+
+With `--workers N` this process becomes the supervisor of N worker processes (`supervisor.py`),
+each of which is `axonhub serve` again with `AXONHUB_WORKER=i` in its environment (and, where the
+platform has no SO_REUSEPORT, `AXONHUB_LISTEN_FD`): internal variables, set by the supervisor only.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 import structlog
-from aiohttp import web
 
 from axonhub.cli.common import config_option, fail, load
+from axonhub.config import Config
 
 
 @click.command()
@@ -41,39 +49,109 @@ from axonhub.cli.common import config_option, fail, load
     show_envvar=True,
     help="auto: uvloop when it is installed (about 15 % more requests per second), else asyncio.",
 )
-def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 512),
+    default=1,
+    envvar="AXONHUB_WORKERS",
+    show_default=True,
+    show_envvar=True,
+    help="Processes serving the one port (SO_REUSEPORT), each with its own trace file. "
+    "They share limits only with server.state: redis; with memory state each enforces them alone.",
+)
+def serve(
+    config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str, workers: int
+) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
     from axonhub.log import configure_logging
-    from axonhub.server import make_app
 
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
     configure_logging(log_format)
-    loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
+    worker = os.environ.get("AXONHUB_WORKER")
+    if workers > 1 and not worker:
+        command = [sys.executable, "-m", "axonhub", "serve", "--config", str(config_path), "--host", server.host]
+        command += [
+            "--port",
+            str(server.port),
+            "--log-format",
+            log_format,
+            "--event-loop",
+            event_loop,
+            "--workers",
+            "1",
+        ]
+        raise SystemExit(_supervise(command, config, workers, log))
+    if worker:
+        config = _as_worker(config, int(worker))
+        structlog.contextvars.bind_contextvars(worker=int(worker))
     for warning in config.warnings:
-        log.warning("channel unavailable", detail=warning)
-    if not config.keys:
+        log.warning("config warning", detail=warning)
+    if not config.keys and not worker:
         log.warning("no API keys configured; create one with `axonhub keys create NAME`")
-    log.info(
-        "axonhub listening",
-        url=f"http://{server.host}:{server.port}",
-        config=str(config_path),
-        trace=str(server.trace.path) if server.trace.enabled else None,
-        event_loop=type(loop).__module__.split(".")[0],
-    )
-    web.run_app(
-        make_app(config),
-        loop=loop,
-        host=server.host,
-        port=server.port,
-        handler_cancellation=True,  # a client that goes away cancels its upstream request at once
-        access_log=None,
-        print=None,
-        shutdown_timeout=10,
-    )
+    _serve(config, config_path, event_loop, bool(worker), log)
+
+
+def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log: Any) -> None:
+    from axonhub.server import make_app
+    from axonhub.serving import Listen, inherited_socket, serve_app
+
+    server = config.server
+    inherited = inherited_socket() if worker else None
+    listen = Listen(server.host, server.port, reuse_port=worker and inherited is None, sock=inherited)
+    loop = _new_loop(event_loop)
+
+    def ready() -> None:
+        log.info(
+            "axonhub listening",
+            url=f"http://{server.host}:{server.port}",
+            config=str(config_path),
+            trace=str(server.trace.path) if server.trace.enabled else None,
+            state=server.state.backend,
+            event_loop=type(loop).__module__.split(".")[0],
+        )
+
+    async def main() -> None:
+        await serve_app(make_app(config), listen, on_ready=ready)
+
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        runner.run(main())
     log.info("axonhub stopped")
+
+
+def _as_worker(config: Config, index: int) -> Config:
+    """A worker's config: its own trace file beside the configured one."""
+    from axonhub.trace import worker_trace_path
+
+    trace = dataclasses.replace(config.server.trace, path=worker_trace_path(config.server.trace.path, index))
+    return dataclasses.replace(config, server=dataclasses.replace(config.server, trace=trace))
+
+
+def _supervise(command: list[str], config: Config, workers: int, log: Any) -> int:
+    from axonhub.supervisor import Supervisor, can_reuse_port, check_port, listening_socket
+
+    if os.name != "posix":
+        raise fail("--workers needs Linux or macOS")
+    server = config.server
+    listen_fd = None
+    if can_reuse_port():
+        check_port(server.host, server.port)  # a port held by another program fails here, once
+    else:
+        listen_fd = listening_socket(server.host, server.port).fileno()
+    log.info(
+        "axonhub supervising workers",
+        workers=workers,
+        url=f"http://{server.host}:{server.port}",
+        shared_socket="SO_REUSEPORT" if listen_fd is None else "inherited",
+        state=server.state.backend,
+    )
+    if server.state.backend == "memory":
+        log.warning("server.state is memory: each worker enforces the limits on its own (use redis to share them)")
+    code = Supervisor(command, workers, dict(os.environ), server.shutdown_grace, listen_fd).run()
+    log.info("axonhub stopped")
+    return code
 
 
 def _new_loop(choice: str) -> asyncio.AbstractEventLoop:
