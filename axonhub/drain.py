@@ -26,6 +26,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from axonhub.errors import ErrorKind, GatewayError
+from axonhub.formats.render_error import error_response
 
 log = structlog.get_logger("axonhub.drain")
 
@@ -114,7 +115,9 @@ class Drain:
         exchange.fail(failure, "shutdown")
         response: web.StreamResponse | None = request.get(PREPARED)
         if response is None or not response.prepared:
-            raise failure  # the error middleware renders it in the client's format
+            answer = error_response(exchange.client_format, failure, exchange.request_id)
+            exchange.status = answer.status
+            return answer
         frame = self.frames.get(exchange.client_format)
         with contextlib.suppress(ConnectionError, RuntimeError):
             if frame is not None:
