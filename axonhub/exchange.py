@@ -15,7 +15,7 @@ from typing import Any
 
 from axonhub import ir
 from axonhub.config import Config, Key
-from axonhub.errors import GatewayError
+from axonhub.errors import GatewayError, RateLimited
 
 TRACE_VERSION = 1
 
@@ -60,6 +60,8 @@ class Attempt:
     status: int | None = None
     latency_ms: float = 0.0
     error: str | None = None
+    started_ms: float = 0.0  # since the exchange began
+    queued_ms: float = 0.0  # of latency_ms, waiting for a slot of the channel (limits.max_concurrent)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +69,8 @@ class Attempt:
             "upstream_model": self.upstream_model,
             "status": self.status,
             "latency_ms": round(self.latency_ms, 2),
+            "started_ms": round(self.started_ms, 2),
+            "queued_ms": round(self.queued_ms, 2),
             "error": self.error,
         }
 
@@ -152,6 +156,7 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": {"type": self.error_type, "message": self.error.message} if self.error else None,
+            "limit": self.error.limit if isinstance(self.error, RateLimited) else None,
             **self._bodies(),
         }
 

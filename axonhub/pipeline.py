@@ -21,6 +21,7 @@ from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
 from axonhub.jsonbody import json_type, loads_object
+from axonhub.limits.limiter import LIMITER
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, resolve
 from axonhub.tokens import estimate_request_tokens
@@ -195,10 +196,12 @@ def note_route(exchange: Exchange, route: Route) -> None:
 
 
 async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, route: Route) -> web.StreamResponse:
-    """Dispatch to the route's first healthy channel, answer in the client's format."""
+    """Check the key's limits, dispatch to the route's first healthy channel, answer in the client's format."""
     note_route(exchange, route)
-    candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
     planner = Planner(inbound, exchange.config.server.ping_interval)
+    limiter = request.app[LIMITER]
+    await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
+    candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
     candidate, upstream = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
@@ -206,6 +209,7 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
         prepare=lambda c: planner.plan(c).call(c),
         parse_error=lambda c: planner.plan(c).error_parser(c),
         health=request.app[CHANNEL_HEALTH],
+        limiter=limiter,
     )
     exchange.channel = candidate.channel.name
     exchange.upstream_model = candidate.upstream_model

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -181,8 +182,11 @@ async def _sync_metrics(app: web.Application) -> AsyncIterator[None]:
     app[METRICS].sync()
 
 
-def make_app(config: Config, *, watch: bool = True) -> web.Application:
-    """The gateway for `config`. With `watch`, edits of `config.source` are picked up live."""
+def make_app(config: Config, *, watch: bool = True, clock: Callable[[], float] = time.time) -> web.Application:
+    """The gateway for `config`. With `watch`, edits of `config.source` are picked up live.
+
+    `clock` (epoch seconds) is what the limits' windows and quota resets are measured with.
+    """
     # The body limit is enforced by the pipeline against the live config, so aiohttp's own
     # limit only has to be out of the way.
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
@@ -192,9 +196,8 @@ def make_app(config: Config, *, watch: bool = True) -> web.Application:
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
     holder = app[CONFIG_HOLDER]
-    limiter = Limiter(
-        open_state(config.server.state), on_error=config.server.state.on_error, registry=app[METRICS].registry
-    )
+    state = config.server.state
+    limiter = Limiter(open_state(state), on_error=state.on_error, registry=app[METRICS].registry, clock=clock)
     app[LIMITER] = limiter
     app[ON_EXCHANGE_DONE].append(limiter.settle_record)
     drain = Drain(ERROR_FRAMES, lambda: holder.current.server.shutdown_grace)

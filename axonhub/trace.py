@@ -17,11 +17,12 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "user_agent": "claude-cli/2.1.197 (external, sdk-cli)",
      "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 0 | null,
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
-     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
+     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "started_ms", "queued_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message"} | null,
+     "limit": {"scope", "subject", "name", "limit", "used", "reset_at"} | null,   # an AxonHub limit refused
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes

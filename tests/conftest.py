@@ -82,9 +82,9 @@ async def start_gateway(tmp_path: Path, upstream_key: str) -> AsyncIterator[Gate
     """`await start_gateway(config_dict)` serves that config on a loopback port."""
     servers: list[TestServer] = []
 
-    async def start(data: dict[str, Any], *, watch: bool = False) -> Gateway:
+    async def start(data: dict[str, Any], *, watch: bool = False, **app_options: Any) -> Gateway:
         config = load_config(write_config(tmp_path / "axonhub.yml", data))
-        server = TestServer(make_app(config, watch=watch), host="127.0.0.1")
+        server = TestServer(make_app(config, watch=watch, **app_options), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
         return Gateway(server, config)

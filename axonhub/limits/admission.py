@@ -140,7 +140,7 @@ class Exceeded:
     def describe_limit(self) -> str:
         if self.measure is not None and self.window is not None:
             return Rate(self.name, self.measure, self.window, self.limit).describe()
-        return f"{self.limit} concurrent requests"
+        return f"{self.limit} concurrent request{'s' if self.limit != 1 else ''}"
 
     def message(self) -> str:
         used = f"${self.used / MICRO_USD:,.2f}" if self.measure is Measure.SPEND else f"{self.used:,}"

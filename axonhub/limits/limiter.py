@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from axonhub.config import Channel, Key, Price, StateConfig
 from axonhub.errors import ErrorKind, GatewayError, RateLimited
+from axonhub.exchange import Exchange
 from axonhub.limits.admission import (
     LEASE_TTL_S,
     Actual,
@@ -50,7 +51,9 @@ from axonhub.limits.admission import Counter as StateCounter
 from axonhub.limits.gate import Gate, QueueFull, QueueTimeout
 from axonhub.limits.headers import limit_headers
 from axonhub.limits.model import KeyLimits, Measure, Window, window_of
+from axonhub.limits.quota import describe_reset, quota_reset
 from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable
+from axonhub.profiles import Candidate, Route
 
 T = TypeVar("T")
 log = structlog.get_logger("axonhub.limits")
@@ -229,6 +232,28 @@ class Limiter:
     # Keys
     # -----------------------------------------------------------------------------------------
 
+    async def admit_exchange(self, exchange: Exchange, route: Route, estimate: Callable[[], int]) -> None:
+        """Admit a routed model call of the exchange's key (token counts are not limited)."""
+        if exchange.kind == "count_tokens":
+            return
+        pricing = exchange.config.pricing
+        price = pricing.get(route.resolved_model) or pricing.get(exchange.requested_model or "")
+        await self.admit(exchange.request_id, exchange.key, exchange.client_format, estimate=estimate, price=price)
+
+    def usable(self, route: Route, client_format: str) -> tuple[Candidate, ...]:
+        """The route's channels without those skipped for an exhausted quota; RateLimited if none is left."""
+        kept = tuple(c for c in route.candidates if self.exhausted_until(c.channel.name) is None)
+        if kept or not route.candidates:
+            return kept
+        until = min(self.exhausted_until(c.channel.name) or 0.0 for c in route.candidates)
+        names = ", ".join(c.channel.name for c in route.candidates)
+        exceeded = Exceeded("channel", names, "provider_quota", 0, 0, until)
+        message = (
+            f"rate limit: every channel that serves {route.resolved_model} ({names}) has exhausted its provider "
+            f"quota; the first resets at {describe_reset(until)}"
+        )
+        raise self._refusal(exceeded, client_format, self.clock(), message)
+
     async def admit(
         self,
         request_id: str,
@@ -363,7 +388,8 @@ class Limiter:
         if full:
             message = (
                 f"rate limit: channel '{channel.name}' has all {cap} of its concurrent slots (max_concurrent) taken "
-                f"and {limits.max_queue} requests already waiting (max_queue); try again shortly"
+                f"and {limits.max_queue} request{'s' if limits.max_queue != 1 else ''} already waiting (max_queue); "
+                "try again shortly"
             )
         else:
             message = (
@@ -412,6 +438,15 @@ class Limiter:
             log.info("channel quota reset; trying it again", channel=channel)
             return None
         return until
+
+    def quota_exhausted(self, channel: str, message: str, headers: Mapping[str, str]) -> bool:
+        """An upstream 429 of `channel`: True (and the channel skipped until its reset) when it is an
+        exhausted quota rather than a burst limit."""
+        until = quota_reset(message, headers, self.clock())
+        if until is None:
+            return False
+        self.note_quota(channel, until)
+        return True
 
     def note_quota(self, channel: str, until: float) -> None:
         """`channel`'s provider quota is exhausted until `until`: skip it (every instance) until then."""

@@ -59,10 +59,11 @@ class Rate:
     limit: int  # in the measure's unit (spend: micro-USD)
 
     def describe(self) -> str:
-        """`60 requests per minute`, `$5.00 of spend per day`."""
+        """`60 requests per minute`, `1 input token per day`, `$5.00 of spend per day`."""
         if self.measure is Measure.SPEND:
             return f"${self.limit / MICRO_USD:,.2f} of spend per {self.window.value}"
-        return f"{self.limit:,} {self.measure.value.replace('_', ' ')} per {self.window.value}"
+        unit = self.measure.value.replace("_", " ")
+        return f"{self.limit:,} {unit if self.limit != 1 else unit.removesuffix('s')} per {self.window.value}"
 
 
 # field of KeyLimits -> what it counts and per which window

@@ -4,6 +4,10 @@ Candidates of equal priority are shuffled by weight for each request. A channel 
 retryable error (connection refused, timeout, 429, 5xx) cools down for a while and is tried last
 until then. A non-retryable upstream error (400, 401, 404, …) goes straight back to the client:
 another channel would only fail the same way.
+
+With a limiter, each attempt first takes a slot of its channel (waiting in the channel's queue when
+it has `max_concurrent`); a channel at its limit is passed over without a cool-down. A 429 that is an
+exhausted provider quota (daily, monthly) makes the limiter skip the channel until its reset.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from axonhub.errors import RETRYABLE_KINDS, ErrorKind, UpstreamError, kind_for_status
+from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, RateLimited, UpstreamError, kind_for_status
 from axonhub.exchange import Attempt, Exchange
+from axonhub.limits.limiter import ChannelPass, Limiter
 from axonhub.profiles import Candidate
 from axonhub.upstream.client import UpstreamCall, read_error_body, send
 
@@ -75,40 +80,64 @@ async def dispatch(
     prepare: Callable[[Candidate], UpstreamCall],
     parse_error: Callable[[Candidate], ErrorParser],
     health: ChannelHealth,
+    limiter: Limiter | None = None,
 ) -> tuple[Candidate, aiohttp.ClientResponse]:
     """The first candidate that answers 2xx, with its open response; else the last error."""
-    last: UpstreamError | None = None
+    last: GatewayError | None = None
     for candidate in candidates:
         name = candidate.channel.name
         attempt = Attempt(channel=name, upstream_model=candidate.upstream_model)
         exchange.attempts.append(attempt)
         began = time.perf_counter()
+        attempt.started_ms = (began - exchange.started) * 1000
         if exchange.upstream_started is None:
             exchange.upstream_started = began
         try:
+            slot = await limiter.enter_channel(candidate.channel, exchange.client_format) if limiter else None
+        except RateLimited as busy:  # this channel is at its limit: the next one, no cool-down
+            attempt.error = busy.message
+            last = busy
+            continue
+        finally:
+            attempt.queued_ms = (time.perf_counter() - began) * 1000
+        try:
             response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
         except UpstreamError as unreachable:
+            _release(slot)
             attempt.latency_ms = (time.perf_counter() - began) * 1000
             attempt.error = unreachable.message
             health.failed(name, time.monotonic())
             last = unreachable
             continue
+        except BaseException:
+            _release(slot)
+            raise
         attempt.latency_ms = (time.perf_counter() - began) * 1000
         attempt.status = response.status
         if response.status < 400:
             health.succeeded(name)
+            if limiter is not None:
+                limiter.hold(exchange.request_id, exchange.key, slot)  # given back when the exchange ends
             return candidate, response
+        _release(slot)
         err = parse_error(candidate)(response.status, await read_error_body(response), name)
         if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
             err = credentials_rejected(err, candidate)
         err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
         attempt.error = err.message
         last = err
+        if response.status == 429 and limiter and limiter.quota_exhausted(name, err.message, response.headers):
+            continue  # skipped until its quota resets, instead of a cool-down
         if err.kind not in RETRYABLE_KINDS:
             raise err
         health.failed(name, time.monotonic())
     assert last is not None, "dispatch needs at least one candidate"
     raise last
+
+
+def _release(slot: ChannelPass | None) -> None:
+    if slot is not None:
+        slot.release()
 
 
 def credentials_rejected(err: UpstreamError, candidate: Candidate) -> UpstreamError:

@@ -194,7 +194,7 @@ async def test_a_full_queue_and_a_queue_timeout_refuse_at_once_and_in_time() -> 
     holder = await limiter.enter_channel(kimi, "anthropic")
     waiter = asyncio.create_task(limiter.enter_channel(kimi, "anthropic"))
     await asyncio.sleep(0.01)
-    with pytest.raises(RateLimited, match="1 requests already waiting"):
+    with pytest.raises(RateLimited, match="1 request already waiting"):
         await limiter.enter_channel(kimi, "anthropic")
     with pytest.raises(RateLimited, match=r"no free slot .* within its queue_timeout of 0\.2s"):
         await waiter
