@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from axonhub.config import Config, hash_secret, load_config
 from axonhub.server import make_app
 from tests.fakes.upstream import FakeUpstream
+from tests.redis_server import RedisServer
 
 SECRET = "ah-test-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
 OTHER_SECRET = "ah-test-other-9876543210zyxwvutsrqponmlkjihgfedcba"
@@ -66,6 +67,15 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
     await fake.start()
     yield fake
     await fake.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port (skipped with the reason where none is installed)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ from axonhub.limits.admission import (
 from axonhub.limits.admission import Counter as StateCounter
 from axonhub.limits.gate import Gate, QueueFull, QueueTimeout
 from axonhub.limits.headers import limit_headers
-from axonhub.limits.model import KeyLimits, Measure, Window, window_of
+from axonhub.limits.model import Measure, Window, window_of
 from axonhub.limits.quota import describe_reset, quota_reset
 from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable
 from axonhub.profiles import Candidate, Route
@@ -317,6 +317,8 @@ class Limiter:
 
     async def key_usage(self, key: Key) -> list[dict[str, Any]]:
         """Each limit of `key` with its current use and reset time (raises StateUnavailable)."""
+        from axonhub.limits.usage import key_usage
+
         return await key_usage(self.state, key.name, key.limits, self.clock())
 
     # -----------------------------------------------------------------------------------------
@@ -535,25 +537,6 @@ def _cost(usage: Any, price: Price | None) -> float:
     if price is None or not isinstance(usage, Mapping):
         return 0.0
     return cost_of(usage_of({"usage": usage}), price)
-
-
-async def key_usage(state: StateBackend, key_name: str, limits: KeyLimits, now: float) -> list[dict[str, Any]]:
-    """Each limit of a key with its use in the current window (the `keys show` table)."""
-    subject = subject_tag("k", key_name)
-    rates = limits.rates()
-    windows = [window_of(rate.window, now) for rate in rates]
-    keys = [counter_key(subject, r.measure, r.window, w[0]) for r, w in zip(rates, windows, strict=True)]
-    used = await state.counters(keys, now)
-    rows = [
-        {"limit": rate.name, "value": rate.limit, "used": value, "resets_at": reset}
-        for rate, value, (_, reset) in zip(rates, used, windows, strict=True)
-    ]
-    if limits.concurrent_requests is not None:
-        (held,) = await state.lease_counts([lease_key(subject, "concurrent")], now)
-        rows.append(
-            {"limit": "concurrent_requests", "value": limits.concurrent_requests, "used": held, "resets_at": None}
-        )
-    return rows
 
 
 LIMITER = web.AppKey("limiter", Limiter)

@@ -1,22 +1,14 @@
-"""Fixtures for the limits tests: a real redis-server, and each state backend on it."""
+"""Fixtures for the limits tests: each state backend in turn (Redis on a real redis-server)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from axonhub.limits.state import MemoryState, StateBackend
 from tests.redis_server import RedisServer
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["memory", "redis"])
