@@ -9,6 +9,7 @@ and the variable) so that the shipped file starts on a fresh machine.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import time
@@ -89,6 +90,26 @@ class ServerConfig:
     state: StateConfig = StateConfig()
     otlp: OtlpConfig | None = None
     shutdown_grace: float = 30.0  # seconds in-flight requests may finish after SIGTERM
+    operator_hints: str = "auto"  # auto | always | never
+
+    @property
+    def operator_hints_enabled(self) -> bool:
+        """Whether error messages may carry operator hints (environment variable names, where to look).
+
+        `auto`: only while the gateway listens on loopback, where its clients are its operator.
+        """
+        if self.operator_hints != "auto":
+            return self.operator_hints == "always"
+        return is_loopback(self.host)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,19 +145,31 @@ class Channel:
     limits: ChannelLimits = NO_CHANNEL_LIMITS
 
     @property
-    def unavailable_reason(self) -> str | None:
+    def unavailability(self) -> tuple[str, str | None] | None:
+        """Why the channel cannot serve (words for anyone) and what the operator should do (a hint that
+        may name an environment variable); None when it can serve."""
         if not self.enabled:
-            return f"channel '{self.name}' is disabled in the config"
+            return f"channel '{self.name}' is disabled in the config", None
         if self.type not in SERVED_CHANNEL_TYPES:
             return (
-                f"channel '{self.name}' is unavailable: this version of AxonHub cannot talk to type '{self.type}' yet"
+                f"channel '{self.name}' is unavailable: this version of AxonHub cannot talk to type '{self.type}' yet",
+                None,
             )
         if self.api_key_env and self.api_key is None:
             return (
-                f"channel '{self.name}' is unavailable: environment variable "
-                f"{self.api_key_env} is not set; set it and restart AxonHub"
+                f"channel '{self.name}' is unavailable: its API key is not configured",
+                f"environment variable {self.api_key_env} is not set; set it and restart AxonHub",
             )
         return None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        """The whole reason, hint included: for the operator's eyes (logs, the CLI, /health)."""
+        found = self.unavailability
+        if found is None:
+            return None
+        why, hint = found
+        return f"channel '{self.name}' is unavailable: {hint}" if hint else why
 
     def upstream_model(self, model: str) -> str:
         return self.aliases.get(model, model)
@@ -437,6 +470,7 @@ def _server(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str], warn
         state=_state(raw.get("state"), env, warnings),
         otlp=_otlp(raw.get("otlp"), env, warnings),
         shutdown_grace=raw.get("shutdown_grace", default.shutdown_grace),
+        operator_hints=raw.get("operator_hints", default.operator_hints),
     )
 
 

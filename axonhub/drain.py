@@ -33,8 +33,8 @@ log = structlog.get_logger("axonhub.drain")
 # How long cut handlers get to write their ending.
 CUT_WRITE_S: Final = 5.0
 
-# client wire format -> the SSE bytes that end one of its streams with an error
-ErrorFrames = Mapping[str, Callable[[GatewayError], bytes]]
+# client wire format -> the SSE bytes that end one of its streams with an error of this kind and message
+ErrorFrames = Mapping[str, Callable[[ErrorKind, str], bytes]]
 
 PREPARED = web.RequestKey("prepared_response", web.StreamResponse)
 
@@ -115,13 +115,15 @@ class Drain:
         exchange.fail(failure, "shutdown")
         response: web.StreamResponse | None = request.get(PREPARED)
         if response is None or not response.prepared:
-            answer = error_response(exchange.client_format, failure, exchange.request_id)
+            hints = exchange.config.server.operator_hints_enabled
+            answer = error_response(exchange.client_format, failure, exchange.request_id, hints=hints)
             exchange.status = answer.status
             return answer
         frame = self.frames.get(exchange.client_format)
         with contextlib.suppress(ConnectionError, RuntimeError):
             if frame is not None:
-                await response.write(b"\n\n" + frame(failure))  # closes a frame the cut may have split
+                # the blank line first closes a frame the cut may have split
+                await response.write(b"\n\n" + frame(failure.kind, failure.message))
             await response.write_eof()
         return response
 

@@ -97,6 +97,7 @@ class Exchange:
     resolved_model: str | None = None
     channel: str | None = None
     upstream_model: str | None = None
+    upstream_id: str | None = None  # the upstream's own message/completion id (clients get a fresh one)
     attempts: list[Attempt] = field(default_factory=list)
     stream: bool = False
     status: int = 0
@@ -109,6 +110,10 @@ class Exchange:
     error_type: str | None = None
     request_body: Any = None
     response_body: Any = None
+
+    def id_headers(self) -> dict[str, str]:
+        """The gateway's request id, as Anthropic's (`request-id`) and OpenAI's SDKs (`x-request-id`) read it."""
+        return {"request-id": self.request_id, "x-request-id": self.request_id}
 
     def mark_first_byte(self) -> None:
         if self.first_byte_at is None:
@@ -144,6 +149,7 @@ class Exchange:
             "resolved_model": self.resolved_model,
             "channel": self.channel,
             "upstream_model": self.upstream_model,
+            "upstream_id": self.upstream_id,
             "attempts": [a.as_dict() for a in self.attempts],
             "stream": self.stream,
             "status": self.status,
@@ -155,10 +161,19 @@ class Exchange:
                 "total_ms": round(total, 2),
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
-            "error": {"type": self.error_type, "message": self.error.message} if self.error else None,
+            "error": self._error(),
             "limit": self.error.limit if isinstance(self.error, RateLimited) else None,
             **self._bodies(),
         }
+
+    def _error(self) -> dict[str, Any] | None:
+        """The error as the operator needs it: the message with its hint, and the detail clients never see."""
+        if self.error is None:
+            return None
+        error: dict[str, Any] = {"type": self.error_type, "message": self.error.client_message(True)}
+        if self.error.detail:
+            error["detail"] = self.error.detail
+        return error
 
     def _bodies(self) -> dict[str, Any]:
         """The bodies the pipeline kept (per `trace.bodies`); the trace writer redacts and caps them."""

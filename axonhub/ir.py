@@ -280,7 +280,8 @@ class Finish:
 @dataclass(frozen=True, slots=True)
 class StreamError:
     kind: ErrorKind
-    message: str
+    message: str  # what the client reads
+    detail: str | None = field(default=None, compare=False)  # for the log and the trace only
 
 
 StreamEvent = MessageStart | BlockStart | BlockDelta | BlockStop | Finish | StreamError

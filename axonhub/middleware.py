@@ -22,9 +22,16 @@ from aiohttp.typedefs import Handler, Middleware
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config, Key, hash_secret
 from axonhub.drain import drain_middleware
-from axonhub.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
+from axonhub.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    MethodNotAllowed,
+    UnknownRoute,
+    internal_error,
+)
 from axonhub.exchange import Exchange, new_request_id
-from axonhub.formats.render_error import error_response, wire_format_for_path
+from axonhub.formats.render_error import error_response, wire_format_for
 
 log = structlog.get_logger("axonhub.request")
 
@@ -42,7 +49,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         config=config,
         method=request.method,
         path=request.path,
-        client_format=wire_format_for_path(request.path),
+        client_format=wire_format_for(request.path, request.headers),
         user_agent=request.headers.get("User-Agent", "")[:200],
     )
     request[EXCHANGE] = exchange
@@ -52,7 +59,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         response = await handler(request)
         status = response.status
         if not response.prepared:
-            response.headers["request-id"] = request_id
+            response.headers.update(exchange.id_headers())
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: its handler was cancelled (or a write found the socket closed) and
@@ -98,10 +105,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as err:
         return _render(exchange, err)
     except web.HTTPNotFound:
-        return _render(exchange, NotFound(f"no route for {request.method} {request.path}"))
+        return _render(exchange, UnknownRoute(f"no route for {request.method} {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        return _render(exchange, NotFound(f"{request.method} is not supported on {request.path} (use {allowed})"))
+        refused = MethodNotAllowed(f"{request.method} is not supported on {request.path} (use {allowed})")
+        refused.headers["Allow"] = allowed
+        return _render(exchange, refused)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -110,13 +119,13 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         raise
     except Exception as exc:
         log.exception("unhandled error", error=repr(exc))
-        internal = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
-        return _render(exchange, internal, error_type="internal")
+        return _render(exchange, internal_error(exchange.request_id, exc), error_type="internal")
 
 
 def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
     exchange.fail(err, error_type)
-    response = error_response(exchange.client_format, err, exchange.request_id)
+    hints = exchange.config.server.operator_hints_enabled
+    response = error_response(exchange.client_format, err, exchange.request_id, hints=hints)
     exchange.status = response.status
     return response
 

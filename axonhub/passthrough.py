@@ -1,12 +1,15 @@
 """The same-format fast path: a client on a channel that speaks its own wire format.
 
 The client's JSON goes upstream untouched but for the model name; when the model does not change
-the raw bytes go as they came. Streams are relayed chunk by chunk as they arrive while a side
-reader picks usage and the stop reason for the trace; it JSON-decodes only the few events that
-carry them. What differs per format (upstream URL and headers, error bodies, the side reader, the
-error frame ending a cut stream) is a `Dialect`; this module holds the shared relay and the
-Anthropic dialect (auth is the channel's; `anthropic-version` and `anthropic-beta` are forwarded).
-The OpenAI Chat dialect is in `passthrough_openai.py`.
+the raw bytes go as they came. Streams are relayed as they arrive, whole events at a time (bytes of
+an event the upstream has not finished are held back, so a cut never leaves a half event in front
+of the error frame), while a side reader picks usage and the stop reason for the trace; it
+JSON-decodes only the few events that carry them. A stream that ends after its finish but without
+its terminator gets the terminator; one that ends before its finish, or is cut, ends with the
+dialect's error frame. What differs per format (upstream URL and headers, the side reader, the
+error frame, the terminator) is a `Dialect`; this module holds the shared relay and the Anthropic
+dialect (auth is the channel's; `anthropic-version` and `anthropic-beta` are forwarded). The OpenAI
+Chat dialect is in `passthrough_openai.py`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from aiohttp import web
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.anthropic import errors as anthropic_errors
+from axonhub.formats.anthropic.codec import CODEC as ANTHROPIC_CODEC
 from axonhub.profiles import Candidate
 from axonhub.sse import EventPicker, encode_event
+from axonhub.upstream.answer import Answer
 from axonhub.upstream.client import UpstreamCall
-from axonhub.upstream.dispatch import ErrorParser, generic_error
+from axonhub.upstream.dispatch import ErrorParser
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 SSE_HEADERS = {
@@ -45,10 +50,14 @@ class StreamReader(Protocol):
     """A side reader over a relayed stream: what the trace needs, read without slowing the relay."""
 
     stop_reason: str | None
-    finished: bool  # the stream ended the way a complete one of its format ends
+    terminated: bool  # the stream's own terminator came (Anthropic `message_stop`, OpenAI `[DONE]`)
     error: dict[str, Any] | None  # an error event the upstream sent in the stream
+    upstream_id: str | None
 
     def feed(self, chunk: bytes) -> None: ...
+
+    def finish(self) -> None:
+        """The upstream ended: read what is left as if its last event were terminated."""
 
     def trace_usage(self) -> Usage | None: ...
 
@@ -65,7 +74,9 @@ class Dialect:
     # a whole JSON answer -> (usage, stop reason) for the trace
     summary: Callable[[Mapping[str, Any]], tuple[Usage | None, str | None]]
     # the SSE bytes that tell the client its stream failed after the 200 went out
-    error_frame: Callable[[GatewayError], bytes]
+    error_frame: Callable[[ErrorKind, str], bytes]
+    # the SSE bytes of the terminator a finished stream must end with
+    terminator: bytes
 
 
 def anthropic_headers(client_headers: Mapping[str, str], candidate: Candidate) -> dict[str, str]:
@@ -116,16 +127,6 @@ def anthropic_call(
     )
 
 
-def parse_anthropic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
-    parsed = anthropic_errors.parse_error_body(status, raw)
-    if parsed is None:
-        return generic_error(status, raw, channel)
-    kind, message = parsed
-    return UpstreamError(
-        f"[{channel}] {message}", kind=kind, status=status, body=raw, body_format="anthropic", channel=channel
-    )
-
-
 def forwarded_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
     return {
         name: value
@@ -141,11 +142,16 @@ class AnthropicStreamReader:
         self._picker = EventPicker(frozenset({"message_start", "message_delta", "message_stop", "error"}))
         self.usage: dict[str, int] = {}
         self.stop_reason: str | None = None
-        self.finished = False
+        self.terminated = False
         self.error: dict[str, Any] | None = None
+        self.upstream_id: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         for event in self._picker.feed(chunk):
+            self._event(event.event, event.data)
+
+    def finish(self) -> None:
+        for event in self._picker.feed(b"\n\n"):
             self._event(event.event, event.data)
 
     def _event(self, name: str | None, data: str) -> None:
@@ -153,15 +159,23 @@ class AnthropicStreamReader:
             payload = json.loads(data)
         except ValueError:
             return
+        if not isinstance(payload, dict):
+            return
         if name == "message_start":
-            self.usage.update(_int_fields(payload.get("message", {}).get("usage")))
+            message = payload.get("message")
+            message = message if isinstance(message, dict) else {}
+            self.usage.update(_int_fields(message.get("usage")))
+            self.upstream_id = message.get("id") if isinstance(message.get("id"), str) else None
         elif name == "message_delta":
             self.usage.update(_int_fields(payload.get("usage")))
-            self.stop_reason = (payload.get("delta") or {}).get("stop_reason") or self.stop_reason
+            delta = payload.get("delta")
+            delta = delta if isinstance(delta, dict) else {}
+            self.stop_reason = delta.get("stop_reason") or self.stop_reason
         elif name == "message_stop":
-            self.finished = True
+            self.terminated = True
         elif name == "error":
-            self.error = payload.get("error") if isinstance(payload.get("error"), dict) else {"message": data}
+            kind, message = anthropic_errors.error_in_object(payload) or (ErrorKind.SERVER, "upstream stream error")
+            self.error = {"type": kind.value, "message": message}
 
     def trace_usage(self) -> Usage:
         return usage_from_anthropic(self.usage)
@@ -187,79 +201,112 @@ def usage_from_anthropic(usage: Mapping[str, Any]) -> Usage:
 def anthropic_summary(message: Mapping[str, Any]) -> tuple[Usage, str | None]:
     """Usage and stop reason of a whole Anthropic message."""
     stop_reason = message.get("stop_reason")
-    return usage_from_anthropic(message.get("usage") or {}), stop_reason if isinstance(stop_reason, str) else None
+    usage = message.get("usage")
+    usage = usage if isinstance(usage, Mapping) else {}
+    return usage_from_anthropic(usage), stop_reason if isinstance(stop_reason, str) else None
 
 
-def anthropic_error_frame(failure: GatewayError) -> bytes:
-    return encode_event("error", anthropic_errors.error_event(failure))
+def anthropic_error_frame(kind: ErrorKind, message: str) -> bytes:
+    return encode_event("error", anthropic_errors.error_event(kind, message))
 
 
-async def relay_json(exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect) -> web.Response:
-    """A whole JSON answer, forwarded as it came."""
-    try:
-        data = await upstream.read()
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise _cut(exchange, exc) from None
-    finally:
-        exchange.upstream_finished = time.perf_counter()
-    exchange.mark_first_byte()
-    try:
-        message = json.loads(data)
-    except ValueError:
-        message = None
-    if isinstance(message, dict):
-        exchange.usage, exchange.stop_reason = dialect.summary(message)
+async def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Response:
+    """A whole JSON answer (read and checked by dispatch), forwarded as it came."""
+    assert answer.body is not None and answer.payload is not None
+    exchange.usage, exchange.stop_reason = dialect.summary(answer.payload)
+    upstream_id = answer.payload.get("id")
+    exchange.upstream_id = upstream_id if isinstance(upstream_id, str) else None
     if exchange.config.server.trace.bodies != "none":
-        exchange.response_body = message if message is not None else data.decode("utf-8", "replace")
-    exchange.status = upstream.status
+        exchange.response_body = answer.payload
+    exchange.status = answer.response.status
     return web.Response(
-        status=upstream.status, body=data, content_type="application/json", headers=forwarded_headers(upstream)
+        status=answer.response.status,
+        body=answer.body,
+        content_type="application/json",
+        headers={**forwarded_headers(answer.response), **exchange.id_headers()},
     )
 
 
 async def relay_stream(
     request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
 ) -> web.StreamResponse:
-    """Relay an SSE stream chunk by chunk; an upstream cut becomes the dialect's error frame."""
-    response = web.StreamResponse(status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
-    response.headers["request-id"] = exchange.request_id
+    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame."""
+    response = web.StreamResponse(
+        status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+    )
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
-    failure: GatewayError | None = None
+    failure: UpstreamError | None = None
+    held = b""  # the start of an event the upstream has not finished yet
     try:
         async for chunk in upstream.content.iter_any():
             exchange.mark_first_byte()
-            await response.write(chunk)
             reader.feed(chunk)
+            data = held + chunk if held else chunk
+            end = event_boundary(data)
+            held = data[end:]
+            if end:
+                await response.write(data[:end] if held else data)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
+    else:
+        reader.finish()
     finally:
         exchange.upstream_finished = time.perf_counter()
         exchange.usage = reader.trace_usage()
         exchange.stop_reason = reader.stop_reason
-    if failure is None and not reader.finished and reader.error is None:
-        failure = UpstreamError("upstream stream ended unexpectedly", kind=ErrorKind.SERVER)
-    if failure is not None:
-        exchange.fail(failure)
-        await response.write(dialect.error_frame(failure))
-    elif reader.error is not None:
-        exchange.fail(GatewayError(str(reader.error.get("message", "upstream error"))), str(reader.error.get("type")))
+        exchange.upstream_id = reader.upstream_id
+    await response.write(_ending(exchange, reader, dialect, failure, held))
     await response.write_eof()
     return response
 
 
+def _ending(
+    exchange: Exchange, reader: StreamReader, dialect: Dialect, failure: UpstreamError | None, held: bytes
+) -> bytes:
+    """What the client still needs once the upstream is done: nothing after the upstream's own error
+    event; the error frame after a cut or an unfinished stream; else the last event and terminator."""
+    if reader.error is not None:  # relayed as the upstream sent it, in the client's own format
+        message = str(reader.error.get("message") or "upstream error")
+        exchange.fail(GatewayError(f"[{exchange.channel}] {message}"), str(reader.error.get("type")))
+        return held + b"\n\n" if held and failure is None else b""  # the error event itself, unterminated
+    if failure is None and not (reader.terminated or reader.stop_reason is not None):
+        failure = UpstreamError(
+            f"[{exchange.channel}] the upstream stream ended before its answer was complete", kind=ErrorKind.SERVER
+        )
+    if failure is not None:
+        exchange.fail(failure)
+        return dialect.error_frame(failure.kind, failure.message)
+    last = held + b"\n\n" if held else b""
+    return last if reader.terminated else last + dialect.terminator
+
+
+def event_boundary(data: bytes) -> int:
+    """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
+    return max(data.rfind(b"\n\n") + 2, data.rfind(b"\r\n\r\n") + 4, data.rfind(b"\r\r") + 2, 0)
+
+
 def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return UpstreamError(f"[{exchange.channel}] upstream went silent (read timeout)", kind=ErrorKind.TIMEOUT)
-    return UpstreamError(f"[{exchange.channel}] upstream connection lost: {exc}", kind=ErrorKind.BAD_GATEWAY)
+        return UpstreamError(
+            f"[{exchange.channel}] the upstream went silent mid-answer (read timeout)",
+            kind=ErrorKind.TIMEOUT,
+            detail=repr(exc),
+        )
+    return UpstreamError(
+        f"[{exchange.channel}] the upstream connection closed before the answer was complete",
+        kind=ErrorKind.BAD_GATEWAY,
+        detail=f"{exc.__class__.__name__}: {exc}",
+    )
 
 
 ANTHROPIC = Dialect(
     name="anthropic",
     call=anthropic_call,
-    parse_error=parse_anthropic_error,
+    parse_error=ANTHROPIC_CODEC.parse_error,
     stream_reader=AnthropicStreamReader,
     summary=anthropic_summary,
     error_frame=anthropic_error_frame,
+    terminator=encode_event("message_stop", {"type": "message_stop"}),
 )

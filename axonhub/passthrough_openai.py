@@ -14,16 +14,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from axonhub import __version__
-from axonhub.errors import GatewayError, UpstreamError
+from axonhub.errors import ErrorKind
 from axonhub.exchange import Usage
-from axonhub.formats.openai_chat.errors import error_from_payload, error_payload
-from axonhub.formats.openai_chat.errors import parse_error as parse_openai_error
+from axonhub.formats.openai_chat.errors import error_from_payload, error_payload, parse_error
 from axonhub.formats.openai_chat.response import usage_from
 from axonhub.passthrough import Dialect, with_model
 from axonhub.profiles import Candidate
 from axonhub.sse import encode_event
 from axonhub.upstream.client import UpstreamCall
-from axonhub.upstream.dispatch import generic_error
 
 # A chunk worth decoding: a finish reason or usage that is not null, or an error.
 _WORTH_DECODING = re.compile(rb'"(?:finish_reason|usage|error)"\s*:\s*[{"]|"object"\s*:\s*"error"')
@@ -53,18 +51,6 @@ def openai_call(
     )
 
 
-def parse_error(status: int, raw: bytes, channel: str) -> UpstreamError:
-    """An upstream error in OpenAI's shape goes back to the client verbatim; any other body (an HTML
-    page from a proxy, plain text) is rendered by the gateway instead, never relayed as JSON."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if isinstance(body, Mapping) and error_from_payload(body, status)[0] is not None:
-        return parse_openai_error(status, raw, channel)
-    return generic_error(status, raw, channel)
-
-
 class OpenAIStreamReader:
     """Reads the finish reason, usage and errors off an OpenAI Chat stream passing through."""
 
@@ -72,8 +58,9 @@ class OpenAIStreamReader:
         self._buffer = b""
         self._usage: Usage | None = None
         self.stop_reason: str | None = None
-        self.finished = False
+        self.terminated = False
         self.error: dict[str, Any] | None = None
+        self.upstream_id: str | None = None
 
     def feed(self, chunk: bytes) -> None:
         *lines, self._buffer = (self._buffer + chunk).split(b"\n")
@@ -81,13 +68,16 @@ class OpenAIStreamReader:
             if line.startswith(b"data:"):
                 self._data(line[5:].strip())
 
+    def finish(self) -> None:
+        self.feed(b"\n")
+
     def trace_usage(self) -> Usage | None:
         """The usage the upstream reported; None when it sent none (the client did not ask)."""
         return self._usage
 
     def _data(self, payload: bytes) -> None:
         if payload == b"[DONE]":
-            self.finished = True
+            self.terminated = True
             return
         if _WORTH_DECODING.search(payload) is None:
             return
@@ -101,11 +91,11 @@ class OpenAIStreamReader:
         if kind is not None:
             self.error = {"type": kind.value, "message": message}
             return
+        upstream_id = chunk.get("id")
+        self.upstream_id = upstream_id if isinstance(upstream_id, str) else self.upstream_id
         usage, stop_reason = openai_summary(chunk)
         self._usage = usage or self._usage
-        if stop_reason is not None:
-            self.stop_reason = stop_reason
-            self.finished = True  # complete even if the upstream never sends [DONE]
+        self.stop_reason = stop_reason or self.stop_reason
 
 
 def openai_summary(body: Mapping[str, Any]) -> tuple[Usage | None, str | None]:
@@ -118,9 +108,9 @@ def openai_summary(body: Mapping[str, Any]) -> tuple[Usage | None, str | None]:
     return usage, finish if isinstance(finish, str) else None
 
 
-def openai_error_frame(failure: GatewayError) -> bytes:
+def openai_error_frame(kind: ErrorKind, message: str) -> bytes:
     """A `data: {"error": …}` chunk: the OpenAI SDKs raise it as an APIError."""
-    return encode_event(None, error_payload(failure.kind, failure.message))
+    return encode_event(None, error_payload(kind, message))
 
 
 OPENAI_CHAT = Dialect(
@@ -130,4 +120,5 @@ OPENAI_CHAT = Dialect(
     stream_reader=OpenAIStreamReader,
     summary=openai_summary,
     error_frame=openai_error_frame,
+    terminator=encode_event(None, "[DONE]"),
 )

@@ -8,7 +8,7 @@ same-format fast path (`passthrough.py`) or the IR transform (`transform.py`).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -27,6 +27,7 @@ from axonhub.profiles import Candidate, Route, resolve
 from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
+from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
@@ -52,8 +53,10 @@ class Plan(Protocol):
 
     def error_parser(self, candidate: Candidate) -> ErrorParser: ...
 
+    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer: ...
+
     async def respond(
-        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> web.StreamResponse: ...
 
 
@@ -68,8 +71,12 @@ TRANSLATABLE_ENDPOINTS = frozenset({"messages", "chat/completions"})
 
 @dataclass(frozen=True, slots=True)
 class PassthroughPlan:
+    """The fast path; an answer in the other mode than the one asked (a JSON answer to a stream
+    request, or the reverse) goes through `fallback`, the IR transform between the format and itself."""
+
     inbound: Inbound
-    dialect: passthrough.Dialect = passthrough.ANTHROPIC
+    dialect: passthrough.Dialect
+    fallback: Callable[[], Plan]
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         return self.dialect.call(
@@ -79,12 +86,23 @@ class PassthroughPlan:
     def error_parser(self, candidate: Candidate) -> ErrorParser:
         return self.dialect.parse_error
 
+    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+        codec = CODECS[self.inbound.format]
+        return await accept(
+            response,
+            channel=candidate.channel.name,
+            body_format=self.inbound.format,
+            error_in_answer=codec.error_in_answer,
+        )
+
     async def respond(
-        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> web.StreamResponse:
-        if self.inbound.stream and upstream.content_type == "text/event-stream":
-            return await passthrough.relay_stream(request, exchange, upstream, self.dialect)
-        return await passthrough.relay_json(exchange, upstream, self.dialect)
+        if answer.is_stream != self.inbound.stream:
+            return await self.fallback().respond(request, exchange, candidate, answer)
+        if answer.is_stream:
+            return await passthrough.relay_stream(request, exchange, answer.response, self.dialect)
+        return await passthrough.relay_json(exchange, answer, self.dialect)
 
 
 class Planner:
@@ -114,9 +132,12 @@ class Planner:
 
     def _make(self, channel_format: str) -> Plan:
         if channel_format == self.inbound.format and channel_format in SAME_FORMAT:
-            return PassthroughPlan(self.inbound, SAME_FORMAT[channel_format])
+            return PassthroughPlan(self.inbound, SAME_FORMAT[channel_format], lambda: self._transform(channel_format))
         if self.inbound.endpoint not in TRANSLATABLE_ENDPOINTS:
             raise InvalidRequest(f"{self.inbound.endpoint} cannot be translated to a {channel_format} channel")
+        return self._transform(channel_format)
+
+    def _transform(self, channel_format: str) -> TransformPlan:
         return TransformPlan(
             client=CODECS[self.inbound.format],
             upstream=CODECS[channel_format],
@@ -202,12 +223,13 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     limiter = request.app[LIMITER]
     await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
     candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
-    candidate, upstream = await dispatch(
+    candidate, answer = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
         candidates,
         prepare=lambda c: planner.plan(c).call(c),
         parse_error=lambda c: planner.plan(c).error_parser(c),
+        accept=lambda c, response: planner.plan(c).accept(c, response),
         health=request.app[CHANNEL_HEALTH],
         limiter=limiter,
     )
@@ -217,14 +239,14 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     if inbound.stream:
         metrics.stream_started()
     try:
-        response = await planner.plan(candidate).respond(request, exchange, candidate, upstream)
+        response = await planner.plan(candidate).respond(request, exchange, candidate, answer)
     except BaseException:
-        upstream.close()  # mid-body: drop the connection so the upstream stops generating at once
+        answer.response.close()  # mid-body: drop the connection so the upstream stops generating at once
         raise
     finally:
         if inbound.stream:
             metrics.stream_finished()
-    upstream.release()  # back to the pool when the body was read whole, closed otherwise
+    answer.response.release()  # back to the pool when the body was read whole, closed otherwise
     return response
 
 

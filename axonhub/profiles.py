@@ -160,8 +160,10 @@ def _no_channel(
     model: str, profile: Profile | None, found: RuleMatch | None, resolved: str, channels: list[Channel]
 ) -> NotFound | ChannelUnavailable:
     if channels:
-        reasons = "; ".join(str(ch.unavailable_reason) for ch in channels)
-        return ChannelUnavailable(f"no channel can serve '{resolved}' right now: {reasons}")
+        found_reasons = [ch.unavailability for ch in channels]
+        reasons = "; ".join(why for why, _ in filter(None, found_reasons))
+        hints = "; ".join(hint for _, hint in filter(None, found_reasons) if hint)
+        return ChannelUnavailable(f"no channel can serve '{resolved}' right now: {reasons}", hint=hints or None)
     if profile is None:
         return NotFound(f"model '{model}' is not served by any channel (no profile is active)")
     if found is None:

@@ -162,6 +162,11 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 },
                 "state": _STATE,
                 "otlp": _OTLP,
+                "operator_hints": {
+                    "enum": ["auto", "always", "never"],
+                    "description": "whether error messages name environment variables and where to look; "
+                    "auto: only when listening on loopback",
+                },
                 "trace": {
                     "type": "object",
                     "properties": {

@@ -53,6 +53,7 @@ async def health(request: web.Request) -> web.Response:
     state = limiter.health()
     exhausted = limiter.exhausted()
     worker = os.environ.get("AXONHUB_WORKER")
+    hints = config.server.operator_hints_enabled
     return web.json_response(
         {
             "status": "draining" if request.app[DRAIN].draining else "ok" if state["ok"] else "degraded",
@@ -68,8 +69,8 @@ async def health(request: web.Request) -> web.Response:
                 {
                     "name": ch.name,
                     "type": ch.type,
-                    "available": ch.unavailable_reason is None,
-                    "reason": ch.unavailable_reason,
+                    "available": ch.unavailability is None,
+                    "reason": ch.unavailable_reason if hints else (ch.unavailability or (None,))[0],
                     "quota_exhausted_until": _iso(exhausted.get(ch.name)),
                 }
                 for ch in config.channels
@@ -83,16 +84,12 @@ def _iso(moment: float | None) -> str | None:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """Anthropic shape for Anthropic clients (`anthropic-version`/`x-api-key` or the /anthropic
-    prefix), OpenAI shape otherwise and always under /openai."""
+    """In the request's own format (the /anthropic prefix, or `anthropic-version`/`x-api-key` on the
+    bare path: Anthropic's shape; OpenAI's otherwise), the same rule its errors follow."""
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = not request.path.startswith("/openai/") and (
-        request.path.startswith("/anthropic/")
-        or "anthropic-version" in request.headers
-        or "x-api-key" in request.headers
-    )
+    anthropic = exchange.client_format == "anthropic"
     body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
     return web.json_response(body)
 

@@ -17,11 +17,12 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "user_agent": "claude-cli/2.1.197 (external, sdk-cli)",
      "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 0 | null,
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
+     "upstream_id": "chatcmpl-…" | null,             # the upstream's own message id
      "attempts": [{"channel", "upstream_model", "status", "latency_ms", "started_ms", "queued_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
-     "error": {"type", "message"} | null,
+     "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "limit": {"scope", "subject", "name", "limit", "used", "reset_at"} | null,   # an AxonHub limit refused
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 

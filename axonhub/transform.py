@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 
 from axonhub import ir
-from axonhub.errors import ErrorKind, GatewayError, UpstreamError
+from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange, Usage
 from axonhub.formats.aggregate import aggregate, response_events
 from axonhub.formats.anthropic.stream import ping as anthropic_ping
@@ -34,6 +34,7 @@ from axonhub.passthrough_openai import openai_headers
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder, encode_comment, encode_event
 from axonhub.tokens import estimate_request_tokens
+from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser
 
@@ -84,24 +85,32 @@ class TransformPlan:
     def error_parser(self, candidate: Candidate) -> ErrorParser:
         return self.upstream.parse_error
 
+    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+        return await accept(
+            response,
+            channel=candidate.channel.name,
+            body_format=self.upstream_format,
+            error_in_answer=self.upstream.error_in_answer,
+        )
+
     async def respond(
-        self, request: web.Request, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> web.StreamResponse:
-        events = self._events(exchange, candidate, upstream)
+        events = self._events(exchange, candidate, answer)
         if self.request.stream:
-            return await self._stream(request, exchange, upstream, events)
-        return await self._whole(exchange, upstream, events)
+            return await self._stream(request, exchange, answer.response, events)
+        return await self._whole(exchange, answer.response, events)
 
     async def _events(
-        self, exchange: Exchange, candidate: Candidate, upstream: aiohttp.ClientResponse
+        self, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> AsyncGenerator[list[ir.StreamEvent] | None, None]:
         """The upstream answer as batches of IR events, one per network read so the client gets one
         write per read; None marks a quiet spell worth a keep-alive."""
+        upstream = answer.response
         try:
-            if upstream.content_type != "text/event-stream":
-                raw = await upstream.read()
-                exchange.mark_first_byte()
-                yield response_events(self.upstream.parse_response(_json_object(raw), candidate.upstream_model))
+            name = candidate.channel.name
+            if answer.payload is not None:  # a whole JSON answer, read and checked by dispatch
+                yield response_events(self.upstream.parse_response(answer.payload, candidate.upstream_model))
                 return
             estimate = estimate_request_tokens(self.request)
             decoder = self.upstream.stream_decoder(candidate.upstream_model, estimate)
@@ -111,14 +120,15 @@ class TransformPlan:
                     yield None
                     continue
                 exchange.mark_first_byte()
-                yield [event for frame in sse.feed(chunk) for event in decoder.feed(frame)]
-            yield [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
+                yield [_named(name, event) for frame in sse.feed(chunk) for event in decoder.feed(frame)]
+            last = [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
+            yield [_named(name, event) for event in last]
         except (aiohttp.ClientError, TimeoutError) as exc:
             yield [_cut(candidate, exc)]
-        except GatewayError as exc:  # a 200 whose body is an error or not JSON: the stream may have begun
-            yield [ir.StreamError(exc.kind, exc.message)]
+        except GatewayError as exc:  # an answer that says the generation failed (a failed finish reason)
+            yield [_named(candidate.channel.name, ir.StreamError(exc.kind, exc.message, exc.detail))]
         finally:
-            exchange.upstream_finished = time.perf_counter()
+            exchange.upstream_finished = exchange.upstream_finished or time.perf_counter()
 
     async def _stream(
         self,
@@ -127,8 +137,8 @@ class TransformPlan:
         upstream: aiohttp.ClientResponse,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.StreamResponse:
-        response = web.StreamResponse(status=200, headers={**SSE_HEADERS, **forwarded_headers(upstream)})
-        response.headers["request-id"] = exchange.request_id
+        headers = {**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+        response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.stream_encoder(self.request.model, include_usage=self.include_usage)
@@ -138,9 +148,10 @@ class TransformPlan:
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
             log.exception("stream failed after it started", error=repr(exc))
-            failure = GatewayError(f"internal gateway error (request {exchange.request_id}); see the AxonHub log")
+            failure = internal_error(exchange.request_id, exc)
             exchange.fail(failure, "internal")
-            await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, failure.message))))
+            message = failure.client_message(exchange.config.server.operator_hints_enabled)
+            await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
         await response.write_eof()
         return response
 
@@ -194,7 +205,7 @@ class TransformPlan:
         return web.Response(
             body=json.dumps(body, ensure_ascii=False).encode(),
             content_type="application/json",
-            headers=forwarded_headers(upstream),
+            headers={**forwarded_headers(upstream), **exchange.id_headers()},
         )
 
 
@@ -220,32 +231,36 @@ def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
 
 
 def _observe(exchange: Exchange, event: ir.StreamEvent, client: Codec) -> None:
-    """What the trace needs from the stream: the stop reason as the client saw it, the usage, a failure."""
+    """What the trace needs from the stream: the upstream's id, the stop reason as the client saw it, the
+    usage, a failure."""
     match event:
+        case ir.MessageStart(id=upstream_id):
+            exchange.upstream_id = upstream_id or exchange.upstream_id
         case ir.Finish(stop_reason=stop_reason, usage=usage):
             exchange.stop_reason = client.stop_reason_name(stop_reason)
             exchange.usage = Usage.from_ir(usage)
-        case ir.StreamError(kind=kind, message=message):
-            exchange.fail(GatewayError(message, kind=kind))
+        case ir.StreamError(kind=kind, message=message, detail=detail):
+            exchange.fail(GatewayError(message, kind=kind, detail=detail))
         case _:
             pass
 
 
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        text = raw[:300].decode("utf-8", errors="replace")
-        raise UpstreamError(
-            f"upstream answered 200 with a body that is not a JSON object: {text}", kind=ErrorKind.BAD_GATEWAY
-        )
-    return body
+def _named(channel: str, event: ir.StreamEvent) -> ir.StreamEvent:
+    """A failure the upstream reported, its message prefixed with the channel as for HTTP errors; a
+    context overflow keeps the exact wording Claude Code acts on."""
+    if not isinstance(event, ir.StreamError) or event.kind is ErrorKind.CONTEXT_OVERFLOW:
+        return event
+    return dataclasses.replace(event, message=f"[{channel}] {event.message}")
 
 
 def _cut(candidate: Candidate, exc: BaseException) -> ir.StreamError:
     name = candidate.channel.name
     if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
-        return ir.StreamError(ErrorKind.TIMEOUT, f"[{name}] upstream went silent (read timeout)")
-    return ir.StreamError(ErrorKind.BAD_GATEWAY, f"[{name}] upstream connection lost: {exc}")
+        return ir.StreamError(
+            ErrorKind.TIMEOUT, f"[{name}] the upstream went silent mid-answer (read timeout)", repr(exc)
+        )
+    return ir.StreamError(
+        ErrorKind.BAD_GATEWAY,
+        f"[{name}] the upstream connection closed before the answer was complete",
+        f"{exc.__class__.__name__}: {exc}",
+    )

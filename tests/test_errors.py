@@ -130,7 +130,7 @@ async def test_a_non_json_upstream_error_becomes_anthropic_json(gateway: Gateway
     upstream.enqueue(Reply(status=502, body=[b"<html>Bad Gateway</html>"], headers={"Content-Type": "text/html"}))
     response = await post(gateway.url + "/v1/messages", MESSAGE)
     await assert_anthropic_error(
-        response, 502, "api_error", "[fake-anthropic] upstream error 502: <html>Bad Gateway</html>"
+        response, 502, "api_error", "[fake-anthropic] the upstream answered HTTP 502 (Bad Gateway)"
     )
 
 
@@ -141,7 +141,7 @@ async def test_an_unreachable_upstream_is_502(start_gateway: GatewayFactory, tmp
     body = await response.json()
     assert response.status == 502
     assert body["error"]["type"] == "api_error"
-    assert body["error"]["message"].startswith(f"[fake-anthropic] cannot connect to upstream 127.0.0.1:{port}")
+    assert body["error"]["message"] == f"[fake-anthropic] cannot connect to the upstream at 127.0.0.1:{port}"
 
 
 async def test_a_silent_upstream_times_out_with_504(
@@ -152,10 +152,17 @@ async def test_a_silent_upstream_times_out_with_504(
     gw = await start_gateway(config)
     upstream.enqueue(Reply(delay=2.0, body=[b"{}"]))  # no headers for 2 s
     response = await post(gw.url + "/v1/messages", MESSAGE)
-    await assert_anthropic_error(response, 504, "timeout_error", "[fake-anthropic] upstream did not answer within 0.3s")
+    await assert_anthropic_error(
+        response, 504, "timeout_error", "[fake-anthropic] the upstream did not answer within 0.3s"
+    )
     upstream.enqueue(Reply(body=[b'{"id":', 2.0, b"1}"]))  # headers, then silence mid-body
     response = await post(gw.url + "/v1/messages", MESSAGE)
-    await assert_anthropic_error(response, 504, "timeout_error", "[fake-anthropic] upstream went silent (read timeout)")
+    await assert_anthropic_error(
+        response,
+        504,
+        "timeout_error",
+        "[fake-anthropic] the upstream went silent while sending its answer (read timeout)",
+    )
 
 
 async def test_a_channel_whose_key_variable_is_unset_says_what_to_set(
@@ -169,7 +176,7 @@ async def test_a_channel_whose_key_variable_is_unset_says_what_to_set(
         503,
         "api_error",
         "no channel can serve 'claude-sonnet-4-5' right now: channel 'fake-anthropic' is unavailable: "
-        "environment variable FAKE_ANTHROPIC_KEY is not set; set it and restart AxonHub",
+        "its API key is not configured; environment variable FAKE_ANTHROPIC_KEY is not set; set it and restart AxonHub",
     )
     assert upstream.requests == []
 
@@ -221,6 +228,6 @@ async def test_an_upstream_refusing_the_channel_key_is_a_gateway_fault_not_a_cli
         response,
         502,
         "api_error",
-        f"[fake-anthropic] the upstream rejected this channel's credentials with HTTP {status} "
-        "(check FAKE_ANTHROPIC_KEY): invalid x-api-key",
+        f"[fake-anthropic] the upstream rejected this channel's credentials with HTTP {status}: invalid x-api-key; "
+        "check the key in FAKE_ANTHROPIC_KEY",
     )

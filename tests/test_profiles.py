@@ -193,11 +193,15 @@ def test_a_disabled_channel_does_not_serve(config: Config) -> None:
         route(config, None, "gpt-4o")
 
 
-def test_a_channel_without_its_secret_is_unavailable_with_the_variable_named(config: Config) -> None:
+def test_a_channel_without_its_secret_is_unavailable_with_the_variable_named_in_the_operator_hint(
+    config: Config,
+) -> None:
     with pytest.raises(ChannelUnavailable) as info:
         route(config, "unavailable", "claude-sonnet-4-5")
-    assert "no channel can serve 'qwen-max' right now" in info.value.message
-    assert "T_NEVER_SET is not set" in info.value.message
+    assert info.value.message == (
+        "no channel can serve 'qwen-max' right now: channel 'no-secret' is unavailable: its API key is not configured"
+    )
+    assert "T_NEVER_SET is not set" in (info.value.hint or "")
 
 
 def test_an_unavailable_channel_is_skipped_when_another_serves_the_model() -> None:

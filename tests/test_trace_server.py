@@ -238,8 +238,8 @@ async def test_no_secret_reaches_the_trace_or_the_log(
     assert ok["response_body"]["content"] == [{"type": "text", "text": "I will not repeat [redacted]"}]
     assert failed["status"] == 502  # the channel's key was refused: a gateway-side fault
     assert failed["error"]["message"] == (
-        "[fake-anthropic] the upstream rejected this channel's credentials with HTTP 401 "
-        "(check FAKE_ANTHROPIC_KEY): invalid x-api-key [redacted]"
+        "[fake-anthropic] the upstream rejected this channel's credentials with HTTP 401: "
+        "invalid x-api-key [redacted]; check the key in FAKE_ANTHROPIC_KEY"
     )
     assert '"request_id": "sec-fail"' in log_text  # the log was captured, not just empty
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import click
 
 from axonhub.config import DEFAULT_CONFIG_PATH, Config, load_config
-from axonhub.errors import AxonHubError, ConfigError
+from axonhub.errors import AxonHubError, ConfigError, GatewayError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -72,4 +72,6 @@ def is_tty() -> bool:
 def reraise_as_click(exc: AxonHubError) -> CLIError:
     if isinstance(exc, ConfigError):
         return fail(config_error_text(exc))
+    if isinstance(exc, GatewayError):
+        return fail(exc.client_message(True))  # the CLI's user is the operator: hints included
     return fail(str(exc))

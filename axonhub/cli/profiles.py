@@ -260,9 +260,10 @@ def test(model: str, key_name: str | None, profile_name: str | None, config_path
             route = resolve_with_profile(model, profile, config)
     except GatewayError as err:
         if as_json:
-            echo_json({"model": model, "key": key_name, "error": {"type": str(err.kind), "message": err.message}})
+            error = {"type": str(err.kind), "message": err.client_message(True)}
+            echo_json({"model": model, "key": key_name, "error": error})
             raise SystemExit(1) from None
-        raise fail(err.message) from None
+        raise fail(err.client_message(True)) from None
     if as_json:
         echo_json(route_json(route, key_name, config))
     else:

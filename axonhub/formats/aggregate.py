@@ -14,7 +14,7 @@ from typing import assert_never
 from axonhub import ir
 from axonhub.errors import ErrorKind, UpstreamError
 
-TRUNCATED = "upstream stream ended unexpectedly"
+TRUNCATED = "the upstream stream ended before its answer was complete"
 
 
 def response_events(response: ir.Response) -> list[ir.StreamEvent]:

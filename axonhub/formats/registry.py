@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from axonhub import ir
-from axonhub.errors import GatewayError, UpstreamError
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.formats.anthropic.codec import CODEC as ANTHROPIC
 from axonhub.formats.openai_chat.codec import CODEC as OPENAI_CHAT
 from axonhub.formats.quirks import Quirks
@@ -48,7 +48,12 @@ class Codec(Protocol):
 
     def stop_reason_name(self, reason: ir.StopReason) -> str: ...
 
-    def render_error(self, err: GatewayError, request_id: str | None = None) -> tuple[int, dict[str, Any]]: ...
+    def render_error(
+        self, err: GatewayError, message: str, request_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]: ...
+
+    def error_in_answer(self, body: Mapping[str, Any]) -> tuple[ErrorKind, str] | None:
+        """The class and message of an error object sent as a 200 answer's body; None for a real answer."""
 
     def parse_error(self, status: int, raw: bytes, channel: str = "") -> UpstreamError: ...
 

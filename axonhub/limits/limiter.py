@@ -217,10 +217,12 @@ class Limiter:
 
     def _unreachable(self, subject: str) -> GatewayError:
         return GatewayError(
-            f"AxonHub cannot check the limits of {subject}: its limits state ({self.state.name}) is unreachable "
-            "and server.state.on_error is closed; try again shortly",
+            f"AxonHub cannot check the limits of {subject} right now; try again shortly",
             kind=ErrorKind.UNAVAILABLE,
             headers={"retry-after": "5"},
+            detail=self.state_error,
+            hint=f"its limits state ({self.state.name}) is unreachable and server.state.on_error is closed "
+            "(see /health)",
         )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:

@@ -77,22 +77,26 @@ async def send(
             timeout=client_timeout(timeouts),
             allow_redirects=False,
         )
-    except (TimeoutError, aiohttp.ServerTimeoutError):
-        waited = timeouts.first_byte or timeouts.read
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(
-            f"[{channel}] upstream did not answer within {waited:g}s", kind=ErrorKind.TIMEOUT, channel=channel
+            f"[{channel}] the upstream did not answer within {timeouts.first_byte or timeouts.read:g}s",
+            kind=ErrorKind.TIMEOUT,
+            channel=channel,
+            detail=repr(exc),
         ) from None
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamError(
-            f"[{channel}] cannot connect to upstream {exc.host}:{exc.port}: {exc.strerror or exc.os_error}",
+            f"[{channel}] cannot connect to the upstream at {exc.host}:{exc.port}",
             kind=ErrorKind.BAD_GATEWAY,
             channel=channel,
+            detail=f"{exc.strerror or exc.os_error}",
         ) from None
     except aiohttp.ClientError as exc:
         raise UpstreamError(
-            f"[{channel}] upstream request failed: {exc.__class__.__name__}: {exc}",
+            f"[{channel}] the upstream connection failed before an answer arrived",
             kind=ErrorKind.BAD_GATEWAY,
             channel=channel,
+            detail=f"{exc.__class__.__name__}: {exc}",
         ) from None
     idle_from_now(response, timeouts)
     return response

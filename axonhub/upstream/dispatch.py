@@ -1,9 +1,10 @@
-"""Channel choice and failover: try the route's candidates in order until one answers 2xx.
+"""Channel choice and failover: try the route's candidates in order until one gives an accepted answer.
 
 Candidates of equal priority are shuffled by weight for each request. A channel that failed with a
-retryable error (connection refused, timeout, 429, 5xx) cools down for a while and is tried last
-until then. A non-retryable upstream error (400, 401, 404, …) goes straight back to the client:
-another channel would only fail the same way.
+retryable error (connection refused, timeout, 429, 5xx, a 200 whose body is broken or an error)
+cools down for a while and is tried last until then. A non-retryable upstream error (400, 404, …)
+goes straight back to the client: another channel would only fail the same way. Everything here
+happens before the client is sent a byte, so failing over is always safe.
 
 With a limiter, each attempt first takes a slot of its channel (waiting in the channel's queue when
 it has `max_concurrent`); a channel at its limit is passed over without a cool-down. A 429 that is an
@@ -14,15 +15,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
 
-from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, RateLimited, UpstreamError, kind_for_status
+from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, RateLimited, UpstreamError
 from axonhub.exchange import Attempt, Exchange
 from axonhub.limits.limiter import ChannelPass, Limiter
 from axonhub.profiles import Candidate
+from axonhub.upstream.answer import Answer
 from axonhub.upstream.client import UpstreamCall, read_error_body, send
 
 COOLDOWN_BASE = 2.0
@@ -32,6 +34,8 @@ COOLDOWN_MAX = 60.0
 
 # (status, raw body, channel name) -> the error a client should see
 ErrorParser = Callable[[int, bytes, str], UpstreamError]
+# (candidate, its 2xx response) -> the accepted answer, or an UpstreamError for a broken one
+Acceptor = Callable[[Candidate, aiohttp.ClientResponse], Awaitable[Answer]]
 
 
 @dataclass(slots=True)
@@ -79,10 +83,11 @@ async def dispatch(
     candidates: list[Candidate],
     prepare: Callable[[Candidate], UpstreamCall],
     parse_error: Callable[[Candidate], ErrorParser],
+    accept: Acceptor,
     health: ChannelHealth,
     limiter: Limiter | None = None,
-) -> tuple[Candidate, aiohttp.ClientResponse]:
-    """The first candidate that answers 2xx, with its open response; else the last error."""
+) -> tuple[Candidate, Answer]:
+    """The first candidate whose answer is accepted, with that answer; else the last error."""
     last: GatewayError | None = None
     for candidate in candidates:
         name = candidate.channel.name
@@ -101,38 +106,55 @@ async def dispatch(
         finally:
             attempt.queued_ms = (time.perf_counter() - began) * 1000
         try:
-            response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
-        except UpstreamError as unreachable:
+            answer = await _attempt(session, candidate, attempt, prepare, parse_error, accept, limiter)
+        except UpstreamError as err:
             _release(slot)
-            attempt.latency_ms = (time.perf_counter() - began) * 1000
-            attempt.error = unreachable.message
+            attempt.error = err.message
+            last = err
+            if limiter is not None and limiter.exhausted_until(name) is not None:
+                continue  # an exhausted quota: skipped until it resets, instead of a cool-down
+            if err.kind not in RETRYABLE_KINDS:
+                raise
             health.failed(name, time.monotonic())
-            last = unreachable
             continue
         except BaseException:
             _release(slot)
             raise
-        attempt.latency_ms = (time.perf_counter() - began) * 1000
-        attempt.status = response.status
-        if response.status < 400:
-            health.succeeded(name)
-            if limiter is not None:
-                limiter.hold(exchange.request_id, exchange.key, slot)  # given back when the exchange ends
-            return candidate, response
-        _release(slot)
-        err = parse_error(candidate)(response.status, await read_error_body(response), name)
-        if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
-            err = credentials_rejected(err, candidate)
-        err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
-        attempt.error = err.message
-        last = err
-        if response.status == 429 and limiter and limiter.quota_exhausted(name, err.message, response.headers):
-            continue  # skipped until its quota resets, instead of a cool-down
-        if err.kind not in RETRYABLE_KINDS:
-            raise err
-        health.failed(name, time.monotonic())
+        finally:
+            attempt.latency_ms = (time.perf_counter() - began) * 1000
+        health.succeeded(name)
+        if limiter is not None:
+            limiter.hold(exchange.request_id, exchange.key, slot)  # given back when the exchange ends
+        if not answer.is_stream:
+            exchange.mark_first_byte()
+            exchange.upstream_finished = time.perf_counter()
+        return candidate, answer
     assert last is not None, "dispatch needs at least one candidate"
     raise last
+
+
+async def _attempt(
+    session: aiohttp.ClientSession,
+    candidate: Candidate,
+    attempt: Attempt,
+    prepare: Callable[[Candidate], UpstreamCall],
+    parse_error: Callable[[Candidate], ErrorParser],
+    accept: Acceptor,
+    limiter: Limiter | None = None,
+) -> Answer:
+    """One upstream request: its accepted answer, or the UpstreamError it ended in."""
+    name = candidate.channel.name
+    response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
+    attempt.status = response.status
+    if response.status < 400:
+        return await accept(candidate, response)
+    err = parse_error(candidate)(response.status, await read_error_body(response), name)
+    if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
+        err = credentials_rejected(err, candidate)
+    err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
+    if response.status == 429 and limiter is not None:
+        limiter.quota_exhausted(name, err.message, response.headers)  # skips the channel when it is a quota
+    raise err
 
 
 def _release(slot: ChannelPass | None) -> None:
@@ -144,25 +166,15 @@ def credentials_rejected(err: UpstreamError, candidate: Candidate) -> UpstreamEr
     """An upstream 401/403 means the channel's own key is wrong, not the client's AxonHub key.
 
     Passing it on as a 401 would make Claude Code ask its user to log in again and retry; it is a
-    gateway-side fault (502), and another channel may still serve the request.
+    gateway-side fault (502), and another channel may still serve the request. Which variable holds
+    the key is an operator hint, shown to clients only where `server.operator_hints` allows.
     """
     channel = candidate.channel
-    where = f" (check {channel.api_key_env})" if channel.api_key_env else ""
     return UpstreamError(
-        f"[{channel.name}] the upstream rejected this channel's credentials with HTTP {err.status}{where}: "
+        f"[{channel.name}] the upstream rejected this channel's credentials with HTTP {err.status}: "
         f"{err.message.removeprefix(f'[{channel.name}] ')}",
         kind=ErrorKind.BAD_GATEWAY,
         channel=channel.name,
-    )
-
-
-def generic_error(status: int, raw: bytes, channel: str) -> UpstreamError:
-    """An upstream error whose body we cannot read as any known format."""
-    text = raw[:500].decode("utf-8", errors="replace").strip() or f"HTTP {status}"
-    return UpstreamError(
-        f"[{channel}] upstream error {status}: {text}",
-        kind=kind_for_status(status),
-        status=status,
-        body=raw,
-        channel=channel,
+        detail=err.detail,
+        hint=f"check the key in {channel.api_key_env}" if channel.api_key_env else None,
     )

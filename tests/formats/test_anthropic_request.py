@@ -239,10 +239,25 @@ def test_foreign_thinking_is_dropped_and_a_gateway_carrier_of_anthropic_origin_i
     }
 
 
-def test_max_tokens_defaults_and_is_capped_for_the_channel() -> None:
-    request = ir.Request("m", (ir.Message(ir.Role.USER, (ir.Text("q"),)),))
-    assert render_request(request)["max_tokens"] == 8192
-    assert render_request(request, max_output_tokens=4096)["max_tokens"] == 4096
+@pytest.mark.parametrize(
+    ("model", "sent", "channel_cap", "expected"),
+    [
+        ("claude-3-haiku-20240307", None, None, 4096),  # the model's own limit when the client sent none
+        ("claude-3-5-haiku-20241022", None, None, 8192),
+        ("claude-sonnet-4-5", None, None, 64000),
+        ("claude-opus-4-1-20250805", None, None, 32000),
+        ("some-unknown-model", None, None, 4096),  # the documented default, which every Claude model takes
+        ("claude-sonnet-4-5", None, 2000, 2000),  # the channel's max_output_tokens first
+        ("claude-3-haiku-20240307", 8192, None, 4096),  # a request above the model's limit is lowered to it
+        ("some-unknown-model", 100000, None, 100000),  # an unknown model keeps what the client asked
+        ("claude-sonnet-4-5", 30000, 16000, 16000),
+    ],
+)
+def test_max_tokens_follows_the_channel_cap_then_the_models_known_limit(
+    model: str, sent: int | None, channel_cap: int | None, expected: int
+) -> None:
+    request = ir.Request(model, (ir.Message(ir.Role.USER, (ir.Text("q"),)),), max_output_tokens=sent)
+    assert render_request(request, max_output_tokens=channel_cap)["max_tokens"] == expected
 
 
 def test_a_thinking_budget_gets_room_below_max_tokens() -> None:

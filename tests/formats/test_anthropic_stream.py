@@ -12,6 +12,7 @@ from axonhub.formats.anthropic.stream import StreamDecoder, StreamEncoder, ping
 from axonhub.formats.carrier import parse_carrier
 from axonhub.sse import encode_event
 from tests.formats.stream_helpers import CUTS, assert_anthropic_grammar, decode, encode_all, named_frames
+from tests.ids import MSG_ID, minted
 
 MODEL = "claude-sonnet-4-5"
 USAGE = {"input_tokens": 12, "cache_creation_input_tokens": 100, "cache_read_input_tokens": 2048, "output_tokens": 1}
@@ -94,9 +95,14 @@ def test_an_anthropic_upstream_stream_decodes_to_ir_events(cut: int) -> None:
     assert decode(raw, StreamDecoder(MODEL), cut) == IR_EVENTS
 
 
+def minted_upstream() -> list[tuple[str, dict[str, Any]]]:
+    """UPSTREAM as the gateway renders it: the same but for a message id of its own."""
+    return [("message_start", {"type": "message_start", "message": {**MESSAGE, "id": MSG_ID}}), *UPSTREAM[1:]]
+
+
 def test_decoding_then_encoding_gives_back_the_same_anthropic_stream() -> None:
     events = encode_all(StreamEncoder(MODEL), decode(named_frames(*UPSTREAM), StreamDecoder(MODEL), 9))
-    assert events == UPSTREAM
+    assert minted(events) == minted_upstream()
     assert_anthropic_grammar(events)
 
 
@@ -110,7 +116,7 @@ def test_an_upstream_error_event_becomes_a_stream_error_of_its_kind() -> None:
 
 def test_an_anthropic_stream_cut_before_message_stop_is_a_truncation() -> None:
     events = decode(named_frames(*UPSTREAM[:7]), StreamDecoder(MODEL), 4)
-    assert events[-1] == ir.StreamError(ErrorKind.SERVER, "upstream stream ended unexpectedly")
+    assert events[-1] == ir.StreamError(ErrorKind.SERVER, "the upstream stream ended before its answer was complete")
 
 
 def test_the_encoder_numbers_blocks_itself_closes_overlaps_and_signs_unsigned_thinking() -> None:
@@ -152,7 +158,7 @@ def test_the_encoder_numbers_blocks_itself_closes_overlaps_and_signs_unsigned_th
         ),
         ("message_stop", {"type": "message_stop"}),
     ]
-    assert out[0][1]["message"]["id"] == "msg_7"
+    assert minted(out[0][1]["message"])["id"] == MSG_ID  # a fresh id, never the upstream's "chatcmpl-7"
 
 
 def test_a_text_block_that_never_gets_text_is_not_sent() -> None:
@@ -176,7 +182,7 @@ def test_a_text_block_that_never_gets_text_is_not_sent() -> None:
     assert out[1] == start(0, {"type": "tool_use", "id": "t1", "name": "f", "input": {}})
 
 
-def test_a_failure_ends_the_stream_with_an_error_event_and_nothing_after_it() -> None:
+def test_a_failure_ends_the_stream_with_an_error_event_leaving_the_open_block_open() -> None:
     encoder = StreamEncoder("m")
     out = encoder.feed(ir.MessageStart("msg_1", "m"))
     out += encoder.feed(ir.BlockStart(0, ir.Text("")))
@@ -187,7 +193,6 @@ def test_a_failure_ends_the_stream_with_an_error_event_and_nothing_after_it() ->
         "message_start",
         "content_block_start",
         "content_block_delta",
-        "content_block_stop",
         "error",
     ]
     assert out[-1][1] == {
@@ -200,7 +205,13 @@ def test_an_ir_stream_that_just_ends_is_reported_as_cut() -> None:
     encoder = StreamEncoder("m")
     encoder.feed(ir.MessageStart("msg_1", "m"))
     assert encoder.finish() == [
-        ("error", {"type": "error", "error": {"type": "api_error", "message": "upstream stream ended unexpectedly"}})
+        (
+            "error",
+            {
+                "type": "error",
+                "error": {"type": "api_error", "message": "the upstream stream ended before its answer was complete"},
+            },
+        )
     ]
 
 

@@ -7,8 +7,9 @@ import json
 import pytest
 
 from axonhub.errors import ErrorKind, GatewayError, InvalidRequest
+from axonhub.formats.anthropic import errors as anthropic_errors
 from axonhub.formats.anthropic.codec import parse_error as parse_anthropic_error
-from axonhub.formats.openai_chat.errors import overflow_message, parse_error, render_error
+from axonhub.formats.openai_chat.errors import error_from_payload, overflow_message, parse_error, render_error
 from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
 
 
@@ -87,7 +88,6 @@ def openai_error(message: str, type_: str = "invalid_request_error", code: objec
             "[ds] Rate limit reached",
         ),
         (503, openai_error("Server Busy", "server_error"), ErrorKind.OVERLOADED, "[ds] Server Busy"),
-        (500, b"<html>oops</html>", ErrorKind.SERVER, "[ds] upstream error 500: <html>oops</html>"),
     ],
 )
 def test_upstream_openai_errors_are_classified_and_overflows_rewritten(
@@ -95,6 +95,47 @@ def test_upstream_openai_errors_are_classified_and_overflows_rewritten(
 ) -> None:
     err = parse_error(status, raw, "ds")
     assert (err.kind, err.message, err.status, err.body, err.body_format) == (kind, message, status, raw, "openai_chat")
+
+
+def test_an_upstream_error_page_is_described_to_the_client_and_its_text_kept_for_the_operator() -> None:
+    err = parse_error(500, b"<html>oops</html>", "ds")
+    assert (err.kind, err.message, err.detail, err.body_format) == (
+        ErrorKind.SERVER,
+        "[ds] the upstream answered HTTP 500 (Internal Server Error)",
+        "<html>oops</html>",
+        None,  # never relayed as if it were an OpenAI error body
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (503, {"type": "error", "error": {"type": "api_error", "message": "x"}}, ErrorKind.OVERLOADED),
+        (500, {"type": "error", "error": {"type": "overloaded_error", "message": "x"}}, ErrorKind.OVERLOADED),
+        (502, {"type": "error", "error": {"type": "invalid_request_error", "message": "x"}}, ErrorKind.BAD_GATEWAY),
+        (422, {"type": "error", "error": {"type": "invalid_request_error", "message": "x"}}, ErrorKind.INVALID_REQUEST),
+        (None, {"type": "error", "error": {"type": "rate_limit_error", "message": "x"}}, ErrorKind.RATE_LIMIT),
+        (None, {"type": "error", "error": {"type": "?", "message": "x"}}, ErrorKind.SERVER),
+    ],
+)
+def test_an_anthropic_error_is_classified_by_its_5xx_status_else_by_its_type(
+    status: int | None, body: dict[str, object], kind: ErrorKind
+) -> None:
+    assert anthropic_errors.error_in_object(body, status) == (kind, "x")
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"error": {"message": "x", "type": "server_error"}}, ErrorKind.SERVER),
+        ({"error": {"message": "x", "code": 429}}, ErrorKind.RATE_LIMIT),
+        ({"error": {"message": "x", "type": "invalid_request_error"}}, ErrorKind.INVALID_REQUEST),
+        ({"error": {"message": "x"}}, ErrorKind.SERVER),
+        ({"object": "error", "message": "x", "code": 503}, ErrorKind.OVERLOADED),
+    ],
+)
+def test_an_error_object_inside_a_200_is_the_error_it_describes(body: dict[str, object], kind: ErrorKind) -> None:
+    assert error_from_payload(body) == (kind, "x")
 
 
 def test_claude_codes_compaction_regex_matches_the_rewritten_overflow() -> None:
@@ -132,7 +173,7 @@ def test_claude_codes_compaction_regex_matches_the_rewritten_overflow() -> None:
         ),
         (
             GatewayError("no money", kind=ErrorKind.BILLING),
-            429,
+            402,
             {
                 "error": {
                     "message": "no money",
@@ -145,12 +186,12 @@ def test_claude_codes_compaction_regex_matches_the_rewritten_overflow() -> None:
     ],
 )
 def test_gateway_errors_render_in_the_openai_shape(err: GatewayError, status: int, body: dict[str, object]) -> None:
-    assert render_error(err) == (status, body)
+    assert render_error(err, err.message) == (status, body)
 
 
 def test_an_overflow_from_a_chat_upstream_reaches_an_anthropic_client_as_claude_code_expects() -> None:
     err = parse_error(400, openai_error("x", code="context_length_exceeded"), "deepseek")
-    assert CODECS["anthropic"].render_error(err, "req_1") == (
+    assert CODECS["anthropic"].render_error(err, err.message, "req_1") == (
         400,
         {
             "type": "error",

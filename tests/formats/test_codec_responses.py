@@ -14,6 +14,7 @@ from axonhub.formats.carrier import make_carrier
 from axonhub.formats.openai_chat import response as chat
 from axonhub.formats.openai_chat.stream import StreamDecoder
 from tests.formats.stream_helpers import data_frames, decode
+from tests.ids import COMPLETION_ID, MSG_ID, minted
 
 DEEPSEEK_ANSWER = {
     "id": "chatcmpl-9f3a",
@@ -54,8 +55,8 @@ def test_a_deepseek_answer_becomes_the_anthropic_message_claude_code_expects() -
     message = anthropic.render_response(chat.parse_response(DEEPSEEK_ANSWER), "claude-sonnet-4-5")
     rewritten_id = message["content"][3]["id"]  # "call:01/y" breaks Anthropic's id pattern: hashed
     assert rewritten_id.startswith("toolu_") and len(rewritten_id) == 30
-    assert message == {
-        "id": "msg_9f3a",
+    assert minted(message) == {
+        "id": MSG_ID,
         "type": "message",
         "role": "assistant",
         "model": "claude-sonnet-4-5",
@@ -209,20 +210,19 @@ ANTHROPIC_CANONICAL = {
 
 def test_openai_responses_round_trip_through_the_ir() -> None:
     parsed = chat.parse_response(OPENAI_CANONICAL)
-    assert chat.render_response(parsed, "client-model", created=1700000000, reasoning=True) == OPENAI_CANONICAL
+    rendered = chat.render_response(parsed, "client-model", created=1700000000, reasoning=True)
+    assert minted(rendered) == {**OPENAI_CANONICAL, "id": COMPLETION_ID}
 
 
 def test_anthropic_responses_round_trip_through_the_ir() -> None:
-    assert (
-        anthropic.render_response(anthropic.parse_response(ANTHROPIC_CANONICAL), "claude-sonnet-4-5")
-        == ANTHROPIC_CANONICAL
-    )
+    rendered = anthropic.render_response(anthropic.parse_response(ANTHROPIC_CANONICAL), "claude-sonnet-4-5")
+    assert minted(rendered) == {**ANTHROPIC_CANONICAL, "id": MSG_ID}
 
 
 def test_an_anthropic_answer_becomes_an_openai_chat_completion() -> None:
     completion = chat.render_response(anthropic.parse_response(ANTHROPIC_CANONICAL), "gpt-name", created=5)
-    assert completion == {
-        "id": "chatcmpl-msg_01ABC",
+    assert minted(completion) == {
+        "id": COMPLETION_ID,
         "object": "chat.completion",
         "created": 5,
         "model": "gpt-name",
@@ -300,5 +300,5 @@ def test_aggregating_a_failed_or_cut_stream_raises_the_upstream_error() -> None:
     with pytest.raises(UpstreamError) as failed:
         aggregate([ir.MessageStart("a", "m"), ir.StreamError(ErrorKind.RATE_LIMIT, "slow")])
     assert (failed.value.kind, failed.value.message) == (ErrorKind.RATE_LIMIT, "slow")
-    with pytest.raises(UpstreamError, match="ended unexpectedly"):
+    with pytest.raises(UpstreamError, match="ended before its answer was complete"):
         aggregate([ir.MessageStart("a", "m"), ir.BlockStart(0, ir.Text(""))])

@@ -13,6 +13,7 @@ from axonhub.formats.anthropic.stream import StreamEncoder as AnthropicEncoder
 from axonhub.formats.carrier import make_carrier, parse_carrier
 from axonhub.formats.openai_chat.stream import StreamDecoder, StreamEncoder
 from tests.formats.stream_helpers import CUTS, assert_anthropic_grammar, data_frames, decode, encode_all
+from tests.ids import COMPLETION_ID, MSG_ID, minted
 
 MODEL = "deepseek-reasoner"
 SIGNATURE = make_carrier("chat", MODEL)
@@ -193,7 +194,7 @@ def test_moonshot_usage_inside_the_last_choice_is_read() -> None:
 
 
 @pytest.mark.parametrize("cut", CUTS)
-def test_an_error_payload_mid_stream_closes_the_text_and_becomes_a_stream_error(cut: int) -> None:
+def test_an_error_payload_mid_stream_leaves_the_text_open_and_becomes_a_stream_error(cut: int) -> None:
     raw = data_frames(
         chunk({"content": "Par"}),
         tool_delta(0, '{"x":', "c1", "f"),
@@ -204,7 +205,6 @@ def test_an_error_payload_mid_stream_closes_the_text_and_becomes_a_stream_error(
         START,
         ir.BlockStart(0, ir.Text("")),
         ir.BlockDelta(0, ir.DeltaKind.TEXT, "Par"),
-        ir.BlockStop(0),
         ir.StreamError(ErrorKind.RATE_LIMIT, "Rate limit reached"),
     ]
 
@@ -227,15 +227,13 @@ def test_eof_without_a_finish_reason_is_a_truncation_error_never_an_end_turn(cut
         START,
         ir.BlockStart(0, ir.Thinking("")),
         ir.BlockDelta(0, ir.DeltaKind.THINKING, "hmm"),
-        ir.BlockDelta(0, ir.DeltaKind.SIGNATURE, SIGNATURE),
-        ir.BlockStop(0),
-        ir.StreamError(ErrorKind.SERVER, "upstream stream ended unexpectedly"),
+        ir.StreamError(ErrorKind.SERVER, "the upstream stream ended before its answer was complete"),
     ]
 
 
 def test_an_empty_upstream_stream_is_a_truncation() -> None:
     assert decode(b": keep-alive\n\n", StreamDecoder(MODEL), 1) == [
-        ir.StreamError(ErrorKind.SERVER, "upstream stream ended unexpectedly")
+        ir.StreamError(ErrorKind.SERVER, "the upstream stream ended before its answer was complete")
     ]
 
 
@@ -254,7 +252,7 @@ def test_a_missing_done_after_a_finish_reason_is_a_normal_end(cut: int) -> None:
 )
 def test_failed_finish_reasons_are_stream_errors(finish: str, kind: ErrorKind) -> None:
     events = decode(data_frames(chunk({"content": "a"}), chunk({}, finish), "[DONE]"), StreamDecoder(MODEL), 100)
-    assert [type(e) for e in events] == [ir.MessageStart, ir.BlockStart, ir.BlockDelta, ir.BlockStop, ir.StreamError]
+    assert [type(e) for e in events] == [ir.MessageStart, ir.BlockStart, ir.BlockDelta, ir.StreamError]
     assert isinstance(events[-1], ir.StreamError) and events[-1].kind is kind
 
 
@@ -318,7 +316,7 @@ def test_a_deepseek_reasoning_tool_loop_stream_reaches_an_anthropic_client_in_it
         "[DONE]",
     )
     message = {
-        "id": "msg_42",
+        "id": MSG_ID,
         "type": "message",
         "role": "assistant",
         "model": "claude-sonnet-4-5",
@@ -333,7 +331,7 @@ def test_a_deepseek_reasoning_tool_loop_stream_reaches_an_anthropic_client_in_it
         },
     }
     events = anthropic_events(raw, cut)
-    assert events == [
+    assert minted(events) == [
         ("message_start", {"type": "message_start", "message": message}),
         *block(
             0,
@@ -382,12 +380,11 @@ def test_a_truncated_upstream_reaches_the_anthropic_client_as_an_error_event_wit
         "message_start",
         "content_block_start",
         "content_block_delta",
-        "content_block_stop",
         "error",
     ]
     assert events[-1][1] == {
         "type": "error",
-        "error": {"type": "api_error", "message": "upstream stream ended unexpectedly"},
+        "error": {"type": "api_error", "message": "the upstream stream ended before its answer was complete"},
     }
     assert_anthropic_grammar(events)
 
@@ -446,12 +443,12 @@ def test_the_encoder_writes_openai_chunks_with_tool_ordinals_usage_and_done() ->
         ir.Finish(ir.StopReason.TOOL_USE, None, ir.Usage(5, 3, 2, 7, 1)),
     ]
     out = encode_all(StreamEncoder("gpt-client", include_usage=True, reasoning=True, created=7), events)
-    head = {"id": "chatcmpl-msg_1", "object": "chat.completion.chunk", "created": 7, "model": "gpt-client"}
+    head = {"id": COMPLETION_ID, "object": "chat.completion.chunk", "created": 7, "model": "gpt-client"}
 
     def delta(d: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
         return (None, head | {"choices": [{"index": 0, "delta": d, "finish_reason": finish}], "usage": None})
 
-    assert out == [
+    assert minted(out) == [
         delta({"role": "assistant", "content": ""}),
         delta({"reasoning_content": "hm"}),
         delta({"content": "Hi"}),
@@ -517,7 +514,7 @@ def test_the_openai_encoder_reports_errors_and_truncation_without_done() -> None
             None,
             {
                 "error": {
-                    "message": "upstream stream ended unexpectedly",
+                    "message": "the upstream stream ended before its answer was complete",
                     "type": "server_error",
                     "param": None,
                     "code": None,

@@ -247,7 +247,7 @@ async def test_the_first_byte_timeout_is_apart_from_the_idle_timeout(
     began = loop.time()
     slow = await post(gateway)
     assert loop.time() - began < 1.5
-    await assert_anthropic_error(slow, 504, "timeout_error", "[fake-anthropic] upstream did not answer within 0.3s")
+    await assert_anthropic_error(slow, 504, "timeout_error", "[fake-anthropic] the upstream did not answer within 0.3s")
 
 
 async def test_a_first_byte_timeout_longer_than_the_idle_one_waits_for_a_slow_start(

@@ -154,7 +154,7 @@ async def test_an_unreachable_state_follows_on_error(on_error: str) -> None:
         with pytest.raises(GatewayError) as refused:
             await admit(limiter, "r1", key(requests_per_minute=1))
         assert refused.value.kind is ErrorKind.UNAVAILABLE
-        assert "on_error is closed" in refused.value.message
+        assert "on_error is closed" in refused.value.client_message(hints=True)
     assert limiter.health() == {
         "backend": "redis",
         "ok": False,

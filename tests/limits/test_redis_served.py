@@ -135,8 +135,8 @@ async def test_the_closed_refusal_is_a_503_in_the_clients_format(
     assert response.status == 503
     assert body["error"] == {
         "type": "api_error",
-        "message": "AxonHub cannot check the limits of key 'alice': its limits state (redis) is unreachable and "
-        "server.state.on_error is closed; try again shortly",
+        "message": "AxonHub cannot check the limits of key 'alice' right now; try again shortly; its limits state "
+        "(redis) is unreachable and server.state.on_error is closed (see /health)",
     }
     assert response.headers["retry-after"] == "5"
     assert upstream.requests == []

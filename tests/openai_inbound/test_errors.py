@@ -181,10 +181,10 @@ async def test_an_upstream_cut_mid_stream_ends_the_relayed_stream_with_an_error_
         raw = await response.read()
     assert raw.startswith(chunks[0])  # type: ignore[arg-type]
     error = _error_chunk(raw)["error"]
-    assert error["message"].startswith("[fake-openai] upstream connection lost")
+    assert error["message"] == "[fake-openai] the upstream connection closed before the answer was complete"
     assert error | {"message": ""} == {"message": "", "type": "server_error", "param": None, "code": None}
     stream = await sdk().chat.completions.create(model="fast", messages=HI, stream=True)  # type: ignore[arg-type]
-    with pytest.raises(openai.APIError, match="upstream connection lost"):
+    with pytest.raises(openai.APIError, match="upstream connection closed before the answer was complete"):
         async for _ in stream:
             pass
     records = await trace_records(gateway)
@@ -200,7 +200,12 @@ async def test_an_upstream_stream_that_stops_before_finishing_is_reported(
     async with http.post(gateway.url + "/v1/chat/completions", json=body, headers=bearer()) as response:
         raw = await response.read()
     assert _error_chunk(raw) == {
-        "error": {"message": "upstream stream ended unexpectedly", "type": "server_error", "param": None, "code": None}
+        "error": {
+            "message": "[fake-openai] the upstream stream ended before its answer was complete",
+            "type": "server_error",
+            "param": None,
+            "code": None,
+        }
     }
 
 
@@ -209,7 +214,7 @@ async def test_an_anthropic_stream_cut_becomes_an_openai_error_chunk(sdk: SDK, u
     upstream.enqueue(Reply.sse(events[:4], reset=True))
     stream = await sdk().chat.completions.create(model="smart", messages=HI, stream=True)  # type: ignore[arg-type]
     texts: list[str] = []
-    with pytest.raises(openai.APIError, match=r"\[fake-anthropic\] upstream connection lost"):
+    with pytest.raises(openai.APIError, match=r"\[fake-anthropic\] the upstream connection closed before"):
         async for chunk in stream:
             texts += [c.delta.content or "" for c in chunk.choices]
     assert "".join(texts) == "Hello from the fake upstream."
@@ -223,5 +228,5 @@ async def test_an_upstream_error_that_is_not_openai_json_is_rendered_not_relayed
     body = {"model": "fast", "messages": HI}
     async with http.post(gateway.url + "/v1/chat/completions", json=body, headers=bearer()) as response:
         await assert_openai_error(
-            response, 502, "server_error", "[fake-openai] upstream error 502: <html>Bad Gateway</html>"
+            response, 502, "server_error", "[fake-openai] the upstream answered HTTP 502 (Bad Gateway)"
         )

@@ -10,6 +10,7 @@ import pytest
 from axonhub.formats.carrier import parse_carrier
 from tests.fakes import openai as wire
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.ids import MSG_ID, minted
 
 PROMPT = [{"role": "user", "content": "List the files and read the notes."}]
 SIGNATURE_OF_REASONER = "gw1.eyJtIjoiZGVlcHNlZWstcmVhc29uZXIiLCJwIjoiY2hhdCJ9"
@@ -18,7 +19,7 @@ SIGNATURE_OF_REASONER = "gw1.eyJtIjoiZGVlcHNlZWstcmVhc29uZXIiLCJwIjoiY2hhdCJ9"
 def message(content: list[dict[str, Any]], stop_reason: str, usage: dict[str, int], model: str) -> dict[str, Any]:
     """An Anthropic message as the SDK hands it over (None fields left out)."""
     return {
-        "id": "msg_fake01",
+        "id": MSG_ID,
         "type": "message",
         "role": "assistant",
         "model": model,
@@ -36,7 +37,7 @@ async def ask(client: anthropic.AsyncAnthropic, stream: bool, **params: Any) -> 
             final = await events.get_final_message()
     else:
         final = await client.messages.create(**params)
-    return final.model_dump(exclude_none=True)
+    return minted(final.model_dump(exclude_none=True))
 
 
 def cut(body: list[bytes | float], size: int) -> list[bytes | float]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from axonhub import ir
-from axonhub.errors import GatewayError, UpstreamError, kind_for_status
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError, generic_error
 from axonhub.formats.anthropic import errors, request, response, stream
 from axonhub.formats.quirks import Quirks
 
@@ -42,21 +42,25 @@ class AnthropicCodec:
         """The stop reason as this format's clients see it (for the trace)."""
         return response.stop_reason_name(reason)
 
-    def render_error(self, err: GatewayError, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
-        return errors.error_status(err), errors.error_body(err, request_id)
+    def render_error(
+        self, err: GatewayError, message: str, request_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        return errors.error_status(err), errors.error_body(err, message, request_id)
+
+    def error_in_answer(self, body: Mapping[str, Any]) -> tuple[ErrorKind, str] | None:
+        return errors.error_in_object(body)
 
     def parse_error(self, status: int, raw: bytes, channel: str = "") -> UpstreamError:
         return parse_error(status, raw, channel)
 
 
 def parse_error(status: int, raw: bytes, channel: str = "") -> UpstreamError:
-    """An upstream Anthropic error answer, its message prefixed with the channel (§13)."""
+    """An upstream Anthropic error answer, its message prefixed with the channel; a body that is not
+    Anthropic error JSON (an HTML page from a proxy) is described, never relayed."""
     parsed = errors.parse_error_body(status, raw)
     if parsed is None:
-        text = raw[:500].decode("utf-8", errors="replace").strip() or f"HTTP {status}"
-        kind, message = kind_for_status(status), f"upstream error {status}: {text}"
-    else:
-        kind, message = parsed
+        return generic_error(status, raw, channel)
+    kind, message = parsed
     prefixed = f"[{channel}] {message}" if channel else message
     return UpstreamError(prefixed, kind=kind, status=status, body=raw, body_format=FORMAT, channel=channel)
 

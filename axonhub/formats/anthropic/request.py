@@ -27,7 +27,30 @@ from axonhub.formats.quirks import Quirks
 from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
 from axonhub.jsonbody import json_type
 
-DEFAULT_MAX_TOKENS = 8192
+# Room for the answer above a thinking budget that would otherwise take all of max_tokens.
+ANSWER_ROOM = 8192
+# max_tokens for a client that sent none (an OpenAI client may omit it; Anthropic requires it): the
+# channel's `max_output_tokens` when set, else the model's own output limit below, else this,
+# which every Claude model accepts.
+DEFAULT_MAX_TOKENS = 4096
+# Output token limits of Claude models, by id prefix; the first match wins. A client's max_tokens
+# above its model's limit is lowered to it.
+OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
+    ("claude-3-haiku", 4096),
+    ("claude-3-sonnet", 4096),
+    ("claude-3-opus", 4096),
+    ("claude-3-5-haiku", 8192),
+    ("claude-3-5-sonnet", 8192),
+    ("claude-3-7-sonnet", 64000),
+    ("claude-opus-4-0", 32000),
+    ("claude-opus-4-1", 32000),
+    ("claude-opus-4-2025", 32000),
+    ("claude-opus-4", 64000),
+    ("claude-sonnet-4", 64000),
+    ("claude-haiku-4", 64000),
+    ("claude-sonnet-5", 64000),
+    ("claude-opus-5", 64000),
+)
 MIN_THINKING_BUDGET = 1024
 ANTHROPIC = "anthropic"
 _METADATA_KEYS = ("cache_control",)
@@ -433,7 +456,7 @@ def render_request(
     request: ir.Request, quirks: Quirks | None = None, max_output_tokens: int | None = None
 ) -> dict[str, Any]:
     """An Anthropic Messages body for `request`; `max_output_tokens` caps `max_tokens`."""
-    max_tokens = _max_tokens(request.max_output_tokens, max_output_tokens)
+    max_tokens = _max_tokens(request.max_output_tokens, max_output_tokens, request.model)
     messages = _paired(_without_foreign_thinking(request.messages))
     body: dict[str, Any] = {"model": request.model, "max_tokens": max_tokens, "messages": _messages(messages)}
     if request.system:
@@ -451,9 +474,17 @@ def render_request(
     return body
 
 
-def _max_tokens(wanted: int | None, cap: int | None) -> int:
-    value = wanted if wanted is not None else DEFAULT_MAX_TOKENS
-    return min(value, cap) if cap else value
+def output_limit(model: str) -> int | None:
+    """The known output token limit of a Claude model; None for a model this table does not know."""
+    return next((limit for prefix, limit in OUTPUT_LIMITS if model.startswith(prefix)), None)
+
+
+def _max_tokens(wanted: int | None, cap: int | None, model: str) -> int:
+    """The client's max_tokens within the channel's cap and the model's limit; a default when it sent none."""
+    limits = [c for c in (cap, output_limit(model)) if c]
+    if wanted is None:
+        return limits[0] if limits else DEFAULT_MAX_TOKENS
+    return min([wanted, *limits])
 
 
 def _sampling(request: ir.Request) -> dict[str, Any]:
@@ -520,7 +551,7 @@ def _thinking(
         case ir.ReasoningMode.ON:
             budget = max(reasoning.budget_tokens or MIN_THINKING_BUDGET, MIN_THINKING_BUDGET)
             if budget >= max_tokens:
-                max_tokens = min(budget + DEFAULT_MAX_TOKENS, cap) if cap else budget + DEFAULT_MAX_TOKENS
+                max_tokens = min(budget + ANSWER_ROOM, cap) if cap else budget + ANSWER_ROOM
                 budget = min(budget, max_tokens - 1)
             if budget < MIN_THINKING_BUDGET or not _thinking_allowed(messages):
                 return {"thinking": {"type": "disabled"}}

@@ -7,7 +7,6 @@ gave no signature), and the full usage object with both cache fields.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, assert_never
 
@@ -25,7 +24,6 @@ _STOP_REASONS: dict[str, ir.StopReason] = {
     "model_context_window_exceeded": ir.StopReason.CONTEXT_EXCEEDED,
 }
 _STOP_REASON_NAMES: dict[ir.StopReason, str] = {reason: name for name, reason in _STOP_REASONS.items()}
-_UNSAFE_ID = re.compile(r"[^A-Za-z0-9_]")
 
 
 def stop_reason_from(value: Any) -> ir.StopReason:
@@ -36,12 +34,14 @@ def stop_reason_name(reason: ir.StopReason) -> str:
     return _STOP_REASON_NAMES[reason]
 
 
-def message_id(source_id: str) -> str:
-    """A `msg_` id: the IR id when it is one, else derived from it (or new when there is none)."""
-    if source_id.startswith("msg_") and not _UNSAFE_ID.search(source_id):
-        return source_id
-    cleaned = _UNSAFE_ID.sub("", source_id.removeprefix("chatcmpl-"))
-    return "msg_" + cleaned if cleaned else random_id("msg_")
+def message_id() -> str:
+    """A fresh `msg_` id for every message the gateway renders.
+
+    Never derived from the upstream's id: upstreams that repeat ids (Ollama's `chatcmpl-<n>`, proxies
+    with a constant id) would make Claude Code merge separate turns into one message. The upstream's
+    id is kept in the trace instead.
+    """
+    return random_id("msg_")
 
 
 def usage_from(raw: Any, base: ir.Usage | None = None) -> ir.Usage:
@@ -113,7 +113,7 @@ def fallback_signature(model: str) -> str:
 def render_response(response: ir.Response, client_model: str) -> dict[str, Any]:
     content = [b for b in (_render_block(block, response.model) for block in response.content) if b is not None]
     return {
-        "id": message_id(response.id),
+        "id": message_id(),
         "type": "message",
         "role": "assistant",
         "model": client_model,

@@ -5,8 +5,9 @@ The encoder writes the grammar the anthropic SDK accumulator and Claude Code acc
 never interleaved, a `signature_delta` before every thinking block's stop, one `message_delta`
 with the stop reason and the final usage (input fields included: they overwrite the placeholders of
 `message_start`), then `message_stop`. A failure is an `error` event instead, never a fake
-`end_turn`. A text block that never receives text is not emitted at all, since clients echo empty
-text blocks back and Anthropic rejects them.
+`end_turn`, and the block open at that moment stays open (no stop, no signature) as Anthropic's API
+does it, which is what lets Claude Code retry the turn. A text block that never receives text is not
+emitted at all, since clients echo empty text blocks back and Anthropic rejects them.
 
 Both are IO-free state machines: `feed()` and `finish()` return lists.
 """
@@ -19,7 +20,7 @@ from enum import Enum, auto
 from typing import Any, assert_never
 
 from axonhub import ir
-from axonhub.errors import ErrorKind, GatewayError
+from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.anthropic import errors
 from axonhub.formats.anthropic.response import (
@@ -67,6 +68,7 @@ class StreamDecoder:
         self._usage = ir.Usage()
         self._stop_reason = ir.StopReason.END_TURN
         self._stop_sequence: str | None = None
+        self._stopped = False  # a message_delta brought the stop reason
 
     def feed(self, sse: ServerSentEvent) -> list[ir.StreamEvent]:
         if self._state is _State.DONE:
@@ -86,9 +88,12 @@ class StreamDecoder:
         return events + self._event(name, payload)
 
     def finish(self) -> list[ir.StreamEvent]:
+        """EOF: complete when the stop reason came (`message_stop` missing), else a truncation."""
         if self._state is _State.DONE:
             return []
         self._state = _State.DONE
+        if self._stopped:
+            return [ir.Finish(self._stop_reason, self._stop_sequence, self._usage)]
         return [ir.StreamError(ErrorKind.SERVER, TRUNCATED)]
 
     def _start(self, message: dict[str, Any]) -> ir.MessageStart:
@@ -133,6 +138,7 @@ class StreamDecoder:
         if isinstance(delta, dict):
             if delta.get("stop_reason"):
                 self._stop_reason = stop_reason_from(delta["stop_reason"])
+                self._stopped = True
             sequence = delta.get("stop_sequence")
             self._stop_sequence = sequence if isinstance(sequence, str) else self._stop_sequence
         self._usage = usage_from(payload.get("usage"), self._usage)
@@ -152,13 +158,10 @@ def _shell(raw: dict[str, Any]) -> ir.Block:
 
 
 def _stream_error(error: Any) -> ir.StreamError:
-    if not isinstance(error, dict):
+    found = errors.error_in_object({"error": error}) if isinstance(error, dict) else None
+    if found is None:
         return ir.StreamError(ErrorKind.SERVER, "upstream stream error")
-    kind = errors.kind_for_type(str(error.get("type", "")))
-    message = str(error.get("message") or "upstream stream error")
-    if kind is ErrorKind.INVALID_REQUEST and "prompt is too long" in message:
-        kind = ErrorKind.CONTEXT_OVERFLOW
-    return ir.StreamError(kind, message)
+    return ir.StreamError(*found)
 
 
 # ------------------------------------------------------------------------------------- encoder
@@ -217,7 +220,7 @@ class StreamEncoder:
         self._state = _State.STREAMING
         self._upstream_model = event.model
         message: dict[str, Any] = {
-            "id": message_id(event.id),
+            "id": message_id(),
             "type": "message",
             "role": "assistant",
             "model": self._client_model,
@@ -305,10 +308,14 @@ class StreamEncoder:
         ]
 
     def _fail(self, kind: ErrorKind, message: str) -> list[SSEOut]:
-        closing = self._close() if self._open is not None and not isinstance(self._open.shell, ir.ToolCall) else []
+        """The error event, with the open block left open, as Anthropic's own API ends a failed stream.
+
+        Claude Code retries a stream whose block is still open at the error and loses nothing; a
+        block closed before the error reads as a finished answer and ends the turn.
+        """
         self._open = None
         self._state = _State.DONE
-        return [*closing, ("error", errors.error_event(GatewayError(message, kind=kind)))]
+        return [("error", errors.error_event(kind, message))]
 
 
 def _delta_event(block: _Open, delta: dict[str, Any]) -> SSEOut:

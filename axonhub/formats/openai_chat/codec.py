@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from axonhub import ir
-from axonhub.errors import GatewayError, UpstreamError
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.formats.openai_chat import errors, request, response, stream
 from axonhub.formats.quirks import Quirks
 
@@ -42,8 +42,14 @@ class OpenAIChatCodec:
         """The stop reason as this format's clients see it (for the trace)."""
         return response.finish_reason_name(reason)
 
-    def render_error(self, err: GatewayError, request_id: str | None = None) -> tuple[int, dict[str, Any]]:
-        return errors.render_error(err, request_id)
+    def render_error(
+        self, err: GatewayError, message: str, request_id: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        return errors.render_error(err, message, request_id)
+
+    def error_in_answer(self, body: Mapping[str, Any]) -> tuple[ErrorKind, str] | None:
+        kind, message = errors.error_from_payload(body)
+        return (kind, message) if kind is not None else None
 
     def parse_error(self, status: int, raw: bytes, channel: str = "") -> UpstreamError:
         return errors.parse_error(status, raw, channel)

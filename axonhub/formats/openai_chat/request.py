@@ -384,8 +384,8 @@ def _collapsed(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
 
 
 def parse_request(body: Mapping[str, Any]) -> ir.Request:
-    """An OpenAI Chat client's body as the IR."""
-    _refuse_unsupported(body)
+    """An OpenAI Chat client's body as the IR (checked by `check_request` first)."""
+    check_request(body)
     system: list[ir.Text] = []
     messages: list[ir.Message] = []
     for i, raw in enumerate(_list(body.get("messages"), "messages")):
@@ -422,13 +422,47 @@ def stream_include_usage(body: Mapping[str, Any]) -> bool:
     return isinstance(options, Mapping) and options.get("include_usage") is True
 
 
-def _refuse_unsupported(body: Mapping[str, Any]) -> None:
-    if _int(body.get("n"), 1) != 1:
-        raise InvalidRequest("n: only one choice per request is supported")
-    if body.get("logprobs") is True:
-        raise InvalidRequest("logprobs: not supported by this gateway")
-    if body.get("audio") is not None or "audio" in (body.get("modalities") or []):
-        raise InvalidRequest("audio: not supported by this gateway")
+ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+
+
+def check_request(body: Mapping[str, Any]) -> None:
+    """Raise InvalidRequest, naming the field, for a body no channel should be sent.
+
+    Run at the boundary, before any channel is chosen, so a malformed request gets the same 400
+    whichever channel would have served it (the fast path never parses the body further). What the
+    gateway cannot honour on every channel is refused rather than silently dropped: `n` other than 1,
+    log probabilities, and audio output.
+    """
+    _check_messages(body.get("messages"))
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("stream: must be a boolean")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, Mapping):
+        raise InvalidRequest("stream_options: must be an object")
+    modalities = body.get("modalities")
+    if modalities is not None and (not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities)):
+        raise InvalidRequest("modalities: must be a list of strings")
+    n = body.get("n")
+    if n is not None and n != 1:
+        raise InvalidRequest("n: only one choice per request is supported (omit `n` or set it to 1)")
+    if body.get("logprobs") not in (None, False) or body.get("top_logprobs") is not None:
+        raise InvalidRequest("logprobs: log probabilities are not supported by this gateway")
+    if body.get("audio") is not None or (modalities is not None and "audio" in modalities):
+        raise InvalidRequest("audio: audio output is not supported by this gateway")
+
+
+def _check_messages(messages: Any) -> None:
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: field required (a non-empty list of messages)")
+    for i, message in enumerate(messages):
+        if not isinstance(message, Mapping):
+            raise InvalidRequest(f"messages.{i}: must be an object with a `role`")
+        role = message.get("role")
+        if not isinstance(role, str):
+            raise InvalidRequest(f"messages.{i}.role: field required")
+        if role not in ROLES:
+            known = ", ".join(sorted(ROLES))
+            raise InvalidRequest(f"messages.{i}.role: unsupported role {role!r} (expected one of {known})")
 
 
 def _list(value: Any, where: str) -> list[Any]:

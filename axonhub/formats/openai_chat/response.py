@@ -172,7 +172,7 @@ def render_response(
     finish = finish_reason_name(response.stop_reason)
     choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
     return {
-        "id": completion_id(response.id),
+        "id": completion_id(),
         "object": "chat.completion",
         "created": int(time.time()) if created is None else created,
         "model": client_model,
@@ -181,10 +181,9 @@ def render_response(
     }
 
 
-def completion_id(source_id: str) -> str:
-    if not source_id:
-        return random_id("chatcmpl-")
-    return source_id if source_id.startswith("chatcmpl-") else "chatcmpl-" + source_id
+def completion_id() -> str:
+    """A fresh `chatcmpl-` id for every completion the gateway renders, never the upstream's."""
+    return random_id("chatcmpl-")
 
 
 def _render_call(call: ir.ToolCall) -> dict[str, Any]:

@@ -94,7 +94,7 @@ class StreamDecoder:
             return []  # not JSON (a stray keepalive payload): nothing to map
         if not isinstance(chunk, dict):
             return []
-        kind, message = error_from_payload(chunk, 500)
+        kind, message = error_from_payload(chunk)
         if kind is not None:
             return self._fail(kind, message)
         out = self._start(chunk)
@@ -234,9 +234,11 @@ class StreamDecoder:
         return [*out, ir.Finish(stop_reason(self._finish_reason, calls, self._refusal), None, usage)]
 
     def _fail(self, kind: ErrorKind, message: str) -> list[ir.StreamEvent]:
-        out = self._close()  # an open text or thinking block ends; buffered tool calls are dropped
+        """The error, with an open text or thinking block left unfinished (never closed or signed as if
+        complete) and buffered tool calls dropped."""
+        self._open = None
         self._state = _State.DONE
-        return [*out, ir.StreamError(kind, message)]
+        return [ir.StreamError(kind, message)]
 
 
 # ------------------------------------------------------------------------------------- encoder
@@ -262,7 +264,7 @@ class StreamEncoder:
             return []
         out: list[SSEOut] = []
         if self._state is _State.WAITING and not isinstance(event, ir.StreamError):
-            out.append(self._start(event.id if isinstance(event, ir.MessageStart) else ""))
+            out.append(self._start())
         match event:
             case ir.MessageStart():
                 pass
@@ -302,9 +304,9 @@ class StreamEncoder:
             chunk["usage"] = None
         return (None, chunk)
 
-    def _start(self, source_id: str) -> SSEOut:
+    def _start(self) -> SSEOut:
         self._state = _State.STREAMING
-        self._id = completion_id(source_id)
+        self._id = completion_id()
         return self._chunk({"role": "assistant", "content": ""})
 
     def _block_start(self, index: int, block: ir.Block) -> list[SSEOut]:

@@ -1,0 +1,99 @@
+"""Accepting an upstream's 2xx answer before the client sees any of it.
+
+A 2xx is not a success until its body says so. An SSE answer is taken as it is (its events are
+checked while they are relayed); any other answer is read whole here, while the client has still
+been sent nothing, and must be a JSON object that is not an error object. An HTML page, truncated or
+non-JSON text, or an error object with status 200 becomes an UpstreamError of the class it
+describes, so dispatch can fail over to the next channel exactly as for an HTTP error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from axonhub.errors import ErrorKind, UpstreamError, describe_body
+
+# A decoded 200 body -> (kind, message) of the error object it is, or None for a real answer.
+ErrorInAnswer = Callable[[Mapping[str, Any]], tuple[ErrorKind, str] | None]
+
+
+@dataclass(slots=True)
+class Answer:
+    """An accepted 2xx answer: the open response, and for a JSON answer its body read whole."""
+
+    response: aiohttp.ClientResponse
+    body: bytes | None = None
+    payload: dict[str, Any] | None = None
+
+    @property
+    def is_stream(self) -> bool:
+        return self.body is None
+
+
+async def accept(
+    response: aiohttp.ClientResponse, *, channel: str, body_format: str, error_in_answer: ErrorInAnswer
+) -> Answer:
+    """The answer, or the UpstreamError a broken 2xx stands for (the response is then released)."""
+    if response.content_type == "text/event-stream":
+        return Answer(response)
+    raw = await read_whole(response, channel)
+    payload = _json_object(raw)
+    if payload is None:
+        what = _what(response.content_type, raw)
+        raise UpstreamError(
+            f"[{channel}] the upstream answered HTTP {response.status} with {what} instead of an API response",
+            kind=ErrorKind.BAD_GATEWAY,
+            channel=channel,
+            detail=describe_body(raw),
+        )
+    found = error_in_answer(payload)
+    if found is not None:
+        kind, message = found
+        text = message if kind is ErrorKind.CONTEXT_OVERFLOW else f"[{channel}] {message}"
+        raise UpstreamError(text, kind=kind, body=raw, body_format=body_format, channel=channel)
+    return Answer(response, raw, payload)
+
+
+async def read_whole(response: aiohttp.ClientResponse, channel: str) -> bytes:
+    """The whole body; a cut or a silent upstream is an UpstreamError that names the channel."""
+    try:
+        return await response.read()
+    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        raise UpstreamError(
+            f"[{channel}] the upstream went silent while sending its answer (read timeout)",
+            kind=ErrorKind.TIMEOUT,
+            channel=channel,
+            detail=repr(exc),
+        ) from None
+    except aiohttp.ClientError as exc:
+        raise UpstreamError(
+            f"[{channel}] the upstream connection closed before its answer was complete",
+            kind=ErrorKind.BAD_GATEWAY,
+            channel=channel,
+            detail=repr(exc),
+        ) from None
+    finally:
+        response.release()
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _what(content_type: str, raw: bytes) -> str:
+    if not raw.strip():
+        return "an empty body"
+    if content_type == "text/html" or raw.lstrip()[:1] == b"<":
+        return "an HTML page"
+    if raw.lstrip()[:1] in (b"{", b"["):
+        return "JSON that is cut short or not an object"
+    return f"a body that is not JSON ({content_type or 'no content type'})"

@@ -1,0 +1,554 @@
+"""Every upstream fault, on every client/channel pair served, streamed and not, with and without a backup.
+
+One table: each fault is scripted on the primary channel's fake upstream in that channel's own wire
+format; a row states what the client receives (status and whole error body before the first byte;
+the list of SSE events and the error event after it), whether the request failed over to the
+backup channel, and the trace line. Faults a client could act on before anything was sent fail
+over when a backup exists; faults after the stream began never do (the client already holds part
+of the answer) and end the stream with an error event in the client's format, the block that was
+open left open.
+
+The status table applied here (the same for every pair):
+
+    fault                          Anthropic client            OpenAI client
+    429 (Retry-After kept)         429 rate_limit_error        429 rate_limit_error
+    500                            500 api_error               500 server_error
+    503, 529, an overload          529 overloaded_error        503 server_error (overloaded)
+    refused / reset / broken 200   502 api_error               502 server_error
+    no answer in time              504 timeout_error           504 server_error
+
+Raw bytes are read here so nothing is hidden; tests/test_fault_sdks.py runs the official SDKs on the
+post-commit rows, where an SDK could swallow a fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import SECRET, GatewayFactory, base_config
+from tests.fakes import anthropic as a_wire
+from tests.fakes import openai as o_wire
+from tests.fakes.upstream import FakeUpstream, Reply
+
+READ_TIMEOUT = 0.3
+ANTHROPIC, OPENAI = "anthropic", "openai_chat"
+PAIRS = [(ANTHROPIC, ANTHROPIC), (ANTHROPIC, OPENAI), (OPENAI, OPENAI), (OPENAI, ANTHROPIC)]
+
+# ------------------------------------------------------------------------------ upstream scripts
+
+
+def a_event(name: str, payload: dict[str, Any]) -> bytes:
+    return a_wire.event(name, payload)
+
+
+def a_text_stream(text: str) -> list[bytes]:
+    return a_wire.stream_events(a_wire.message([{"type": "text", "text": text}]))
+
+
+def a_partial() -> list[bytes]:
+    """message_start, a text block's start and its first delta ("Hel")."""
+    head = a_wire.stream_events(a_wire.message([{"type": "text", "text": "Hel"}]))
+    return [head[0], *head[2:4]]  # without the ping
+
+
+def o_partial() -> list[bytes]:
+    """The role chunk and the first text delta ("Hel")."""
+    return [
+        o_wire.data(o_wire.chunk({"role": "assistant", "content": ""})),
+        o_wire.data(o_wire.chunk({"content": "Hel"})),
+    ]
+
+
+def error_body(channel: str, message: str, kind: str) -> dict[str, Any]:
+    """An error body in the channel's own format; `kind` is Anthropic's error type."""
+    if channel == ANTHROPIC:
+        return a_wire.error(kind, message)
+    openai_type = {"rate_limit_error": "rate_limit_error", "overloaded_error": "overloaded_error"}.get(
+        kind, "server_error"
+    )
+    code = "rate_limit_exceeded" if kind == "rate_limit_error" else None
+    return o_wire.error(message, openai_type, code)
+
+
+def sse(chunks: list[bytes | float], reset: bool = False) -> Reply:
+    return Reply.sse(chunks, reset=reset)
+
+
+def stream_part(channel: str) -> list[bytes | float]:
+    return list(a_partial() if channel == ANTHROPIC else o_partial())
+
+
+def whole(channel: str, stream: bool, text: str) -> Reply:
+    """A normal answer of `text` in the channel's format."""
+    if channel == ANTHROPIC:
+        message = a_wire.message([{"type": "text", "text": text}])
+        return sse(list(a_wire.stream_events(message))) if stream else Reply.json(message)
+    return sse(o_wire.text_stream(text)) if stream else Reply.json(o_wire.completion(text))
+
+
+# ------------------------------------------------------------------------------ expectations
+
+
+@dataclass(frozen=True)
+class Refused:
+    """The client gets an HTTP error before any byte of an answer: (kind, message)."""
+
+    kind: str
+    message: str
+    verbatim: bool = False  # a same-format pair relays the upstream's own error body
+    retry_after: str | None = None
+
+
+@dataclass(frozen=True)
+class Broken:
+    """The stream began ("Hel") and ends with an error event: (kind, message)."""
+
+    kind: str
+    message: str
+    upstream_event: dict[str, Any] | None = None  # a same-format relay passes the upstream's own error event on
+
+
+@dataclass(frozen=True)
+class Completed:
+    """The whole answer arrives, properly terminated."""
+
+    text: str = "Hello"
+
+
+# client format -> kind -> (status, error type, OpenAI code)
+STATUS_TABLE: dict[str, dict[str, tuple[int, str, str | None]]] = {
+    ANTHROPIC: {
+        "rate_limit": (429, "rate_limit_error", None),
+        "server": (500, "api_error", None),
+        "overloaded": (529, "overloaded_error", None),
+        "bad_gateway": (502, "api_error", None),
+        "timeout": (504, "timeout_error", None),
+    },
+    OPENAI: {
+        "rate_limit": (429, "rate_limit_error", "rate_limit_exceeded"),
+        "server": (500, "server_error", None),
+        "overloaded": (503, "server_error", "overloaded"),
+        "bad_gateway": (502, "server_error", None),
+        "timeout": (504, "server_error", None),
+    },
+}
+RETRYABLE = {"rate_limit", "server", "overloaded", "bad_gateway", "timeout"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    modes: tuple[bool, ...]  # stream: True, JSON: False
+    # (channel format, stream) -> the primary's reply, or None for a dead port
+    script: Callable[[str, bool], Reply | None]
+    # (channel format, stream, same-format pair) -> what the client gets
+    expect: Callable[[str, bool, bool], Refused | Broken | Completed]
+
+
+def status_fault(status: int, kind: str, error_type: str, message: str, retry_after: str | None = None) -> Fault:
+    def script(channel: str, stream: bool) -> Reply:
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        return Reply.json(error_body(channel, message, error_type), status=status, headers=headers)
+
+    return Fault(
+        f"{status}" + (" with Retry-After" if retry_after else ""),
+        (True, False),
+        script,
+        lambda channel, stream, same: Refused(kind, f"[primary] {message}", verbatim=same, retry_after=retry_after),
+    )
+
+
+def cut_mid_event(channel: str) -> list[bytes | float]:
+    following = a_event(
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}},
+    )
+    if channel == OPENAI:
+        following = o_wire.data(o_wire.chunk({"content": "lo"}))
+    return [*stream_part(channel), following[: len(following) // 2]]
+
+
+def upstream_error_event(channel: str) -> dict[str, Any]:
+    return (
+        a_wire.error("overloaded_error", "busy")
+        if channel == ANTHROPIC
+        else {"error": {"message": "busy", "code": 503}}
+    )
+
+
+def error_mid_stream(channel: str) -> list[bytes | float]:
+    if channel == ANTHROPIC:
+        return [*stream_part(channel), a_event("error", upstream_error_event(channel))]
+    return [*stream_part(channel), o_wire.data(upstream_error_event(channel))]
+
+
+def no_finish(channel: str) -> list[bytes | float]:
+    """The start of an answer, then a clean end of the stream: no stop reason, no terminator."""
+    return stream_part(channel)
+
+
+def no_terminator(channel: str) -> list[bytes | float]:
+    if channel == ANTHROPIC:
+        return list(a_text_stream("Hello")[:-1])  # no message_stop
+    return list(o_wire.text_stream("Hello")[:-1])  # no [DONE]
+
+
+def json_head(channel: str) -> bytes:
+    body = a_wire.message() if channel == ANTHROPIC else o_wire.completion("Hello")
+    text = json.dumps(body).encode()
+    return text[: len(text) // 2]
+
+
+CUT = "[primary] the upstream connection closed before the answer was complete"
+CUT_JSON = "[primary] the upstream connection closed before its answer was complete"
+SILENT = "[primary] the upstream went silent mid-answer (read timeout)"
+SILENT_JSON = "[primary] the upstream went silent while sending its answer (read timeout)"
+
+FAULTS = [
+    status_fault(429, "rate_limit", "rate_limit_error", "slow down", retry_after="7"),
+    status_fault(500, "server", "api_error", "boom"),
+    status_fault(503, "overloaded", "api_error", "busy"),
+    status_fault(529, "overloaded", "overloaded_error", "Overloaded"),
+    Fault(
+        "connection refused",
+        (True, False),
+        lambda channel, stream: None,
+        lambda channel, stream, same: Refused("bad_gateway", "[primary] cannot connect to the upstream at {dead}"),
+    ),
+    Fault(
+        "no headers before the timeout",
+        (True, False),
+        lambda channel, stream: Reply(delay=READ_TIMEOUT * 4, body=[b"{}"]),
+        lambda channel, stream, same: Refused(
+            "timeout", f"[primary] the upstream did not answer within {READ_TIMEOUT:g}s"
+        ),
+    ),
+    Fault(
+        "idle mid-body",
+        (True, False),
+        lambda channel, stream: (
+            sse([*stream_part(channel), READ_TIMEOUT * 4])
+            if stream
+            else Reply(body=[json_head(channel), READ_TIMEOUT * 4], headers={"Content-Type": "application/json"})
+        ),
+        lambda channel, stream, same: Broken("timeout", SILENT) if stream else Refused("timeout", SILENT_JSON),
+    ),
+    Fault(
+        "reset mid-body",
+        (True, False),
+        lambda channel, stream: (
+            sse(stream_part(channel), reset=True)
+            if stream
+            else Reply(body=[json_head(channel)], headers={"Content-Type": "application/json"}, reset=True)
+        ),
+        lambda channel, stream, same: Broken("bad_gateway", CUT) if stream else Refused("bad_gateway", CUT_JSON),
+    ),
+    Fault(
+        "reset in the middle of an SSE event",
+        (True,),
+        lambda channel, stream: sse(cut_mid_event(channel), reset=True),
+        lambda channel, stream, same: Broken("bad_gateway", CUT),
+    ),
+    Fault(
+        "truncated JSON",
+        (True, False),
+        lambda channel, stream: Reply(body=[json_head(channel)], headers={"Content-Type": "application/json"}),
+        lambda channel, stream, same: Refused(
+            "bad_gateway",
+            "[primary] the upstream answered HTTP 200 with JSON that is cut short or not an object "
+            "instead of an API response",
+        ),
+    ),
+    Fault(
+        "HTML 200",
+        (True, False),
+        lambda channel, stream: Reply(body=[b"<html>maintenance</html>"], headers={"Content-Type": "text/html"}),
+        lambda channel, stream, same: Refused(
+            "bad_gateway", "[primary] the upstream answered HTTP 200 with an HTML page instead of an API response"
+        ),
+    ),
+    Fault(
+        "a 200 carrying an error object",
+        (True, False),
+        lambda channel, stream: Reply.json(
+            a_wire.error("overloaded_error", "busy")
+            if channel == ANTHROPIC
+            else {"error": {"message": "busy", "code": 503}}
+        ),
+        lambda channel, stream, same: Refused("overloaded", "[primary] busy", verbatim=same),
+    ),
+    Fault(
+        "a stream with no finish reason",
+        (True,),
+        lambda channel, stream: sse(no_finish(channel)),
+        lambda channel, stream, same: Broken(
+            "server", "[primary] the upstream stream ended before its answer was complete"
+        ),
+    ),
+    Fault(
+        "a stream with a finish but no terminator",
+        (True,),
+        lambda channel, stream: sse(no_terminator(channel)),
+        lambda channel, stream, same: Completed(),
+    ),
+    Fault(
+        "an error chunk mid-stream",
+        (True,),
+        lambda channel, stream: sse(error_mid_stream(channel)),
+        # A same-format relay passes the upstream's own error event on as it came.
+        lambda channel, stream, same: Broken(
+            "overloaded", "[primary] busy", upstream_error_event(channel) if same else None
+        ),
+    ),
+]
+
+ROWS = [
+    pytest.param(
+        fault,
+        client,
+        channel,
+        stream,
+        backup,
+        id=f"{fault.name}-{client}-on-{channel}-{'stream' if stream else 'json'}-{'backup' if backup else 'alone'}",
+    )
+    for fault in FAULTS
+    for client, channel in PAIRS
+    for stream in fault.modes
+    for backup in (False, True)
+]
+
+# ------------------------------------------------------------------------------ the gateway
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def channel_config(name: str, channel: str, url: str, priority: int) -> dict[str, Any]:
+    return {
+        "name": name,
+        "type": "anthropic" if channel == ANTHROPIC else "openai",
+        "base_url": url if channel == ANTHROPIC else url + "/v1",
+        "api_key": "${FAKE_ANTHROPIC_KEY}",
+        "models": ["m"],
+        "priority": priority,
+        "timeouts": {"connect": 2, "read": READ_TIMEOUT},
+    }
+
+
+@dataclass
+class Bench:
+    url: str
+    trace: Path
+    primary: FakeUpstream
+    backup: FakeUpstream
+    dead: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def backup_upstream() -> AsyncIterator[FakeUpstream]:
+    fake = FakeUpstream()
+    await fake.start()
+    yield fake
+    await fake.close()
+
+
+async def bench(
+    start_gateway: GatewayFactory,
+    tmp_path: Path,
+    primary: FakeUpstream,
+    backup: FakeUpstream,
+    channel: str,
+    fault: Fault,
+    with_backup: bool,
+) -> Bench:
+    dead = f"127.0.0.1:{free_port()}"
+    url = f"http://{dead}" if fault.script(channel, True) is None else primary.url
+    config = base_config(url, tmp_path / "trace.jsonl")
+    config["channels"] = [channel_config("primary", channel, url, 0)]
+    if with_backup:
+        config["channels"].append(channel_config("backup", channel, backup.url, 1))
+    gateway = await start_gateway(config)
+    return Bench(gateway.url, gateway.config.server.trace.path, primary, backup, dead)
+
+
+def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
+    messages = [{"role": "user", "content": "hi"}]
+    if client == ANTHROPIC:
+        body = {"model": "m", "max_tokens": 100, "messages": messages, "stream": stream}
+        return "/anthropic/v1/messages", body, {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
+    return (
+        "/v1/chat/completions",
+        {"model": "m", "messages": messages, "stream": stream},
+        {"Authorization": f"Bearer {SECRET}"},
+    )
+
+
+def events(client: str, raw: bytes) -> list[Any]:
+    """The SSE events, summarised: Anthropic (name, text delta or error); OpenAI (what each chunk carries)."""
+    out: list[Any] = []
+    for block in raw.decode().split("\n\n"):
+        lines = block.strip().splitlines()
+        data = "\n".join(line[6:] for line in lines if line.startswith("data: "))
+        name = next((line[7:] for line in lines if line.startswith("event: ")), None)
+        if not data:
+            continue
+        if data == "[DONE]":
+            out.append("[DONE]")
+            continue
+        payload = json.loads(data)
+        if client == ANTHROPIC:
+            if name == "ping":
+                continue
+            delta = payload.get("delta", {})
+            detail = payload.get("error") or delta.get("text") or delta.get("stop_reason")
+            out.append((name, detail))
+        elif "error" in payload:
+            out.append(("error", payload["error"]))
+        else:
+            choice = (payload.get("choices") or [{}])[0]
+            delta = choice.get("delta", {})
+            out.append(
+                delta.get("content")
+                if delta.get("content")
+                else choice.get("finish_reason") or ("usage" if payload.get("usage") else "role")
+            )
+    return out
+
+
+def client_error(client: str, kind: str, message: str) -> dict[str, Any]:
+    _, error_type, code = STATUS_TABLE[client][kind]
+    if client == ANTHROPIC:
+        return {"type": error_type, "message": message}
+    return {"message": message, "type": error_type, "param": None, "code": code}
+
+
+def broken_events(client: str, kind: str, message: str) -> list[Any]:
+    error = client_error(client, kind, message)
+    if client == ANTHROPIC:
+        return [
+            ("message_start", None),
+            ("content_block_start", None),
+            ("content_block_delta", "Hel"),
+            ("error", error),
+        ]
+    return ["role", "Hel", ("error", error)]
+
+
+def completed_text(client: str, summary: list[Any]) -> tuple[str, Any]:
+    if client == ANTHROPIC:
+        text = "".join(d for name, d in summary if name == "content_block_delta" and isinstance(d, str))
+        return text, summary[-1]
+    text = "".join(s for s in summary if isinstance(s, str) and s not in ("role", "stop", "usage", "[DONE]"))
+    return text, summary[-1]
+
+
+async def read_trace(path: Path) -> dict[str, Any]:
+    for _ in range(100):
+        if path.exists() and path.read_text().strip():
+            return json.loads(path.read_text().splitlines()[-1])
+        await asyncio.sleep(0.02)
+    raise AssertionError("no trace line was written")
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("fault", "client", "channel", "stream", "with_backup"), ROWS)
+async def test_fault(
+    start_gateway: GatewayFactory,
+    tmp_path: Path,
+    upstream: FakeUpstream,
+    backup_upstream: FakeUpstream,
+    fault: Fault,
+    client: str,
+    channel: str,
+    stream: bool,
+    with_backup: bool,
+) -> None:
+    same = client == channel
+    env = await bench(start_gateway, tmp_path, upstream, backup_upstream, channel, fault, with_backup)
+    reply = fault.script(channel, stream)
+    if reply is not None:
+        upstream.enqueue(reply)
+    backup_upstream.default = whole(channel, stream, "From backup")
+    expected = fault.expect(channel, stream, same)
+    path, body, headers = request(client, stream)
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as http,
+        http.post(env.url + path, json=body, headers=headers) as response,
+    ):
+        raw = await response.read()
+        status, response_headers = response.status, response.headers
+    record = await read_trace(env.trace)
+    failed_over = isinstance(expected, Refused) and expected.kind in RETRYABLE and with_backup
+
+    if failed_over:  # the client never learns of the primary's fault
+        assert status == 200, raw
+        text = "From backup"
+        if stream:
+            got, last = completed_text(client, events(client, raw))
+            assert (got, last) == (text, ("message_stop", None) if client == ANTHROPIC else "[DONE]")
+        else:
+            answer = json.loads(raw)
+            got = answer["content"][0]["text"] if client == ANTHROPIC else answer["choices"][0]["message"]["content"]
+            assert got == text
+        assert (record["status"], record["channel"], record["error"]) == (200, "backup", None)
+        assert [a["channel"] for a in record["attempts"]] == ["primary", "backup"]
+        assert record["attempts"][0]["error"] == expected.message.replace("{dead}", env.dead)
+        assert len(backup_upstream.requests) == 1
+        return
+
+    assert backup_upstream.requests == []  # no failover
+    if isinstance(expected, Refused):
+        message = expected.message.replace("{dead}", env.dead)
+        expected_status = STATUS_TABLE[client][expected.kind][0]
+        assert status == expected_status, raw
+        answer = json.loads(raw)
+        if expected.verbatim:  # the upstream's own error body, in the client's own format
+            assert answer == json.loads(upstream_error_body(fault, channel))
+        elif client == ANTHROPIC:
+            assert answer == {
+                "type": "error",
+                "error": client_error(client, expected.kind, message),
+                "request_id": record["request_id"],
+            }
+        else:
+            assert answer == {"error": client_error(client, expected.kind, message)}
+        assert response_headers.get("Retry-After") == expected.retry_after
+        assert response_headers["x-request-id"] == record["request_id"]
+        assert (record["status"], record["error"]["type"]) == (expected_status, expected.kind)
+    elif isinstance(expected, Broken):
+        assert status == 200
+        summary = events(client, raw)
+        if expected.upstream_event is not None:
+            assert summary[:-1] == broken_events(client, expected.kind, expected.message)[:-1]
+            assert summary[-1] == ("error", expected.upstream_event["error"])
+        else:
+            assert summary == broken_events(client, expected.kind, expected.message)
+        assert (record["status"], record["channel"], record["error"]["type"]) == (200, "primary", expected.kind)
+    else:
+        assert status == 200
+        got, last = completed_text(client, events(client, raw))
+        assert (got, last) == (expected.text, ("message_stop", None) if client == ANTHROPIC else "[DONE]")
+        assert (record["status"], record["channel"], record["error"]) == (200, "primary", None)
+    assert [a["channel"] for a in record["attempts"]] == ["primary"]
+
+
+def upstream_error_body(fault: Fault, channel: str) -> bytes:
+    reply = fault.script(channel, False)
+    assert reply is not None and isinstance(reply.body[0], bytes)
+    return reply.body[0]
