@@ -52,7 +52,7 @@ from axonhub.limits.gate import Gate, QueueFull, QueueTimeout
 from axonhub.limits.headers import limit_headers
 from axonhub.limits.model import Measure, Window, window_of
 from axonhub.limits.quota import describe_reset, quota_reset
-from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable
+from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable, Unreachable
 from axonhub.profiles import Candidate, Route
 
 T = TypeVar("T")
@@ -63,32 +63,16 @@ MARKS_EVERY_S: Final = 5.0
 SETTLE_DRAIN_S: Final = 5.0
 
 
-class Unreachable:
-    """A state backend that cannot be used at all (its URL's environment variable is not set)."""
-
-    def __init__(self, name: str, reason: str) -> None:
-        self.name = name
-        self.reason = reason
-
-    def __getattr__(self, attribute: str) -> Callable[..., Awaitable[Any]]:
-        async def fail(*args: Any, **kwargs: Any) -> Any:
-            if attribute == "close":
-                return None
-            raise StateUnavailable(self.reason)
-
-        return fail
-
-
 def open_state(config: StateConfig) -> StateBackend:
     """The backend `server.state` names."""
     if config.backend == "memory":
         return MemoryState()
     if config.url is None:
-        return Unreachable("redis", f"environment variable {config.url_env} is not set")  # type: ignore[return-value]
+        return Unreachable("redis", f"environment variable {config.url_env} is not set")
     try:
         from axonhub.limits.redis_state import RedisState
     except ImportError:
-        return Unreachable("redis", "the redis package is not installed: pip install 'axonhub[redis]'")  # type: ignore[return-value]
+        return Unreachable("redis", "the redis package is not installed: pip install 'axonhub[redis]'")
     return RedisState(config.url, prefix=config.prefix, timeout=config.timeout)
 
 

@@ -185,3 +185,42 @@ class MemoryState:
         for key in list(self._leases):
             if not self._live(key, now):
                 del self._leases[key]
+
+
+class Unreachable:
+    """A backend that cannot be used at all (its URL's variable is not set, its package is missing):
+    every call answers StateUnavailable with the reason, so `on_error` applies as for an outage."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    async def admit(self, ask: Ask, now: float) -> Refused | None:
+        raise StateUnavailable(self.reason)
+
+    async def settle(self, settle: Settle, now: float) -> None:
+        raise StateUnavailable(self.reason)
+
+    async def renew(self, leases: Iterable[tuple[str, str]], ttl: float, now: float) -> None:
+        raise StateUnavailable(self.reason)
+
+    async def release(self, leases: Iterable[tuple[str, str]]) -> None:
+        raise StateUnavailable(self.reason)
+
+    async def counters(self, keys: list[str], now: float) -> list[int]:
+        raise StateUnavailable(self.reason)
+
+    async def lease_counts(self, keys: list[str], now: float) -> list[int]:
+        raise StateUnavailable(self.reason)
+
+    async def mark(self, key: str, until: float, now: float) -> None:
+        raise StateUnavailable(self.reason)
+
+    async def marks(self, keys: list[str], now: float) -> dict[str, float]:
+        raise StateUnavailable(self.reason)
+
+    async def ping(self) -> None:
+        raise StateUnavailable(self.reason)
+
+    async def close(self) -> None:
+        return None

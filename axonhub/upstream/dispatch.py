@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, RateLimited, UpstreamError
+from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Attempt, Exchange
 from axonhub.limits.limiter import ChannelPass, Limiter
 from axonhub.profiles import Candidate
@@ -99,9 +99,9 @@ async def dispatch(
             exchange.upstream_started = began
         try:
             slot = await limiter.enter_channel(candidate.channel, exchange.client_format) if limiter else None
-        except RateLimited as busy:  # this channel is at its limit: the next one, no cool-down
-            attempt.error = busy.message
-            last = busy
+        except GatewayError as refused:  # at its limit (or its limits cannot be checked): the next one, no cool-down
+            attempt.error = refused.message
+            last = refused
             continue
         finally:
             attempt.queued_ms = (time.perf_counter() - began) * 1000

@@ -9,9 +9,9 @@ import pytest
 
 from axonhub.config import Channel, Key, ModelMatcher, Price
 from axonhub.errors import ErrorKind, GatewayError, RateLimited
-from axonhub.limits.limiter import Limiter, Unreachable
+from axonhub.limits.limiter import Limiter
 from axonhub.limits.model import ChannelLimits, KeyLimits
-from axonhub.limits.state import MemoryState, StateBackend
+from axonhub.limits.state import MemoryState, StateBackend, Unreachable
 
 NOW = 1_800_000_030.0  # 30 s into a minute
 
@@ -144,7 +144,7 @@ async def test_a_key_without_limits_touches_no_state() -> None:
 
 @pytest.mark.parametrize("on_error", ["open", "closed"])
 async def test_an_unreachable_state_follows_on_error(on_error: str) -> None:
-    state: StateBackend = Unreachable("redis", "environment variable REDIS_URL is not set")  # type: ignore[assignment]
+    state: StateBackend = Unreachable("redis", "environment variable REDIS_URL is not set")
     limiter = Limiter(state, on_error=on_error, clock=Clock())
     if on_error == "open":
         await admit(limiter, "r1", key(requests_per_minute=1))
