@@ -205,3 +205,26 @@ async def test_project_defaults_apply_and_a_key_may_lift_them(
     bob = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=OTHER_SECRET)
     for _ in range(3):
         await bob.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+
+
+async def test_limits_follow_a_live_edit_of_the_config(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    from tests.conftest import write_config
+
+    upstream.default = Reply.json(wire.message(usage=USAGE))
+    data = base_config(upstream.url, tmp_path / "trace.jsonl")
+    data["keys"][0]["limits"] = {"requests_per_minute": 1}
+    gateway = await start_gateway(data, watch=True)
+    await away_from_a_minute_edge()
+    assert [(await call(gateway, "anthropic")).status for _ in range(2)] == [200, 429]
+    data["keys"][0]["limits"] = {"requests_per_minute": 3}
+    write_config(tmp_path / "axonhub.yml", data)
+    for _ in range(100):  # the watcher polls every half second
+        response = await call(gateway, "anthropic")
+        if response.status == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert response.status == 200
+    assert (await call(gateway, "anthropic")).status == 200
+    assert (await call(gateway, "anthropic")).status == 429  # 3 in this minute
