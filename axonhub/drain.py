@@ -25,8 +25,9 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from axonhub.error_response import error_response
 from axonhub.errors import ErrorKind, GatewayError
-from axonhub.formats.render_error import error_response
+from axonhub.formats.spec import WireFormat
 
 log = structlog.get_logger("axonhub.drain")
 
@@ -34,7 +35,7 @@ log = structlog.get_logger("axonhub.drain")
 CUT_WRITE_S: Final = 5.0
 
 # client wire format -> the SSE bytes that end one of its streams with an error of this kind and message
-ErrorFrames = Mapping[str, Callable[[ErrorKind, str], bytes]]
+ErrorFrames = Mapping[WireFormat, Callable[[ErrorKind, str], bytes]]
 
 PREPARED = web.RequestKey("prepared_response", web.StreamResponse)
 

@@ -16,41 +16,24 @@ from typing import Any
 from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError, RateLimited
+from axonhub.formats.spec import WireFormat
 
 TRACE_VERSION = 1
 
 
+def usage_record(usage: ir.Usage) -> dict[str, int]:
+    """The trace's usage buckets: `input` is the uncached input, as Anthropic counts it."""
+    return {
+        "input": usage.input_uncached,
+        "output": usage.output,
+        "cache_read": usage.cache_read,
+        "cache_write": usage.cache_write,
+        "reasoning": usage.reasoning_output,
+    }
+
+
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input: int = 0
-    output: int = 0
-    cache_read: int = 0
-    cache_write: int = 0
-    reasoning: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "input": self.input,
-            "output": self.output,
-            "cache_read": self.cache_read,
-            "cache_write": self.cache_write,
-            "reasoning": self.reasoning,
-        }
-
-    @classmethod
-    def from_ir(cls, usage: ir.Usage) -> Usage:
-        """The trace's buckets from the IR's (input is the uncached part, as Anthropic counts it)."""
-        return cls(
-            input=usage.input_uncached,
-            output=usage.output,
-            cache_read=usage.cache_read,
-            cache_write=usage.cache_write,
-            reasoning=usage.reasoning_output,
-        )
 
 
 @dataclass(slots=True)
@@ -83,7 +66,7 @@ class Exchange:
     config: Config
     method: str
     path: str
-    client_format: str
+    client_format: WireFormat
     user_agent: str = ""
     started: float = field(default_factory=time.perf_counter)
     wall_time: float = field(default_factory=time.time)
@@ -102,7 +85,7 @@ class Exchange:
     stream: bool = False
     status: int = 0
     stop_reason: str | None = None
-    usage: Usage | None = None
+    usage: ir.Usage | None = None
     first_byte_at: float | None = None
     upstream_started: float | None = None
     upstream_finished: float | None = None
@@ -154,7 +137,7 @@ class Exchange:
             "stream": self.stream,
             "status": self.status,
             "stop_reason": self.stop_reason,
-            "usage": self.usage.as_dict() if self.usage else None,
+            "usage": usage_record(self.usage) if self.usage else None,
             "timings": {
                 "ttfb_ms": round(ttfb, 2) if ttfb is not None else None,
                 "upstream_ms": round(upstream, 2),

@@ -1,7 +1,7 @@
 """The neutral internal representation: requests, responses and stream events every codec speaks.
 
 Shaped after Anthropic Messages (typed blocks, signed reasoning, per-block streaming) with a few
-fields on top, as sketched in PROTOCOLS.md §0. Wire formats convert to and from these types; nothing
+fields on top. Wire formats convert to and from these types; nothing
 here knows JSON or HTTP. Every block and tool carries `provider_metadata`, a small read-only mapping
 for opaque data that must survive a round trip (cache_control, a tool's `strict` flag, raw server
 tool specs).
@@ -189,6 +189,7 @@ class Request:
     top_k: int | None = None
     stop: tuple[str, ...] = ()
     stream: bool = False
+    stream_usage: bool = False  # a streaming OpenAI client asked for a final usage chunk
     reasoning: Reasoning = Reasoning()
     response_format: ResponseFormat | None = None
     user_id: str | None = None
@@ -210,7 +211,7 @@ class StopReason(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts in PROTOCOLS.md §6.1 buckets: the three input buckets are disjoint."""
+    """Token counts: the three input buckets are disjoint (cached reads and writes are not in `input_uncached`)."""
 
     input_uncached: int = 0
     cache_read: int = 0

@@ -218,3 +218,20 @@ def json_type(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "a list"
     return "an object"
+
+
+def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
+    """`raw` with its top-level `model` replaced, every other byte kept.
+
+    The client's `"model": "<old>"` is spliced when it occurs exactly once in the body (then it is the
+    top-level one); otherwise the body is re-serialised, which keeps every value but not the spacing.
+    """
+    old = body.get("model")
+    if old == model:
+        return raw
+    pattern = re.compile(rb'"model"\s*:\s*' + re.escape(json.dumps(old, ensure_ascii=False).encode()))
+    found = pattern.search(raw)
+    if found is not None and pattern.search(raw, found.end()) is None:
+        new = b'"model":' + json.dumps(model, ensure_ascii=False).encode()
+        return raw[: found.start()] + new + raw[found.end() :]
+    return json.dumps({**body, "model": model}, ensure_ascii=False, separators=(",", ":")).encode()

@@ -9,7 +9,7 @@ supervisor sets `PROMETHEUS_MULTIPROC_DIR`), and `/metrics` on any worker answer
 of them. Counts kept elsewhere (the trace writer's, the OTLP exporter's) are followed: copied into
 counters at every scrape, and every second in a worker.
 
-    axonhub_requests_total{kind, channel, model, status}
+    axonhub_requests_total{kind, channel, model, status}   kind "unrouted": no route (404, 405), by status only
     axonhub_errors_total{kind, channel, model, error_type}
     axonhub_tokens_total{channel, model, type}          type: input|output|cache_read|cache_write|reasoning
     axonhub_request_duration_seconds{channel, model, status_class}    histogram, whole exchange
@@ -39,6 +39,7 @@ MAX_VALUES: Final = 100
 OTHER: Final = "other"
 NONE: Final = "none"
 KINDS: Final = frozenset({"messages", "count_tokens", "models", "chat_completions", "responses", "probe"})
+UNROUTED: Final = "unrouted"
 TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -148,6 +149,10 @@ class Metrics:
             self.errors.labels(kind_label, channel, model, self._error(error_type or status_label(status))).inc()
         self._observe_tokens(record.get("usage"), channel, model)
         self._observe_timings(record.get("timings") or {}, channel, model, status)
+
+    def observe_unrouted(self, status: int) -> None:
+        """Count a request that matched no route (404, 405); never labelled with its path."""
+        self.requests.labels(UNROUTED, NONE, NONE, status_label(status)).inc()
 
     def _observe_tokens(self, usage: object, channel: str, model: str) -> None:
         if not isinstance(usage, Mapping):

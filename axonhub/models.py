@@ -14,7 +14,7 @@ from axonhub.config import Config, Key
 from axonhub.errors import GatewayError, InvalidRequest
 from axonhub.profiles import active_profile, resolve
 
-# Model ids Claude Code and the SDKs commonly send (CLAUDE_CODE.md); listed when they resolve.
+# Model ids Claude Code and the SDKs commonly send; listed when they resolve.
 KNOWN_CLIENT_MODELS = (
     "claude-opus-4-8",
     "claude-sonnet-5",

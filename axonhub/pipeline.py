@@ -1,47 +1,50 @@
-"""The request pipeline: parse → remap (profiles) → plan per channel format → dispatch → respond.
+"""The request pipeline: read → check → route → plan per channel → dispatch → respond.
 
 Plain async functions over our own types; the HTTP concerns (auth, errors, context) are the
-middlewares'. A *plan* knows how to talk to one kind of channel for one inbound request: the
-same-format fast path (`passthrough.py`) or the IR transform (`transform.py`).
+middlewares'. One handler serves every inbound endpoint of every wire format (`handler(format,
+endpoint)`): what differs between formats comes from their `Format` records. A *plan* knows how to
+talk to one kind of channel for one inbound request: the same-format fast path (`relay.py`) or the
+IR transform (`transform.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import aiohttp
 from aiohttp import web
 
-from axonhub import ir, passthrough, passthrough_openai
+from axonhub import ir
 from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
 from axonhub.errors import InvalidRequest, RequestTooLarge
-from axonhub.exchange import Exchange, Usage
-from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
-from axonhub.jsonbody import json_type, loads_object
+from axonhub.exchange import Exchange
+from axonhub.formats.registry import format_of_channel
+from axonhub.formats.spec import Endpoint, Format
+from axonhub.jsonbody import loads_object
 from axonhub.limits.limiter import LIMITER
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, resolve
+from axonhub.relay import RelayPlan
 from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
-from axonhub.upstream.answer import Answer, accept
+from axonhub.upstream.answer import Answer
 from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """What the client sent, parsed once."""
+    """What the client sent, read once: its format and endpoint, the raw body and its JSON."""
 
-    format: str
-    endpoint: str  # "messages" | "count_tokens" | "chat/completions" | …
+    format: Format
+    endpoint: Endpoint
     raw: bytes
     body: dict[str, Any]
     headers: Mapping[str, str]
-    include_usage: bool = True  # whether a stream ends with usage (OpenAI: `stream_options.include_usage`)
 
     @property
     def stream(self) -> bool:
@@ -60,51 +63,6 @@ class Plan(Protocol):
     ) -> web.StreamResponse: ...
 
 
-# client format -> its fast path on a channel of the same format
-SAME_FORMAT: dict[str, passthrough.Dialect] = {
-    "anthropic": passthrough.ANTHROPIC,
-    "openai_chat": passthrough_openai.OPENAI_CHAT,
-}
-# endpoints the IR can carry to a channel of another format
-TRANSLATABLE_ENDPOINTS = frozenset({"messages", "chat/completions"})
-
-
-@dataclass(frozen=True, slots=True)
-class PassthroughPlan:
-    """The fast path; an answer in the other mode than the one asked (a JSON answer to a stream
-    request, or the reverse) goes through `fallback`, the IR transform between the format and itself."""
-
-    inbound: Inbound
-    dialect: passthrough.Dialect
-    fallback: Callable[[], Plan]
-
-    def call(self, candidate: Candidate) -> UpstreamCall:
-        return self.dialect.call(
-            candidate, self.inbound.endpoint, self.inbound.headers, self.inbound.raw, self.inbound.body
-        )
-
-    def error_parser(self, candidate: Candidate) -> ErrorParser:
-        return self.dialect.parse_error
-
-    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
-        codec = CODECS[self.inbound.format]
-        return await accept(
-            response,
-            channel=candidate.channel.name,
-            body_format=self.inbound.format,
-            error_in_answer=codec.error_in_answer,
-        )
-
-    async def respond(
-        self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
-    ) -> web.StreamResponse:
-        if answer.is_stream != self.inbound.stream:
-            return await self.fallback().respond(request, exchange, candidate, answer)
-        if answer.is_stream:
-            return await passthrough.relay_stream(request, exchange, answer.response, self.dialect)
-        return await passthrough.relay_json(exchange, answer, self.dialect)
-
-
 class Planner:
     """Makes one plan per channel format for a request; the IR is parsed at most once, lazily."""
 
@@ -116,38 +74,54 @@ class Planner:
 
     def ir_request(self) -> ir.Request:
         if self._ir is None:
-            self._ir = CODECS[self.inbound.format].parse_request(self.inbound.body)
+            self._ir = self.inbound.format.codec.parse_request(self.inbound.body)
         return self._ir
 
     def plan(self, candidate: Candidate) -> Plan:
-        channel_format = CHANNEL_FORMATS.get(candidate.channel.type)
-        if channel_format is None:
+        channel = candidate.channel
+        target = format_of_channel(channel.type)
+        if target is None:
             raise InvalidRequest(
-                f"channel '{candidate.channel.name}' has type '{candidate.channel.type}', "
-                "which this version of AxonHub cannot talk to"
+                f"channel '{channel.name}' has type '{channel.type}', which this version of AxonHub cannot talk to"
             )
-        if channel_format not in self._plans:
-            self._plans[channel_format] = self._make(channel_format)
-        return self._plans[channel_format]
+        if target.wire not in self._plans:
+            self._plans[target.wire] = self._make(target)
+        return self._plans[target.wire]
 
-    def _make(self, channel_format: str) -> Plan:
-        if channel_format == self.inbound.format and channel_format in SAME_FORMAT:
-            return PassthroughPlan(self.inbound, SAME_FORMAT[channel_format], lambda: self._transform(channel_format))
-        if self.inbound.endpoint not in TRANSLATABLE_ENDPOINTS:
-            raise InvalidRequest(f"{self.inbound.endpoint} cannot be translated to a {channel_format} channel")
-        return self._transform(channel_format)
+    def _make(self, target: Format) -> Plan:
+        if target.wire is self.inbound.format.wire:
+            return RelayPlan(self.inbound, lambda: self._transform(target))
+        if self.inbound.endpoint.local_answer is not None:
+            raise InvalidRequest(f"{self.inbound.endpoint.name} cannot be translated to a {target.wire} channel")
+        return self._transform(target)
 
-    def _transform(self, channel_format: str) -> TransformPlan:
+    def _transform(self, target: Format) -> TransformPlan:
         return TransformPlan(
-            client=CODECS[self.inbound.format],
-            upstream=CODECS[channel_format],
-            client_format=self.inbound.format,
-            upstream_format=channel_format,
+            client=self.inbound.format,
+            upstream=target,
             request=self.ir_request(),
             headers=self.inbound.headers,
             ping_interval=self.ping_interval,
-            include_usage=self.inbound.include_usage,
         )
+
+
+def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of one inbound endpoint of one format."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        exchange: Exchange = request[EXCHANGE]
+        exchange.kind = endpoint.kind  # traced even when the body cannot be read
+        raw, body = await read_json(request, exchange.config.server.max_body_bytes)
+        inbound = Inbound(fmt, endpoint, raw, body, request.headers)
+        start_exchange(exchange, inbound)
+        endpoint.check(body)
+        route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+        if endpoint.local_answer is not None:
+            return await serve_or_answer(request, exchange, inbound, route, endpoint.local_answer)
+        return await serve(request, exchange, inbound, route)
+
+    handle.__name__ = f"{fmt.wire}_{endpoint.kind}"
+    return handle
 
 
 async def read_json(request: web.Request, limit: int) -> tuple[bytes, dict[str, Any]]:
@@ -174,40 +148,21 @@ def require_model(body: Mapping[str, Any]) -> str:
     return model
 
 
-def check_anthropic_messages(body: Mapping[str, Any], endpoint: str) -> None:
-    """The fields Anthropic itself requires, with Anthropic-like messages."""
-    messages = body.get("messages")
-    if not isinstance(messages, list):
-        raise InvalidRequest("messages: field required (a list of messages)")
-    if endpoint == "messages":
-        max_tokens = body.get("max_tokens")
-        if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
-            raise InvalidRequest("max_tokens: field required (a non-negative integer)")
-    for i, message in enumerate(messages):
-        if not isinstance(message, dict):
-            raise InvalidRequest(f"messages.{i}: must be an object, not {json_type(message)}")
-        if "role" not in message or "content" not in message:
-            raise InvalidRequest(f"messages.{i}: each message needs `role` and `content`")
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise InvalidRequest("stream: must be a boolean")
-
-
-def start_exchange(request: web.Request, inbound: Inbound, kind: str) -> Exchange:
-    exchange: Exchange = request[EXCHANGE]
-    exchange.kind = kind
+def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
+    """What the trace records of the request itself: its trace id, stream flag, body and model."""
     exchange.stream = inbound.stream
     config = exchange.config
     exchange.trace_id, exchange.trace_source = trace_id_for(
         inbound.headers,
         inbound.body,
-        # Session grouping is for Claude Code and Codex; OpenAI Chat clients use X-Trace-Id or none.
-        claude_code_enabled=config.server.trace.claude_code_trace_enabled and inbound.format != "openai_chat",
+        # Session grouping is for clients that name their sessions (Claude Code, Codex); others use
+        # X-Trace-Id or none.
+        claude_code_enabled=config.server.trace.claude_code_trace_enabled and inbound.format.sessions,
         request_id=exchange.request_id,
     )
     if config.server.trace.bodies != "none":
         exchange.request_body = inbound.body
     exchange.requested_model = require_model(inbound.body)
-    return exchange
 
 
 def note_route(exchange: Exchange, route: Route) -> None:
@@ -250,31 +205,21 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     return response
 
 
-async def anthropic_inbound(request: web.Request, endpoint: str, kind: str) -> tuple[Exchange, Inbound, Route]:
-    """Read, check and route an Anthropic request; the exchange is traced even if the body is bad."""
-    exchange: Exchange = request[EXCHANGE]
-    exchange.kind = kind
-    raw, body = await read_json(request, exchange.config.server.max_body_bytes)
-    inbound = Inbound("anthropic", endpoint, raw, body, request.headers)
-    start_exchange(request, inbound, kind)
-    check_anthropic_messages(body, endpoint)
-    return exchange, inbound, resolve(exchange.requested_model or "", exchange.key, exchange.config)
-
-
-async def messages(request: web.Request) -> web.StreamResponse:
-    """POST /v1/messages (and /anthropic/v1/messages)."""
-    exchange, inbound, route = await anthropic_inbound(request, "messages", "messages")
-    return await serve(request, exchange, inbound, route)
-
-
-async def count_tokens(request: web.Request) -> web.StreamResponse:
-    """POST /v1/messages/count_tokens: upstream on an Anthropic channel, a local estimate otherwise."""
-    exchange, inbound, route = await anthropic_inbound(request, "messages/count_tokens", "count_tokens")
-    counters = tuple(c for c in route.candidates if CHANNEL_FORMATS.get(c.channel.type) == "anthropic")
-    if counters:  # only Anthropic channels can count
-        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=counters))
+async def serve_or_answer(
+    request: web.Request,
+    exchange: Exchange,
+    inbound: Inbound,
+    route: Route,
+    local_answer: Callable[[ir.Request], dict[str, Any]],
+) -> web.StreamResponse:
+    """An endpoint only channels of its own format serve upstream (count_tokens): those serve it;
+    for a model no such channel serves, the gateway answers it itself."""
+    own = tuple(
+        c for c in route.candidates if (f := format_of_channel(c.channel.type)) and f.wire is inbound.format.wire
+    )
+    if own:
+        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=own))
     note_route(exchange, route)
-    counted = estimate_request_tokens(Planner(inbound, 0).ir_request())
-    exchange.usage = Usage(input=counted)
+    answer = local_answer(Planner(inbound, 0).ir_request())
     exchange.status = 200
-    return web.json_response({"input_tokens": counted})
+    return web.json_response(answer)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from axonhub.formats.quirks import QUIRK_OPTIONS
+from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS
 
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
 # The types this version can talk to (formats/registry.py has a codec for each); the others validate,
@@ -121,6 +121,16 @@ _OTLP = {
     "required": ["endpoint"],
     "additionalProperties": False,
 }
+_CLIENT_TIMEOUTS = {
+    "type": "object",
+    "description": "seconds a client may take: to send its headers, to send its body, to sit idle between requests",
+    "properties": {
+        "headers": _POSITIVE_NUMBER,
+        "body": _POSITIVE_NUMBER,
+        "keepalive": _POSITIVE_NUMBER,
+    },
+    "additionalProperties": False,
+}
 
 _QUIRKS = {
     "type": "object",
@@ -154,6 +164,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "timeouts": _TIMEOUTS,
+                "client_timeouts": _CLIENT_TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
                 "shutdown_grace": {
                     "type": "number",

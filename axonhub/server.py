@@ -20,28 +20,28 @@ import structlog
 from aiohttp import web
 
 from axonhub import __version__, pipeline
-from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
-from axonhub.chat_completions import chat_completions
+from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, OtlpConfig
 from axonhub.drain import DRAIN, Drain
 from axonhub.exchange import Exchange
+from axonhub.formats.registry import FORMATS
+from axonhub.formats.spec import WireFormat
 from axonhub.limits.limiter import LIMITER, Limiter, limiter_ctx, open_state
 from axonhub.metrics import METRICS, Metrics, metrics_handler, multiprocess_dir
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import anthropic_list, openai_list, reachable_models
-from axonhub.passthrough import anthropic_error_frame
-from axonhub.passthrough_openai import openai_error_frame
+from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
 from axonhub.upstream.dispatch import ChannelHealth
 
-# Base-URL prefixes a client may configure: `http://host:8090/anthropic` or the bare host.
-ANTHROPIC_PREFIXES = ("", "/anthropic")
-# …and for OpenAI clients: `http://host:8090/v1` or `http://host:8090/openai/v1`.
-OPENAI_PREFIXES = ("", "/openai")
+# Where the model list is served: under every base URL a client may be given.
+MODEL_LIST_PREFIXES = ("", "/anthropic", "/openai")
+# Claude Code's side traffic (reachability probes, telemetry), under its base URLs.
+PROBE_PREFIXES = ("", "/anthropic")
 # client wire format -> the SSE bytes that end one of its streams with an error (a graceful shutdown's cut)
-ERROR_FRAMES = {"anthropic": anthropic_error_frame, "openai_chat": openai_error_frame}
+ERROR_FRAMES = {wire: fmt.dialect.error_frame for wire, fmt in FORMATS.items()}
 METRICS_SYNC_S = 1.0
 
 log = structlog.get_logger("axonhub.server")
@@ -49,17 +49,17 @@ log = structlog.get_logger("axonhub.server")
 
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG_HOLDER].current
+    hints = config.server.operator_hints_enabled
     limiter = request.app[LIMITER]
     state = limiter.health()
     exhausted = limiter.exhausted()
     worker = os.environ.get("AXONHUB_WORKER")
-    hints = config.server.operator_hints_enabled
     return web.json_response(
         {
             "status": "draining" if request.app[DRAIN].draining else "ok" if state["ok"] else "degraded",
             "version": __version__,
             "worker": {"index": int(worker), "pid": os.getpid()} if worker else None,
-            "state": state,
+            "state": {**state, "error": state["error"] if hints else ("unreachable" if state["error"] else None)},
             "config": {
                 "path": str(config.source) if config.source else None,
                 "digest": config.digest,
@@ -89,7 +89,7 @@ async def list_models(request: web.Request) -> web.Response:
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = exchange.client_format == "anthropic"
+    anthropic = exchange.client_format is WireFormat.ANTHROPIC
     body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
     return web.json_response(body)
 
@@ -102,18 +102,19 @@ async def quiet_probe(request: web.Request) -> web.Response:
 def add_routes(app: web.Application) -> frozenset[str]:
     """Register every route; returns the canonical paths that need no AxonHub key."""
     public: set[str] = set()
-    for prefix in ANTHROPIC_PREFIXES:
-        app.router.add_post(f"{prefix}/v1/messages", pipeline.messages)
-        app.router.add_post(f"{prefix}/v1/messages/count_tokens", pipeline.count_tokens)
+    for fmt in FORMATS.values():
+        for endpoint in fmt.endpoints:
+            serve = pipeline.handler(fmt, endpoint)
+            for path in endpoint.paths:
+                app.router.add_post(path, serve)
+    for prefix in MODEL_LIST_PREFIXES:
         app.router.add_get(f"{prefix}/v1/models", list_models)
+    for prefix in PROBE_PREFIXES:
         for path in (f"{prefix}/", f"{prefix}/api/hello"):
             app.router.add_get(path, quiet_probe)
             public.add(path)
         app.router.add_route("*", f"{prefix}/api/{{tail:.*}}", quiet_probe)
         public.add(f"{prefix}/api/{{tail}}")
-    for prefix in OPENAI_PREFIXES:
-        app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions)
-    app.router.add_get("/openai/v1/models", list_models)
     app.router.add_get("/health", health)
     app.router.add_get("/metrics", metrics_handler(app[METRICS]))
     public.update(("/health", "/metrics"))
@@ -179,15 +180,26 @@ async def _sync_metrics(app: web.Application) -> AsyncIterator[None]:
     app[METRICS].sync()
 
 
-def make_app(config: Config, *, watch: bool = True, clock: Callable[[], float] = time.time) -> web.Application:
+def make_app(
+    config: Config,
+    *,
+    watch: bool = True,
+    redactor: Redactor | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
     """The gateway for `config`. With `watch`, edits of `config.source` are picked up live.
 
-    `clock` (epoch seconds) is what the limits' windows and quota resets are measured with.
+    `redactor` is shared with the logging setup (`axonhub serve` makes one for both); it learns the
+    secrets of `config` and of every config swapped in later. `clock` (epoch seconds) is what the
+    limits' windows and quota resets are measured with.
     """
     # The body limit is enforced by the pipeline against the live config, so aiohttp's own
     # limit only has to be out of the way.
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
+    app[REDACTOR] = redactor or Redactor()
+    app[REDACTOR].follow(config)
     app[CONFIG_HOLDER] = ConfigHolder(config)
+    app[CONFIG_HOLDER].listeners.append(app[REDACTOR].follow)
     app[CHANNEL_HEALTH] = ChannelHealth()
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
@@ -204,7 +216,7 @@ def make_app(config: Config, *, watch: bool = True, clock: Callable[[], float] =
     app[PUBLIC_PATHS] = add_routes(app)
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
-        app.cleanup_ctx.append(trace_writer_ctx(config.server.trace))
+        app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))
         app.cleanup_ctx.append(_wire_trace)
     app.cleanup_ctx.append(limiter_ctx(limiter, lambda: [c.name for c in holder.current.channels]))
     otlp = config.server.otlp

@@ -1,6 +1,7 @@
 """Running one gateway process: listen, serve until SIGTERM/SIGINT, drain, stop.
 
-In place of aiohttp's `run_app`, so that shutdown is AxonHub's: the first signal stops the
+In place of aiohttp's `run_app`, with the gateway's own protocol (`http_server.GatewayRunner`: client
+timeouts, malformed requests) and a shutdown of AxonHub's own: the first signal stops the
 listening socket and starts the drain (requests in flight finish within `server.shutdown_grace`,
 see `drain.py`); a second one cuts what is left at once. The socket is either bound here (with
 SO_REUSEPORT under `serve --workers`, so every worker binds the same port) or inherited from the
@@ -20,7 +21,9 @@ from typing import Final
 
 from aiohttp import web
 
+from axonhub.config import ClientTimeouts
 from axonhub.drain import CUT_WRITE_S, DRAIN
+from axonhub.http_server import GatewayRunner
 
 PARENT_POLL_S: Final = 1.0
 
@@ -35,10 +38,17 @@ class Listen:
     sock: socket.socket | None = None
 
 
-async def serve_app(app: web.Application, listen: Listen, *, on_ready: Callable[[], None] = lambda: None) -> None:
+async def serve_app(
+    app: web.Application,
+    listen: Listen,
+    client_timeouts: ClientTimeouts,
+    *,
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
     """Serve `app` until a stop signal (or, in a worker, the supervisor's death), then shut down gracefully."""
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
+        client_timeouts=client_timeouts,
         handle_signals=False,
         access_log=None,
         handler_cancellation=True,  # a client that goes away cancels its upstream request at once

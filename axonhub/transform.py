@@ -23,74 +23,55 @@ import structlog
 from aiohttp import web
 
 from axonhub import ir
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
-from axonhub.exchange import Exchange, Usage
+from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
-from axonhub.formats.anthropic.stream import ping as anthropic_ping
-from axonhub.formats.quirks import quirks_for
-from axonhub.formats.registry import Codec, StreamEncoder
-from axonhub.passthrough import SSE_HEADERS, anthropic_headers, forwarded_headers
-from axonhub.passthrough_openai import openai_headers
+from axonhub.formats.spec import Format, StreamEncoder
 from axonhub.profiles import Candidate
-from axonhub.sse import SSEDecoder, encode_comment, encode_event
-from axonhub.tokens import estimate_request_tokens
+from axonhub.redact import Redactor
+from axonhub.relay import SSE_HEADERS
+from axonhub.sse import SSEDecoder, encode_event
 from axonhub.upstream.answer import Answer, accept
-from axonhub.upstream.client import UpstreamCall
+from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
 log = structlog.get_logger("axonhub.transform")
 
-# channel wire format -> the path appended to its base_url
-UPSTREAM_PATHS: dict[str, str] = {"anthropic": "/v1/messages", "openai_chat": "/chat/completions"}
-
-# client wire format -> the keep-alive written while the upstream is quiet
-KEEPALIVES: dict[str, bytes] = {
-    "anthropic": encode_event(*anthropic_ping()),
-    "openai_chat": encode_comment("ping"),
-}
-
-
-def upstream_headers(
-    client_headers: Mapping[str, str], candidate: Candidate, channel_format: str, stream: bool
-) -> dict[str, str]:
-    if channel_format == "anthropic":
-        return anthropic_headers(client_headers, candidate)
-    return openai_headers(candidate, stream)
-
 
 @dataclass(frozen=True, slots=True)
 class TransformPlan:
-    """Serve a request of format `client` on a channel of format `upstream` through the IR."""
+    """Serve a request of format `client` on a channel of format `upstream` through the IR.
 
-    client: Codec
-    upstream: Codec
-    client_format: str
-    upstream_format: str
+    `request` is the client's request in the IR (its model is the name the client asked for); each
+    channel gets it renamed to the channel's model and rendered by the channel's codec.
+    """
+
+    client: Format
+    upstream: Format
     request: ir.Request
     headers: Mapping[str, str]
     ping_interval: float
-    include_usage: bool = True  # an OpenAI client's `stream_options.include_usage`
 
     def call(self, candidate: Candidate) -> UpstreamCall:
-        request = dataclasses.replace(self.request, model=candidate.upstream_model)
-        channel = candidate.channel
-        quirks = channel.quirks or quirks_for(channel.type)
-        body = self.upstream.render_request(request, quirks, channel.max_output_tokens)
+        channel, model = candidate.channel, candidate.upstream_model
+        body = self.upstream.codec.render_request(dataclasses.replace(self.request, model=model), channel)
+        dialect, stream = self.upstream.dialect, self.request.stream
         return UpstreamCall(
-            url=candidate.channel.base_url + UPSTREAM_PATHS[self.upstream_format],
-            headers=upstream_headers(self.headers, candidate, self.upstream_format, self.request.stream),
+            url=dialect.url(channel, self.upstream.generate, model, stream),
+            headers=dialect.headers(self.headers, channel, stream),
             body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:
-        return self.upstream.parse_error
+        return self.upstream.codec.parse_error
 
     async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
         return await accept(
             response,
             channel=candidate.channel.name,
-            body_format=self.upstream_format,
-            error_in_answer=self.upstream.error_in_answer,
+            body_format=self.upstream.wire,
+            error_in_answer=self.upstream.codec.error_in_answer,
         )
 
     async def respond(
@@ -109,11 +90,11 @@ class TransformPlan:
         upstream = answer.response
         try:
             name = candidate.channel.name
+            upstream_request = dataclasses.replace(self.request, model=candidate.upstream_model)
             if answer.payload is not None:  # a whole JSON answer, read and checked by dispatch
-                yield response_events(self.upstream.parse_response(answer.payload, candidate.upstream_model))
+                yield response_events(self.upstream.codec.parse_response(answer.payload, upstream_request))
                 return
-            estimate = estimate_request_tokens(self.request)
-            decoder = self.upstream.stream_decoder(candidate.upstream_model, estimate)
+            decoder = self.upstream.codec.stream_decoder(upstream_request)
             sse = SSEDecoder()
             async for chunk in _chunks(upstream.content, self.ping_interval):
                 if chunk is None:
@@ -141,9 +122,9 @@ class TransformPlan:
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         exchange.status = 200
-        encoder = self.client.stream_encoder(self.request.model, include_usage=self.include_usage)
+        encoder = self.client.codec.stream_encoder(self.request)
         try:
-            await self._pump(response, exchange, encoder, batches)
+            await self._pump(response, exchange, encoder, batches, request.app[REDACTOR])
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -161,9 +142,12 @@ class TransformPlan:
         exchange: Exchange,
         encoder: StreamEncoder,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+        redactor: Redactor,
     ) -> None:
-        """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
-        keepalive = KEEPALIVES.get(self.client_format, encode_comment("ping"))
+        """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
+
+        An error event's text is redacted: an upstream may echo the channel's key in it."""
+        keepalive = self.client.dialect.keepalive
         started = False
         written = time.monotonic()
         async with aclosing(batches):
@@ -171,6 +155,8 @@ class TransformPlan:
                 frames: list[tuple[str | None, Any]] = []
                 for event in batch or ():
                     _observe(exchange, event, self.client)
+                    if isinstance(event, ir.StreamError):
+                        event = dataclasses.replace(event, message=redactor.text(event.message))
                     frames += encoder.feed(event)
                 if frames:
                     started = True
@@ -200,7 +186,7 @@ class TransformPlan:
                     _observe(exchange, event, self.client)
                     collected.append(event)
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
-        body = self.client.render_response(answer, self.request.model)
+        body = self.client.codec.render_response(answer, self.request)
         exchange.status = 200
         return web.Response(
             body=json.dumps(body, ensure_ascii=False).encode(),
@@ -230,15 +216,15 @@ def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
     return b"".join(encode_event(name, data) for name, data in frames)
 
 
-def _observe(exchange: Exchange, event: ir.StreamEvent, client: Codec) -> None:
+def _observe(exchange: Exchange, event: ir.StreamEvent, client: Format) -> None:
     """What the trace needs from the stream: the upstream's id, the stop reason as the client saw it, the
     usage, a failure."""
     match event:
         case ir.MessageStart(id=upstream_id):
             exchange.upstream_id = upstream_id or exchange.upstream_id
         case ir.Finish(stop_reason=stop_reason, usage=usage):
-            exchange.stop_reason = client.stop_reason_name(stop_reason)
-            exchange.usage = Usage.from_ir(usage)
+            exchange.stop_reason = client.codec.stop_reason_name(stop_reason)
+            exchange.usage = usage
         case ir.StreamError(kind=kind, message=message, detail=detail):
             exchange.fail(GatewayError(message, kind=kind, detail=detail))
         case _:

@@ -1,7 +1,6 @@
-"""`axonhub serve` as a real subprocess for the tests that need processes, signals and ports.
+"""`axonhub serve` as a real subprocess: started on a free port, awaited on /health, its log kept.
 
-Driven from async tests, so the fake upstreams in the test's own event loop keep answering while
-the gateway process talks to them. Its log (JSON lines) goes to a file the test can read.
+The log (stderr, JSON lines) goes to a file, so a test can read every byte the server wrote.
 """
 
 from __future__ import annotations
@@ -11,7 +10,10 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,99 +28,63 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass
 class ServeProcess:
-    def __init__(self, config: Path, *, workers: int = 1, env: dict[str, str] | None = None) -> None:
-        self.config = config
-        self.workers = workers
-        self.port = free_port()
-        self.env = {**os.environ, "FAKE_ANTHROPIC_KEY": "sk-ant-upstream-secret-key-000", **(env or {})}
-        self.env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        self.log_path = config.parent / f"serve-{self.port}.log"
-        self.process: asyncio.subprocess.Process | None = None
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, timeout: float = 30) -> dict[str, Any]:
-        log = self.log_path.open("wb")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "axonhub",
-            "serve",
-            "--config",
-            str(self.config),
-            "--port",
-            str(self.port),
-            "--log-format",
-            "json",
-            "--workers",
-            str(self.workers),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log,
-            env=self.env,
-            cwd=REPO,
-        )
-        log.close()
-        return await self.healthy(timeout)
-
-    async def healthy(self, timeout: float = 30) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while asyncio.get_running_loop().time() < deadline:
-            assert self.process is not None and self.process.returncode is None, self.log_text()
-            try:
-                return await self.get_json("/health")
-            except (aiohttp.ClientError, OSError):
-                await asyncio.sleep(0.1)
-        raise AssertionError(f"axonhub serve did not become healthy:\n{self.log_text()}")
-
-    async def get_json(self, path: str) -> dict[str, Any]:
-        """A GET on a fresh connection (so SO_REUSEPORT may hand it to any worker)."""
-        connector = aiohttp.TCPConnector(force_close=True)
-        timeout = aiohttp.ClientTimeout(total=5)
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.get(self.url + path, timeout=timeout) as response,
-        ):
-            return dict(await response.json())
-
-    async def get_text(self, path: str) -> str:
-        connector = aiohttp.TCPConnector(force_close=True)
-        timeout = aiohttp.ClientTimeout(total=5)
-        async with (
-            aiohttp.ClientSession(connector=connector) as session,
-            session.get(self.url + path, timeout=timeout) as response,
-        ):
-            return await response.text()
-
-    def signal(self, sig: int = signal.SIGTERM) -> None:
-        assert self.process is not None
-        self.process.send_signal(sig)
-
-    async def wait(self, timeout: float = 60) -> int:
-        assert self.process is not None
-        return await asyncio.wait_for(self.process.wait(), timeout)
-
-    async def stop(self) -> int:
-        if self.process is None or self.process.returncode is not None:
-            return self.process.returncode if self.process else 0
-        self.signal(signal.SIGTERM)
-        try:
-            return await self.wait()
-        except TimeoutError:
-            self.process.kill()
-            return await self.process.wait()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def log_bytes(self) -> bytes:
+        return self.log_path.read_bytes()
 
     def events(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log_text().splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
+        """The JSON log lines written so far."""
+        lines = self.log_bytes().decode("utf-8", "replace").splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    async def wait_for_event(self, event: str, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
+        """The log lines named `event`, once there are at least `count` of them."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            found = [e for e in self.events() if e.get("event") == event]
+            if len(found) >= count:
+                return found
+            assert self.process.poll() is None, self.log_bytes().decode("utf-8", "replace")
+            assert asyncio.get_running_loop().time() < deadline, f"no {count}x {event!r} in the log in time"
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(self.process.wait, 20)
+
+
+async def start_serve(config: Path, log_path: Path, env: Mapping[str, str] | None = None) -> ServeProcess:
+    """Run `axonhub serve --config CONFIG` on a free port and wait until /health answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "axonhub", "serve", "--config", str(config), "--port", str(port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: ASYNC220 - starting it is instant; it runs beside the test
+            [*command, "--log-format", "json"],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, **(env or {})},
+            cwd=REPO,
+        )
+    served = ServeProcess(process, port, log_path)
+    deadline = asyncio.get_running_loop().time() + 30
+    async with aiohttp.ClientSession() as session:
+        while True:
+            assert process.poll() is None, served.log_bytes().decode("utf-8", "replace")
+            try:
+                async with session.get(served.url + "/health", timeout=aiohttp.ClientTimeout(total=1)) as response:
+                    if response.status == 200:
+                        return served
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            assert asyncio.get_running_loop().time() < deadline, "axonhub serve did not become healthy"
+            await asyncio.sleep(0.1)

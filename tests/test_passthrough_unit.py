@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from axonhub.passthrough import with_model
+from axonhub.jsonbody import with_model
 
 
 def test_the_model_is_spliced_and_every_other_byte_kept() -> None:

@@ -64,11 +64,13 @@ def serve(
 ) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
     from axonhub.log import configure_logging
+    from axonhub.redact import Redactor
 
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
-    configure_logging(log_format)
+    redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
+    configure_logging(log_format, redactor=redactor)
     log = structlog.get_logger("axonhub")
     worker = os.environ.get("AXONHUB_WORKER")
     if workers > 1 and not worker:
@@ -91,10 +93,10 @@ def serve(
         log.warning("config warning", detail=warning)
     if not config.keys and not worker:
         log.warning("no API keys configured; create one with `axonhub keys create NAME`")
-    _serve(config, config_path, event_loop, bool(worker), log)
+    _serve(config, config_path, event_loop, bool(worker), log, redactor)
 
 
-def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log: Any) -> None:
+def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log: Any, redactor: Any) -> None:
     from axonhub.server import make_app
     from axonhub.serving import Listen, inherited_socket, serve_app
 
@@ -114,7 +116,7 @@ def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log
         )
 
     async def main() -> None:
-        await serve_app(make_app(config), listen, on_ready=ready)
+        await serve_app(make_app(config, redactor=redactor), listen, server.client_timeouts, on_ready=ready)
 
     with asyncio.Runner(loop_factory=lambda: loop) as runner:
         runner.run(main())

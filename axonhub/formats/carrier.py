@@ -3,7 +3,7 @@
     "gw1." + base64url(JSON{"p": <provider family>, "m": <upstream model>, ...})
 
 An Anthropic client keeps the carrier as the `signature` of a thinking block and sends it back
-unchanged, so a later request can recognise reasoning the gateway produced itself (PROTOCOLS.md §0).
+unchanged, so a later request can recognise reasoning the gateway produced itself.
 Real Anthropic signatures are plain base64 and never contain a ".", so the two cannot be confused.
 """
 

@@ -1,73 +1,42 @@
-"""Which codec speaks each wire format, and which wire format each channel type speaks: plain dicts."""
+"""The one place that lists the wire formats: WireFormat -> its Format record, channel type -> its format.
+
+Adding a format is one package under `formats/`, one line in `FORMATS` and its channel type in the
+config schema; nothing in the request path changes.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping
 
-from axonhub import ir
-from axonhub.errors import ErrorKind, GatewayError, UpstreamError
-from axonhub.formats.anthropic.codec import CODEC as ANTHROPIC
-from axonhub.formats.openai_chat.codec import CODEC as OPENAI_CHAT
-from axonhub.formats.quirks import Quirks
-from axonhub.sse import ServerSentEvent
+from axonhub.formats.anthropic.format import FORMAT as ANTHROPIC
+from axonhub.formats.openai_chat.format import FORMAT as OPENAI_CHAT
+from axonhub.formats.spec import Format, WireFormat
 
+FORMATS: dict[WireFormat, Format] = {f.wire: f for f in (ANTHROPIC, OPENAI_CHAT)}
 
-class StreamDecoder(Protocol):
-    """Upstream SSE events of one format → IR stream events."""
+# channel type (the config's `type`) -> the wire format its upstream speaks
+CHANNEL_FORMATS: dict[str, WireFormat] = {t: f.wire for f in FORMATS.values() for t in f.channel_types}
 
-    def feed(self, sse: ServerSentEvent) -> list[ir.StreamEvent]: ...
+# Where no route matches and no header claims the request, errors are OpenAI's: the shape most
+# generic clients (curl scripts, SDK wrappers) parse.
+UNCLAIMED = WireFormat.OPENAI_CHAT
 
-    def finish(self) -> list[ir.StreamEvent]: ...
-
-
-class StreamEncoder(Protocol):
-    """IR stream events → (SSE event name or None, payload) pairs for `axonhub.sse.encode_event`."""
-
-    def feed(self, event: ir.StreamEvent) -> Sequence[tuple[str | None, Any]]: ...
-
-    def finish(self) -> Sequence[tuple[str | None, Any]]: ...
+_PREFIXES = sorted(((p, f.wire) for f in FORMATS.values() for p in f.path_prefixes), key=lambda pf: -len(pf[0]))
 
 
-class Codec(Protocol):
-    name: str
-
-    def parse_request(self, body: Mapping[str, Any]) -> ir.Request: ...
-
-    def render_request(
-        self, req: ir.Request, quirks: Quirks | None = None, max_output_tokens: int | None = None
-    ) -> dict[str, Any]: ...
-
-    def parse_response(self, body: Mapping[str, Any], model: str = "") -> ir.Response: ...
-
-    def render_response(self, resp: ir.Response, client_model: str) -> dict[str, Any]: ...
-
-    def stream_decoder(self, model: str = "", input_estimate: int = 0) -> StreamDecoder: ...
-
-    def stream_encoder(self, client_model: str, include_usage: bool = True) -> StreamEncoder: ...
-
-    def stop_reason_name(self, reason: ir.StopReason) -> str: ...
-
-    def render_error(
-        self, err: GatewayError, message: str, request_id: str | None = None
-    ) -> tuple[int, dict[str, Any]]: ...
-
-    def error_in_answer(self, body: Mapping[str, Any]) -> tuple[ErrorKind, str] | None:
-        """The class and message of an error object sent as a 200 answer's body; None for a real answer."""
-
-    def parse_error(self, status: int, raw: bytes, channel: str = "") -> UpstreamError: ...
+def format_of_channel(channel_type: str) -> Format | None:
+    """The format a channel type speaks; None for a type this version cannot talk to."""
+    wire = CHANNEL_FORMATS.get(channel_type)
+    return FORMATS[wire] if wire is not None else None
 
 
-CODECS: dict[str, Codec] = {
-    "anthropic": ANTHROPIC,
-    "openai_chat": OPENAI_CHAT,
-}
-
-# channel type -> the wire format its upstream speaks
-CHANNEL_FORMATS: dict[str, str] = {
-    "anthropic": "anthropic",
-    "openai": "openai_chat",
-    "deepseek": "openai_chat",
-    "openrouter": "openai_chat",
-    "moonshot": "openai_chat",
-}
+def format_of_request(path: str, headers: Mapping[str, str]) -> WireFormat:
+    """The format a request speaks: its path's (the longest matching prefix of any format); on a path
+    no format owns (`/v1/models`, an unknown one), the format whose clients' headers it carries."""
+    for prefix, wire in _PREFIXES:
+        if path == prefix.rstrip("/") or path.startswith(prefix):
+            return wire
+    for fmt in FORMATS.values():
+        if any(name in headers for name in fmt.claiming_headers):
+            return fmt.wire
+    return UNCLAIMED

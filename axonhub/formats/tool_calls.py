@@ -1,4 +1,4 @@
-"""Tool-call plumbing shared by codecs: id normalisation (PROTOCOLS.md §6.3) and arguments (§6.4).
+"""Tool-call plumbing shared by codecs: id normalisation and arguments.
 
 Ids are rewritten deterministically and statelessly: an id that already fits the target's pattern
 is kept, any other becomes `prefix + base62(sha256(id))[:24]`. The same function applied to a

@@ -22,6 +22,9 @@ HTTP_SESSION = web.AppKey("http_session", aiohttp.ClientSession)
 
 # Upstream error bodies are read whole; anything larger than this is cut.
 MAX_ERROR_BODY = 1024 * 1024
+# Upstream response headers a client may act on: they go back to it with the answer.
+_FORWARDED_RESPONSE_HEADERS = ("retry-after", "retry-after-ms", "x-should-retry")
+_FORWARDED_RESPONSE_PREFIXES = ("anthropic-ratelimit-", "x-ratelimit-")
 
 
 async def http_session_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -109,3 +112,12 @@ async def read_error_body(response: aiohttp.ClientResponse) -> bytes:
         return b""
     finally:
         response.release()
+
+
+def forwarded_headers(upstream: aiohttp.ClientResponse) -> dict[str, str]:
+    """The upstream's rate-limit and retry headers, which go back to the client with the answer."""
+    return {
+        name: value
+        for name, value in upstream.headers.items()
+        if name.lower() in _FORWARDED_RESPONSE_HEADERS or name.lower().startswith(_FORWARDED_RESPONSE_PREFIXES)
+    }

@@ -1,6 +1,6 @@
 """Builders for OpenAI Chat Completions wire-format replies: chunks, SSE streams, completions, errors.
 
-Shapes follow what OpenAI-compatible providers really send (PROTOCOLS.md §3.2 to §3.4): every chunk
+Shapes follow what OpenAI-compatible providers really send: every chunk
 carries `id`, `object`, `created` and `model`; DeepSeek reports cache hits as
 `prompt_cache_hit_tokens`/`prompt_cache_miss_tokens`, OpenAI as `prompt_tokens_details.cached_tokens`.
 """

@@ -52,7 +52,7 @@ def encode_all(encoder: Any, events: Iterable[ir.StreamEvent]) -> list[Any]:
 
 
 def assert_anthropic_grammar(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """The invariants of PROTOCOLS.md §9 that the SDK accumulator and Claude Code rely on."""
+    """The stream invariants that the SDK accumulator and Claude Code rely on."""
     names = [name for name, _ in events]
     assert names[0] in ("message_start", "error"), names
     for name, data in events:

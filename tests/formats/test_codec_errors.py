@@ -10,7 +10,9 @@ from axonhub.errors import ErrorKind, GatewayError, InvalidRequest
 from axonhub.formats.anthropic import errors as anthropic_errors
 from axonhub.formats.anthropic.codec import parse_error as parse_anthropic_error
 from axonhub.formats.openai_chat.errors import error_from_payload, overflow_message, parse_error, render_error
-from axonhub.formats.registry import CHANNEL_FORMATS, CODECS
+from axonhub.formats.registry import CHANNEL_FORMATS, FORMATS
+from axonhub.formats.spec import WireFormat
+from axonhub.schema import SERVED_CHANNEL_TYPES
 
 
 def openai_error(message: str, type_: str = "invalid_request_error", code: object = None) -> bytes:
@@ -191,7 +193,7 @@ def test_gateway_errors_render_in_the_openai_shape(err: GatewayError, status: in
 
 def test_an_overflow_from_a_chat_upstream_reaches_an_anthropic_client_as_claude_code_expects() -> None:
     err = parse_error(400, openai_error("x", code="context_length_exceeded"), "deepseek")
-    assert CODECS["anthropic"].render_error(err, err.message, "req_1") == (
+    assert FORMATS[WireFormat.ANTHROPIC].codec.render_error(err, err.message, "req_1") == (
         400,
         {
             "type": "error",
@@ -207,8 +209,12 @@ def test_anthropic_upstream_errors_keep_their_type_and_gain_the_channel_prefix()
     assert (err.kind, err.message, err.body_format) == (ErrorKind.OVERLOADED, "[claude] Overloaded", "anthropic")
 
 
-def test_every_openai_compatible_channel_type_has_a_codec() -> None:
-    assert {name: CODECS[fmt].name for name, fmt in CHANNEL_FORMATS.items()} == {
+def test_the_schema_serves_exactly_the_channel_types_of_the_registered_formats() -> None:
+    assert set(CHANNEL_FORMATS) == SERVED_CHANNEL_TYPES
+
+
+def test_every_channel_type_speaks_a_registered_format() -> None:
+    assert {name: FORMATS[wire].wire.value for name, wire in CHANNEL_FORMATS.items()} == {
         "anthropic": "anthropic",
         "openai": "openai_chat",
         "deepseek": "openai_chat",

@@ -1,4 +1,4 @@
-"""The Anthropic → OpenAI Chat request mapping (PROTOCOLS.md §7) per channel quirks, and OpenAI client requests."""
+"""The Anthropic → OpenAI Chat request mapping per channel quirks, and OpenAI client requests."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats.anthropic.request import parse_request as parse_anthropic
+from axonhub.formats.openai_chat.quirks import QUIRKS, quirks_for, with_overrides
 from axonhub.formats.openai_chat.request import parse_request, render_request, stream_include_usage
-from axonhub.formats.quirks import QUIRKS, quirks_for, with_overrides
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "formats"
 CLAUDE_CODE = json.loads((FIXTURES / "claude_code_tool_loop.json").read_text())
@@ -452,6 +452,7 @@ def test_an_openai_client_request_is_read_into_the_ir() -> None:
         max_output_tokens=100,
         stop=("END",),
         stream=True,
+        stream_usage=True,
         reasoning=ir.Reasoning(ir.ReasoningMode.ON, 2048, "low"),
         response_format=ir.ResponseFormat(ir.ResponseFormatKind.JSON_OBJECT),
         user_id="alice",

@@ -15,8 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import SECRET, Gateway, GatewayFactory, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.gateway_process import GatewayProcess
 from tests.redis_server import RedisServer
-from tests.serve_process import ServeProcess
 
 BODY = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
 
@@ -57,7 +57,7 @@ async def test_two_gateway_processes_sharing_one_redis_enforce_one_limit(
 ) -> None:
     upstream.default = Reply.json(wire.message())
     config = write_config(tmp_path / "axonhub.yml", redis_config(upstream, tmp_path, redis_server))
-    first, second = ServeProcess(config), ServeProcess(config)
+    first, second = GatewayProcess(config), GatewayProcess(config)
     await asyncio.gather(first.start(), second.start())
     try:
         await away_from_a_minute_edge()

@@ -50,7 +50,7 @@ CONVERSATION: list[dict[str, Any]] = [
     {"role": "tool", "tool_call_id": "call_1", "content": "18C, sunny"},
     {"role": "user", "content": "And the time?"},
 ]
-# What Anthropic must receive for CONVERSATION (PROTOCOLS.md §10.1).
+# What Anthropic must receive for CONVERSATION.
 EXPECTED_MESSAGES: list[dict[str, Any]] = [
     {
         "role": "user",

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import SECRET, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.serve_process import ServeProcess
+from tests.gateway_process import GatewayProcess
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +37,10 @@ def stalled_stream() -> Reply:
     return Reply.sse([*events[:3], 30.0, *events[3:]])
 
 
-async def gateway(tmp_path: Path, upstream: FakeUpstream, grace: float) -> ServeProcess:
+async def gateway(tmp_path: Path, upstream: FakeUpstream, grace: float) -> GatewayProcess:
     data = base_config(upstream.url, tmp_path / "trace.jsonl")
     data["server"]["shutdown_grace"] = grace
-    served = ServeProcess(write_config(tmp_path / "axonhub.yml", data))
+    served = GatewayProcess(write_config(tmp_path / "axonhub.yml", data))
     await served.start()
     return served
 

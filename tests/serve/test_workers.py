@@ -19,22 +19,22 @@ from axonhub.cli import main
 from tests.conftest import SECRET, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.serve_process import ServeProcess
+from tests.gateway_process import GatewayProcess
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def workers(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[ServeProcess]:
+async def workers(tmp_path: Path, upstream: FakeUpstream) -> AsyncIterator[GatewayProcess]:
     upstream.default = Reply.json(wire.message())
     config = write_config(tmp_path / "axonhub.yml", base_config(upstream.url, tmp_path / "trace.jsonl"))
-    served = ServeProcess(config, workers=2)
+    served = GatewayProcess(config, workers=2)
     await served.start()
     yield served
     await served.stop()
 
 
-async def workers_seen(served: ServeProcess, tries: int = 200) -> dict[int, int]:
+async def workers_seen(served: GatewayProcess, tries: int = 200) -> dict[int, int]:
     """worker index -> pid, from /health answered on fresh connections."""
     seen: dict[int, int] = {}
     for _ in range(tries):
@@ -45,7 +45,7 @@ async def workers_seen(served: ServeProcess, tries: int = 200) -> dict[int, int]
     return seen
 
 
-async def send_messages(served: ServeProcess, count: int) -> None:
+async def send_messages(served: GatewayProcess, count: int) -> None:
     body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     connector = aiohttp.TCPConnector(force_close=True)  # a new connection each: any worker may take it
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -60,7 +60,7 @@ def cli(*args: str) -> object:
     return json.loads(result.output)
 
 
-async def test_two_workers_share_the_port_and_both_serve_and_trace(workers: ServeProcess, tmp_path: Path) -> None:
+async def test_two_workers_share_the_port_and_both_serve_and_trace(workers: GatewayProcess, tmp_path: Path) -> None:
     seen = await workers_seen(workers)
     assert sorted(seen) == [1, 2]
     assert len(set(seen.values())) == 2
@@ -79,7 +79,7 @@ async def test_two_workers_share_the_port_and_both_serve_and_trace(workers: Serv
     assert times == sorted(times)  # the two files merged in time order
 
 
-async def test_metrics_on_any_worker_count_every_worker(workers: ServeProcess) -> None:
+async def test_metrics_on_any_worker_count_every_worker(workers: GatewayProcess) -> None:
     await send_messages(workers, 30)
     for _ in range(6):  # whichever worker answers, it shows the sum
         text = await workers.get_text("/metrics")
@@ -92,7 +92,7 @@ async def test_metrics_on_any_worker_count_every_worker(workers: ServeProcess) -
         assert total == 30
 
 
-async def test_a_killed_worker_is_restarted(workers: ServeProcess) -> None:
+async def test_a_killed_worker_is_restarted(workers: GatewayProcess) -> None:
     before = await workers_seen(workers)
     os.kill(before[1], signal.SIGKILL)
     for _ in range(100):
@@ -105,7 +105,7 @@ async def test_a_killed_worker_is_restarted(workers: ServeProcess) -> None:
     await send_messages(workers, 5)
 
 
-async def test_sighup_reloads_and_sigterm_stops_every_worker(workers: ServeProcess) -> None:
+async def test_sighup_reloads_and_sigterm_stops_every_worker(workers: GatewayProcess) -> None:
     await workers_seen(workers)
     workers.signal(signal.SIGHUP)
     for _ in range(50):

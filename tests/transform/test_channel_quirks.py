@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from axonhub.config import load_config, validate
-from axonhub.formats.quirks import QUIRK_OPTIONS, QUIRKS, JsonMode, Quirks, ReasoningParam
+from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS, QUIRKS, JsonMode, Quirks, ReasoningParam
 from tests.transform.conftest import openai_channel, transform_config
 
 

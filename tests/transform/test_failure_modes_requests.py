@@ -1,4 +1,4 @@
-"""CLAUDE_CODE.md's list of how gateways break Claude Code, request side, on an OpenAI-compatible channel.
+"""How gateways are known to break Claude Code, request side, each a test, on an OpenAI-compatible channel.
 
 Each test is one item of that list (its number in the name's comment), through the running gateway
 to a fake DeepSeek, asserting what the upstream received and what the client got.

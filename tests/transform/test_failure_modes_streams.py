@@ -1,4 +1,4 @@
-"""CLAUDE_CODE.md's list of how gateways break Claude Code, answer side, on an OpenAI-compatible channel.
+"""How gateways are known to break Claude Code, answer side, each a test, on an OpenAI-compatible channel.
 
 Streams are read raw and compared as whole lists of SSE event names (pings folded into one), then
 checked against the grammar the SDK and Claude Code rely on; errors as whole Anthropic error bodies.

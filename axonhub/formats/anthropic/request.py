@@ -1,4 +1,8 @@
-"""Anthropic Messages requests to and from the IR (PROTOCOLS.md §2.1 to §2.3).
+"""Anthropic Messages requests to and from the IR, and the checks at the boundary.
+
+`check_messages` / `check_count_tokens` are what every request must pass before a channel is
+chosen, also on the fast path, which forwards the body without parsing it further; `parse_request`
+runs the same check first.
 
 `parse_request` accepts what Claude Code really sends: system as a string or blocks, `role:"system"`
 turns inside `messages` (hoisted into the system prompt), tool results with string or block content,
@@ -23,7 +27,6 @@ from typing import Any, assert_never, overload
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
-from axonhub.formats.quirks import Quirks
 from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
 from axonhub.jsonbody import json_type
 
@@ -88,7 +91,33 @@ _TOOL_CHOICE_MODES = {
 }
 
 
+def check_messages(body: Mapping[str, Any]) -> None:
+    """The fields Anthropic itself requires of a Messages request, with Anthropic-like messages."""
+    check_count_tokens(body)
+    max_tokens = body.get("max_tokens")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 0:
+        raise InvalidRequest("max_tokens: field required (a non-negative integer)")
+
+
+def check_count_tokens(body: Mapping[str, Any]) -> None:
+    """A count_tokens request: the Messages checks but for `max_tokens`, which it does not take."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("model: field required (a non-empty string)")
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        raise InvalidRequest("messages: field required (a list of messages)")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"messages.{i}: must be an object, not {json_type(message)}")
+        if "role" not in message or "content" not in message:
+            raise InvalidRequest(f"messages.{i}: each message needs `role` and `content`")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise InvalidRequest("stream: must be a boolean")
+
+
 def parse_request(body: Mapping[str, Any]) -> ir.Request:
+    check_count_tokens(body)
     system = _parse_system(body.get("system"), "system")
     messages: list[ir.Message] = []
     for i, value in enumerate(_list(body.get("messages"), "messages")):
@@ -452,9 +481,7 @@ def _parse_format(output_config: Mapping[str, Any] | None) -> ir.ResponseFormat 
 # ------------------------------------------------------------------------------------- render
 
 
-def render_request(
-    request: ir.Request, quirks: Quirks | None = None, max_output_tokens: int | None = None
-) -> dict[str, Any]:
+def render_request(request: ir.Request, max_output_tokens: int | None = None) -> dict[str, Any]:
     """An Anthropic Messages body for `request`; `max_output_tokens` caps `max_tokens`."""
     max_tokens = _max_tokens(request.max_output_tokens, max_output_tokens, request.model)
     messages = _paired(_without_foreign_thinking(request.messages))

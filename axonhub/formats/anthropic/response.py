@@ -1,4 +1,4 @@
-"""Anthropic Messages responses to and from the IR (PROTOCOLS.md §2.4), usage and stop reasons.
+"""Anthropic Messages responses to and from the IR, usage and stop reasons.
 
 `render_response` writes what an Anthropic client gets: a `msg_` id, the model name the client
 asked for, no empty text blocks, every thinking block signed (a gateway carrier when the upstream

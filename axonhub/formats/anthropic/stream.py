@@ -1,6 +1,6 @@
 """Anthropic SSE streams: a decoder (upstream events → IR) and an encoder (IR → client events).
 
-The encoder writes the grammar the anthropic SDK accumulator and Claude Code accept (§2.5):
+The encoder writes the grammar the anthropic SDK accumulator and Claude Code accept:
 `message_start` with the full usage object, blocks numbered 0, 1, 2… in the order they open and
 never interleaved, a `signature_delta` before every thinking block's stop, one `message_delta`
 with the stop reason and the final usage (input fields included: they overwrite the placeholders of

@@ -1,6 +1,6 @@
-"""OpenAI Chat Completions requests to and from the IR (PROTOCOLS.md §3.1, §7, §10.1).
+"""OpenAI Chat Completions requests to and from the IR.
 
-`render_request` is the Anthropic → OpenAI mapping of §7, driven by one row of the quirks table.
+`render_request` maps the IR (Anthropic-shaped) to a Chat body, driven by one row of the quirks table.
 The body is built from an allow-list, never from an inbound dict: one system string (Claude Code's
 billing-header line removed), `tool` messages right after the assistant turn that called them and
 the rest of that user turn after them, missing results synthesised and orphan results turned into
@@ -21,7 +21,7 @@ from typing import Any, assert_never
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
-from axonhub.formats.quirks import GENERIC, JsonMode, Quirks, ReasoningParam, ReasoningPassback
+from axonhub.formats.openai_chat.quirks import GENERIC, JsonMode, Quirks, ReasoningParam, ReasoningPassback
 from axonhub.formats.tool_calls import openai_tool_id, stable_arguments, stable_json
 
 BILLING_HEADER = "x-anthropic-billing-header:"
@@ -221,7 +221,7 @@ def _openrouter_reasoning(reasoning: ir.Reasoning) -> dict[str, Any]:
 
 
 class _Messages:
-    """Walks the IR conversation once, emitting OpenAI messages in the order §7.2 requires."""
+    """Walks the IR conversation once, emitting OpenAI messages in the order OpenAI requires."""
 
     def __init__(self, quirks: Quirks) -> None:
         self._quirks = quirks
@@ -410,6 +410,7 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
         top_p=_float(body.get("top_p")),
         stop=_stop(body.get("stop")),
         stream=body.get("stream") is True,
+        stream_usage=stream_include_usage(body),
         reasoning=_parse_effort(body.get("reasoning_effort")),
         response_format=_parse_response_format(body.get("response_format")),
         user_id=_user_id(body),

@@ -1,4 +1,4 @@
-"""OpenAI Chat Completions responses to and from the IR (PROTOCOLS.md §3.2, §6.1, §6.2, §8, §10.2).
+"""OpenAI Chat Completions responses to and from the IR.
 
 `parse_response` turns an upstream answer into IR blocks in the order an Anthropic client expects:
 reasoning (`reasoning_content` or `reasoning`) as a thinking block signed with a gateway carrier,
@@ -45,7 +45,7 @@ FAILED_FINISHES: dict[str, tuple[ErrorKind, str]] = {
 
 
 def stop_reason(finish_reason: str | None, tool_calls: int, refusal: bool = False) -> ir.StopReason:
-    """§6.2 with the tool override: calls that survived win; `tool_calls` without any means end_turn."""
+    """The stop reason, with the tool override: calls that survived win; `tool_calls` without any means end_turn."""
     if tool_calls:
         return ir.StopReason.TOOL_USE
     reason = _FINISH_REASONS.get(finish_reason or "stop", ir.StopReason.END_TURN)
@@ -59,7 +59,7 @@ def finish_reason_name(reason: ir.StopReason) -> str:
 
 
 def usage_from(raw: Any) -> ir.Usage:
-    """§6.1: cached and cache-write tokens out of prompt_tokens; DeepSeek's hit/miss when present."""
+    """IR usage: cached and cache-write tokens out of prompt_tokens; DeepSeek's hit/miss when present."""
     if not isinstance(raw, Mapping):
         return ir.Usage()
     prompt = _count(raw.get("prompt_tokens"))
@@ -95,7 +95,7 @@ def usage_dict(usage: ir.Usage) -> dict[str, Any]:
 
 
 def reasoning_signature(model: str) -> str:
-    """The carrier that signs reasoning from a Chat upstream, so it can be passed back later (§7.5)."""
+    """The carrier that signs reasoning from a Chat upstream,, so it can be passed back later."""
     return carrier.make_carrier(carrier.CHAT, model)
 
 

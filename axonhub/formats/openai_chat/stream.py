@@ -1,4 +1,4 @@
-"""OpenAI Chat streams: a decoder (upstream chunks → IR events, §9) and an encoder (IR → chunks, §10.3).
+"""OpenAI Chat streams: a decoder (upstream chunks → IR events) and an encoder (IR → client chunks).
 
 The decoder keeps one text or thinking block open at a time and buffers tool calls (BUFFER mode):
 fragments are collected per `index` however they interleave, and each call is emitted whole (start,

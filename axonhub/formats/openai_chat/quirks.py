@@ -1,4 +1,4 @@
-"""What each OpenAI-compatible channel type accepts: a table of declared quirks (PROTOCOLS.md §6.5).
+"""What each OpenAI-compatible channel type accepts: a table of declared quirks.
 
 The OpenAI Chat renderer reads one `Quirks` row and never asks which provider it talks to, so a new
 compatible provider is one new row. Rows are frozen; `with_overrides` derives a channel's own
@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 
 class ReasoningParam(StrEnum):
-    """How the channel takes reasoning controls (§7.4)."""
+    """How the channel takes reasoning controls."""
 
     NONE = "none"
     REASONING_EFFORT = "reasoning_effort"  # OpenAI o-series / gpt-5
@@ -30,7 +30,7 @@ class ReasoningParam(StrEnum):
 
 
 class ReasoningPassback(StrEnum):
-    """Whether earlier reasoning goes back upstream on assistant turns (§7.5)."""
+    """Whether earlier reasoning goes back upstream on assistant turns."""
 
     NONE = "none"  # never sent back (the provider has no slot, or rejects it)
     REASONING_CONTENT = "reasoning_content"  # on every assistant turn with tool calls, "" when none

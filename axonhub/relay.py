@@ -1,0 +1,184 @@
+"""The same-format fast path: a client on a channel that speaks its own wire format.
+
+The client's JSON goes upstream untouched but for the model name (when the model does not change, the
+raw bytes go as they came): signed thinking blocks, cache markers and fields AxonHub does not model
+survive byte for byte. Streams are relayed as they arrive, whole events at a time (the bytes of an
+event the upstream has not finished are held back, so a cut never leaves half an event in front of
+the error frame), while the format's side reader picks usage and the stop reason for the trace. A
+stream that ends after its finish but without its terminator gets the terminator; one that ends
+before its finish, or is cut, ends with the format's error frame. Everything that differs between
+formats comes from the format's `Dialect`; this module is the same for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+from aiohttp import web
+
+from axonhub.appkeys import REDACTOR
+from axonhub.errors import ErrorKind, GatewayError, UpstreamError
+from axonhub.exchange import Exchange
+from axonhub.formats.spec import Dialect, Format, StreamReader
+from axonhub.profiles import Candidate
+from axonhub.redact import Redactor
+from axonhub.upstream.answer import Answer, accept
+from axonhub.upstream.client import UpstreamCall, forwarded_headers
+from axonhub.upstream.dispatch import ErrorParser
+
+if TYPE_CHECKING:
+    from axonhub.pipeline import Inbound, Plan
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RelayPlan:
+    """Serve a request on a channel of its own format. An answer in the other mode than the one asked
+    (a JSON answer to a stream request, or the reverse) goes through `fallback`: the IR transform
+    between the format and itself."""
+
+    inbound: Inbound
+    fallback: Callable[[], Plan]
+
+    @property
+    def format(self) -> Format:
+        return self.inbound.format
+
+    def call(self, candidate: Candidate) -> UpstreamCall:
+        inbound, dialect = self.inbound, self.format.dialect
+        channel, model = candidate.channel, candidate.upstream_model
+        return UpstreamCall(
+            url=dialect.url(channel, inbound.endpoint.name, model, inbound.stream),
+            headers=dialect.headers(inbound.headers, channel, inbound.stream),
+            body=dialect.with_model(inbound.raw, inbound.body, model),
+        )
+
+    def error_parser(self, candidate: Candidate) -> ErrorParser:
+        return self.format.codec.parse_error
+
+    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+        codec = self.format.codec
+        name, wire = candidate.channel.name, self.format.wire
+        return await accept(response, channel=name, body_format=wire, error_in_answer=codec.error_in_answer)
+
+    async def respond(
+        self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
+    ) -> web.StreamResponse:
+        if answer.is_stream != self.inbound.stream:
+            return await self.fallback().respond(request, exchange, candidate, answer)
+        if answer.is_stream:
+            return await relay_stream(request, exchange, answer.response, self.format.dialect)
+        return relay_json(exchange, answer, self.format.dialect)
+
+
+def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Response:
+    """A whole JSON answer (read and checked by dispatch), forwarded as it came."""
+    assert answer.body is not None and answer.payload is not None
+    summary = dialect.summary(answer.payload)
+    exchange.usage, exchange.stop_reason, exchange.upstream_id = summary.usage, summary.stop_reason, summary.upstream_id
+    if exchange.config.server.trace.bodies != "none":
+        exchange.response_body = answer.payload
+    exchange.status = answer.response.status
+    return web.Response(
+        status=answer.response.status,
+        body=answer.body,
+        content_type="application/json",
+        headers={**forwarded_headers(answer.response), **exchange.id_headers()},
+    )
+
+
+async def relay_stream(
+    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
+) -> web.StreamResponse:
+    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
+
+    The exact values of the channel keys (and of the client's own key) are taken out of every event
+    written, so an upstream error event echoing a key does not pass through; our own error frame is
+    redacted in full (`axonhub.redact`)."""
+    redactor = request.app[REDACTOR]
+    response = web.StreamResponse(
+        status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+    )
+    await response.prepare(request)
+    exchange.status = upstream.status
+    reader = dialect.stream_reader()
+    failure: UpstreamError | None = None
+    held = b""  # the start of an event the upstream has not finished yet
+    try:
+        async for chunk in upstream.content.iter_any():
+            exchange.mark_first_byte()
+            reader.feed(chunk)
+            data = held + chunk if held else chunk
+            end = event_boundary(data)
+            held = data[end:]
+            if end:
+                await response.write(redactor.exact(data[:end] if held else data))
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        failure = _cut(exchange, exc)
+    else:
+        reader.finish()
+    finally:
+        exchange.upstream_finished = time.perf_counter()
+        exchange.usage, exchange.stop_reason, exchange.upstream_id = (
+            reader.usage,
+            reader.stop_reason,
+            reader.upstream_id,
+        )
+    await response.write(_ending(exchange, reader, dialect, failure, held, redactor))
+    await response.write_eof()
+    return response
+
+
+def _ending(
+    exchange: Exchange,
+    reader: StreamReader,
+    dialect: Dialect,
+    failure: UpstreamError | None,
+    held: bytes,
+    redactor: Redactor,
+) -> bytes:
+    """What the client still needs once the upstream is done: nothing after the upstream's own error
+    event; the error frame after a cut or an unfinished stream; else the last event and terminator.
+    Upstream bytes lose the exact secret values; our own frame is redacted in full."""
+    if reader.error is not None:  # relayed as the upstream sent it, in the client's own format
+        kind, message = reader.error
+        exchange.fail(GatewayError(f"[{exchange.channel}] {message}", kind=kind))
+        return redactor.exact(held + b"\n\n") if held and failure is None else b""  # the error event, unterminated
+    if failure is None and not (reader.terminated or reader.stop_reason is not None):
+        failure = UpstreamError(
+            f"[{exchange.channel}] the upstream stream ended before its answer was complete", kind=ErrorKind.SERVER
+        )
+    if failure is not None:
+        exchange.fail(failure)
+        return redactor.data(dialect.error_frame(failure.kind, failure.message))
+    last = redactor.exact(held + b"\n\n") if held else b""
+    return last if reader.terminated else last + dialect.terminator
+
+
+def event_boundary(data: bytes) -> int:
+    """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
+    return max(data.rfind(b"\n\n") + 2, data.rfind(b"\r\n\r\n") + 4, data.rfind(b"\r\r") + 2, 0)
+
+
+def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        return UpstreamError(
+            f"[{exchange.channel}] the upstream went silent mid-answer (read timeout)",
+            kind=ErrorKind.TIMEOUT,
+            detail=repr(exc),
+        )
+    return UpstreamError(
+        f"[{exchange.channel}] the upstream connection closed before the answer was complete",
+        kind=ErrorKind.BAD_GATEWAY,
+        detail=f"{exc.__class__.__name__}: {exc}",
+    )
