@@ -28,7 +28,7 @@ from axonhub.cli.common import config_option, echo_json, json_option, load, rera
 from axonhub.config import Config, Key, hash_secret
 from axonhub.config_edit import EditError, block, edit_config, kept_tail, section, yaml_str
 from axonhub.errors import AxonHubError
-from axonhub.limits.model import MICRO_USD
+from axonhub.limits.model import MICRO_USD, utc_iso
 from axonhub.schema import CONFIG_SCHEMA
 
 T = TypeVar("T")
@@ -255,7 +255,7 @@ def limits_with_use(config: Config, key: Key) -> tuple[list[dict[str, Any]], str
             key.limits, row["limit"]
         )
         row["from"] = "project" if from_project else "key"
-        row["resets_at"] = _iso(row["resets_at"])
+        row["resets_at"] = utc_iso(row["resets_at"]) if row["resets_at"] else None
         if row["limit"].startswith("spend_"):
             row["value"] = row["value"] / MICRO_USD
             row["used"] = row["used"] / MICRO_USD if row["used"] is not None else None
@@ -271,10 +271,6 @@ async def redis_use(config: Config, key: Key, now: float) -> list[dict[str, Any]
         return await key_usage(state, key.name, key.limits, now)
     finally:
         await state.close()
-
-
-def _iso(moment: float | None) -> str | None:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if moment else None
 
 
 def limit_line(row: dict[str, Any]) -> str:

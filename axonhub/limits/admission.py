@@ -17,10 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final
 
-from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, Rate, Window, window_of
+from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, Rate, Window, utc_iso, window_of
 
 # How long a counter outlives its window, so a late settlement still finds the reservation.
 COUNTER_SLACK_S: Final = 120
@@ -148,8 +147,7 @@ class Exceeded:
         text = f"rate limit: {where} reached its limit {self.name} ({self.describe_limit()}; used {used})"
         if self.reset_at is None:
             return text + "; it frees up when one of its requests in flight ends"
-        reset = datetime.fromtimestamp(self.reset_at, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        return text + f"; it resets at {reset}"
+        return text + f"; it resets at {utc_iso(self.reset_at)}"
 
     def as_dict(self) -> dict[str, Any]:
         return {

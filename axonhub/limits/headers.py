@@ -11,11 +11,10 @@ duration such as `42s` or `3h2m1s`), for the limit that refused.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 from typing import Final
 
 from axonhub.limits.admission import Exceeded
-from axonhub.limits.model import Measure
+from axonhub.limits.model import Measure, utc_iso
 
 SDK_RETRY_HORIZON_S: Final = 60
 
@@ -40,10 +39,6 @@ def go_duration(seconds: float) -> str:
     return text + f"{secs}s"
 
 
-def _rfc3339(moment: float) -> str:
-    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def _anthropic(exceeded: Exceeded, now: float) -> dict[str, str]:
     family = _ANTHROPIC_FAMILY.get(exceeded.measure) if exceeded.measure else None
     if family is None or exceeded.reset_at is None:
@@ -52,7 +47,7 @@ def _anthropic(exceeded: Exceeded, now: float) -> dict[str, str]:
     return {
         f"{prefix}-limit": str(exceeded.limit),
         f"{prefix}-remaining": str(max(exceeded.limit - exceeded.used, 0)),
-        f"{prefix}-reset": _rfc3339(exceeded.reset_at),
+        f"{prefix}-reset": utc_iso(exceeded.reset_at),
     }
 
 

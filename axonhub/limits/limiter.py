@@ -50,8 +50,8 @@ from axonhub.limits.admission import (
 from axonhub.limits.admission import Counter as StateCounter
 from axonhub.limits.gate import Gate, QueueFull, QueueTimeout
 from axonhub.limits.headers import limit_headers
-from axonhub.limits.model import Measure, Window, window_of
-from axonhub.limits.quota import describe_reset, quota_reset
+from axonhub.limits.model import Measure, Window, utc_iso, window_of
+from axonhub.limits.quota import quota_reset
 from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable, Unreachable
 from axonhub.profiles import Candidate, Route
 
@@ -236,7 +236,7 @@ class Limiter:
         exceeded = Exceeded("channel", names, "provider_quota", 0, 0, until)
         message = (
             f"rate limit: every channel that serves {route.resolved_model} ({names}) has exhausted its provider "
-            f"quota; the first resets at {describe_reset(until)}"
+            f"quota; the first resets at {utc_iso(until)}"
         )
         raise self._refusal(exceeded, client_format, self.clock(), message)
 

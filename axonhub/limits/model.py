@@ -33,6 +33,11 @@ class Measure(StrEnum):
     SPEND = "spend"  # micro-USD
 
 
+def utc_iso(moment: float) -> str:
+    """`2026-05-01T12:01:00Z`: how limits say when they reset."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def window_of(window: Window, now: float) -> tuple[str, float]:
     """(the window's id, the epoch second it resets) for the window holding `now`."""
     if window is Window.MINUTE:

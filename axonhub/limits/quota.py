@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Final
 
@@ -149,7 +149,3 @@ def quota_reset(message: str, headers: Mapping[str, str], now: float) -> float |
     if reset - now < QUOTA_MIN_S:
         return None
     return min(reset, now + QUOTA_MAX_S)
-
-
-def describe_reset(until: float) -> str:
-    return datetime.fromtimestamp(until, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
