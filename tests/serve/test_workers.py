@@ -38,7 +38,11 @@ async def workers_seen(served: GatewayProcess, tries: int = 200) -> dict[int, in
     """worker index -> pid, from /health answered on fresh connections."""
     seen: dict[int, int] = {}
     for _ in range(tries):
-        worker = (await served.get_json("/health"))["worker"]
+        try:
+            worker = (await served.get_json("/health"))["worker"]
+        except aiohttp.ClientConnectionError:  # a connection the kernel gave a worker as it died
+            await asyncio.sleep(0.05)
+            continue
         seen[worker["index"]] = worker["pid"]
         if len(seen) == 2:
             break
