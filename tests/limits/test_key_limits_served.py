@@ -176,16 +176,15 @@ async def test_the_sdks_see_a_rate_limit_error_with_the_message(
     data = base_config(upstream.url, tmp_path / "trace.jsonl")
     data["keys"][0]["limits"] = {"output_tokens_per_day": 1}
     gateway = await start_gateway(data)
-    claude = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=SECRET, max_retries=0)
-    await claude.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
-    await asyncio.sleep(0.05)
-    with pytest.raises(anthropic.RateLimitError, match="output_tokens_per_day"):
-        await claude.messages.create(
-            model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
-        )
-    gpt = openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=SECRET, max_retries=3)
-    with pytest.raises(openai.RateLimitError, match="output_tokens_per_day"):  # x-should-retry false: no retries
-        await gpt.chat.completions.create(model="claude-sonnet-4-5", messages=[{"role": "user", "content": "x"}])
+    message = [{"role": "user", "content": "x"}]
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=SECRET, max_retries=0) as claude:
+        await claude.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=message)  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)
+        with pytest.raises(anthropic.RateLimitError, match="output_tokens_per_day"):
+            await claude.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=message)  # type: ignore[arg-type]
+    async with openai.AsyncOpenAI(base_url=f"{gateway.url}/v1", api_key=SECRET, max_retries=3) as gpt:
+        with pytest.raises(openai.RateLimitError, match="output_tokens_per_day"):  # x-should-retry false: no retries
+            await gpt.chat.completions.create(model="claude-sonnet-4-5", messages=message)  # type: ignore[arg-type]
     assert len(upstream.requests) == 1
 
 
@@ -202,9 +201,11 @@ async def test_project_defaults_apply_and_a_key_may_lift_them(
     gateway = await start_gateway(data)
     await away_from_a_minute_edge()
     assert [(await call(gateway, "anthropic")).status for _ in range(2)] == [200, 429]  # alice, project demo
-    bob = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=OTHER_SECRET)
-    for _ in range(3):
-        await bob.messages.create(model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}])
+    async with anthropic.AsyncAnthropic(base_url=gateway.url, api_key=OTHER_SECRET) as bob:
+        for _ in range(3):
+            await bob.messages.create(
+                model="claude-sonnet-4-5", max_tokens=5, messages=[{"role": "user", "content": "x"}]
+            )
 
 
 async def test_limits_follow_a_live_edit_of_the_config(
