@@ -93,6 +93,16 @@ class OtlpConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """The local dashboard: on by default, loopback only, opened with the admin token in `token_file`."""
+
+    enabled: bool = True
+    allow_remote: bool = False
+    token_file: Path = Path("axonhub-admin.token")
+    max_records: int = 2_000_000  # records the dashboard's index holds; older ones drop out
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8090
@@ -104,6 +114,7 @@ class ServerConfig:
     state: StateConfig = StateConfig()
     otlp: OtlpConfig | None = None
     shutdown_grace: float = 30.0  # seconds in-flight requests may finish after SIGTERM
+    dashboard: DashboardConfig = DashboardConfig()
     operator_hints: str = "auto"  # auto | always | never
 
     @property
@@ -507,7 +518,19 @@ def _server(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str], warn
         state=_state(raw.get("state"), env, warnings),
         otlp=_otlp(raw.get("otlp"), env, warnings),
         shutdown_grace=raw.get("shutdown_grace", default.shutdown_grace),
+        dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
+    )
+
+
+def _dashboard(raw: Mapping[str, Any], base_dir: Path) -> DashboardConfig:
+    default = DashboardConfig()
+    token_file = Path(os.path.expanduser(raw.get("token_file", default.token_file)))
+    return DashboardConfig(
+        enabled=raw.get("enabled", default.enabled),
+        allow_remote=raw.get("allow_remote", default.allow_remote),
+        token_file=token_file if token_file.is_absolute() else base_dir / token_file,
+        max_records=raw.get("max_records", default.max_records),
     )
 
 

@@ -27,6 +27,7 @@ from axonhub.exchange import Exchange
 from axonhub.formats.spec import Dialect, Format, StreamReader
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
+from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -112,6 +113,7 @@ async def relay_stream(
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
+    recorded = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
     failure: UpstreamError | None = None
     held = b""  # the start of an event the upstream has not finished yet
     try:
@@ -123,6 +125,8 @@ async def relay_stream(
             held = data[end:]
             if end:
                 await response.write(redactor.exact(data[:end] if held else data))
+                if recorded is not None:
+                    recorded.feed_bytes(data[:end] if held else data)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -134,7 +138,11 @@ async def relay_stream(
             reader.stop_reason,
             reader.upstream_id,
         )
-    await response.write(_ending(exchange, reader, dialect, failure, held, redactor))
+    ending = _ending(exchange, reader, dialect, failure, held, redactor)
+    await response.write(ending)
+    if recorded is not None:
+        recorded.feed_bytes(ending)
+        exchange.response_body = recorded.body()
     await response.write_eof()
     return response
 

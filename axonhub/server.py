@@ -22,6 +22,7 @@ from aiohttp import web
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, OtlpConfig
+from axonhub.dashboard.app import add_dashboard
 from axonhub.drain import DRAIN, Drain
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS
@@ -213,7 +214,7 @@ def make_app(
     app[DRAIN] = drain
     app.on_shutdown.append(drain.shutdown)
     app.on_response_prepare.append(_remember_prepared)
-    app[PUBLIC_PATHS] = add_routes(app)
+    app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))

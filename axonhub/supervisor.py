@@ -3,9 +3,10 @@
 Each worker is `axonhub serve` itself, started with `AXONHUB_WORKER=i`: it binds the port with
 SO_REUSEPORT (the kernel spreads new connections over the workers) or, where the platform has no
 SO_REUSEPORT, serves one listening socket the supervisor opened and passed down
-(`AXONHUB_LISTEN_FD`); it writes its own trace file (`trace.w{i}.jsonl` beside the configured one)
-and counts its metrics into a directory shared by all workers (`PROMETHEUS_MULTIPROC_DIR`), so
-`traces`, `usage` and `/metrics` on any worker see every worker.
+(`AXONHUB_LISTEN_FD`); it appends to the one trace file like the others (whole lines, rotation under
+a lock), so `traces`, `usage` and the dashboard see every worker; and it counts its metrics into a
+directory shared by all workers (`PROMETHEUS_MULTIPROC_DIR`), so `/metrics` on any worker answers
+for all of them.
 
 The supervisor serves nothing. It starts the workers in their own session (a terminal's Ctrl-C
 reaches the supervisor only, which passes one SIGTERM on), restarts a worker that dies (waiting

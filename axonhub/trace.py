@@ -10,7 +10,7 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "time": "2026-05-01T12:00:00.123+00:00",      # request start, UTC, milliseconds
      "request_id": "req_…", "trace_id": "…",
      "trace_source": "claude_code_header" | "claude_code_metadata" | "codex_session"
-                     | "x_trace_id" | "request",
+                     | "x_trace_id" | "request" | "replay",
      "kind": "messages" | "count_tokens" | "models" | "chat_completions" | "responses" | "probe",
      "key": "alice" | null, "project": "demo" | null,
      "client_format": "anthropic" | "openai_chat" | …, "method": "POST", "path": "/v1/messages",
@@ -24,7 +24,11 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "limit": {"scope", "subject", "name", "limit", "used", "reset_at"} | null,   # an AxonHub limit refused
+     "replay_of"?: "req_…",                        # only on an admin replay (its own trace id)
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
+
+A streamed answer's `response_body` is the whole message the stream carried, in the client's
+format, as a non-streaming request would have got it.
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
 are counted apart. `overhead_ms` is `total_ms - upstream_ms`. Free-text fields (models, path,
@@ -33,17 +37,18 @@ every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHu
 
 Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never
 raises; a dedicated thread applies the body policy, redacts, serialises, and appends each line with
-one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave);
-rotation keeps `path.1 … path.N`; a file moved or deleted by a log rotator is reopened before the
-next line; an unwritable path or a full disk is logged (rate-limited) and the lost records are
-counted in `TraceWriter.dropped`.
+one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave, also between the
+processes of `serve --workers`, which all append to the one file); rotation keeps `path.1 … path.N`
+and happens under a lock (`flock` on the log's directory), one process at a time; a file moved or
+deleted by a log rotator is reopened before the next line; an unwritable path or a full disk is
+logged (rate-limited) and the lost records are counted in `TraceWriter.dropped`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
+import fcntl
 import json
 import os
 import queue
@@ -270,8 +275,11 @@ class _AppendFile:
     def append(self, line: bytes) -> None:
         """Write one line whole; raises OSError when it could not."""
         self.ensure_current()
-        if self.max_bytes and self._size() + len(line) > self.max_bytes and self._size() > 0:
-            self._rotate()
+        if self._full(line):
+            with self._rotation_lock():
+                self.ensure_current()  # another process may have rotated the file meanwhile
+                if self._full(line):
+                    self._rotate()
         data = b"\n" + line if self.torn else line
         self._write_all(data)
         self.torn = False
@@ -299,6 +307,22 @@ class _AppendFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.torn = False
+
+    def _full(self, line: bytes) -> bool:
+        return bool(self.max_bytes) and self._size() + len(line) > self.max_bytes and self._size() > 0
+
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        """Several processes (`serve --workers`) append to one file: one of them rotates it at a time.
+
+        The lock is taken on the log's directory, so no lock file is left beside the log.
+        """
+        lock = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
     def _size(self) -> int:
         assert self.fd is not None
@@ -489,43 +513,11 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     return record
 
 
-def worker_trace_path(path: Path, worker: int) -> Path:
-    """`axonhub-trace.jsonl` → `axonhub-trace.w2.jsonl`: the file worker 2 of `serve --workers` writes."""
-    return path.with_name(f"{path.stem}.w{worker}{path.suffix}")
-
-
-def trace_sources(path: Path) -> list[Path]:
-    """The configured log and every worker's log beside it (one writer each; any number of workers)."""
-    worker_file = re.compile(re.escape(path.stem) + r"\.w(\d+)" + re.escape(path.suffix) + r"(?:\.\d+)?")
-    workers: set[int] = set()
-    if path.parent.is_dir():
-        for candidate in path.parent.iterdir():
-            match = worker_file.fullmatch(candidate.name)
-            if match:
-                workers.add(int(match.group(1)))
-    return [path, *(worker_trace_path(path, w) for w in sorted(workers))]
-
-
-def all_trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
-    """The files of the log and of its workers' logs."""
-    return [f for source in trace_sources(path) for f in trace_files(source, include_rotated=include_rotated)]
-
-
-def _time_key(record: Mapping[str, Any]) -> str:
-    return str(record.get("time") or "")
-
-
 def iter_records(
     path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
 ) -> Iterator[dict[str, Any]]:
-    """Every record of the log and its workers' logs; damaged lines are skipped and counted in `stats`.
-
-    Each file is read oldest first; several writers' files are merged by request time.
-    """
-    stats = stats if stats is not None else ReadStats()
-    sources = trace_sources(Path(path))
-    streams = [read_files(trace_files(source, include_rotated=include_rotated), stats) for source in sources]
-    return streams[0] if len(streams) == 1 else heapq.merge(*streams, key=_time_key)
+    """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
+    return read_files(trace_files(Path(path), include_rotated=include_rotated), stats)
 
 
 def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
@@ -611,23 +603,3 @@ class TraceFollower:
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
-
-
-class MergedFollower:
-    """`tail -F` over the log and its workers' logs; a worker's log that appears later is followed too."""
-
-    def __init__(self, path: Path, stats: ReadStats, *, at_end: bool) -> None:
-        self.path = path
-        self.stats = stats
-        self.followers = {source: TraceFollower(source, stats, at_end=at_end) for source in trace_sources(path)}
-
-    def poll(self) -> list[dict[str, Any]]:
-        for source in trace_sources(self.path):
-            if source not in self.followers:
-                self.followers[source] = TraceFollower(source, self.stats, at_end=False)
-        records = [record for follower in self.followers.values() for record in follower.poll()]
-        return sorted(records, key=_time_key) if len(self.followers) > 1 else records
-
-    def close(self) -> None:
-        for follower in self.followers.values():
-            follower.close()

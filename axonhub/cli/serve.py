@@ -56,7 +56,7 @@ from axonhub.config import Config
     envvar="AXONHUB_WORKERS",
     show_default=True,
     show_envvar=True,
-    help="Processes serving the one port (SO_REUSEPORT), each with its own trace file. "
+    help="Processes serving the one port (SO_REUSEPORT), all writing the one trace log. "
     "They share limits only with server.state: redis; with memory state each enforces them alone.",
 )
 def serve(
@@ -74,6 +74,7 @@ def serve(
     log = structlog.get_logger("axonhub")
     worker = os.environ.get("AXONHUB_WORKER")
     if workers > 1 and not worker:
+        _announce_dashboard(config, log)  # the admin token exists before any worker reads it
         command = [sys.executable, "-m", "axonhub", "serve", "--config", str(config_path), "--host", server.host]
         command += [
             "--port",
@@ -87,7 +88,6 @@ def serve(
         ]
         raise SystemExit(_supervise(command, config, workers, log))
     if worker:
-        config = _as_worker(config, int(worker))
         structlog.contextvars.bind_contextvars(worker=int(worker))
     for warning in config.warnings:
         log.warning("config warning", detail=warning)
@@ -114,6 +114,8 @@ def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log
             state=server.state.backend,
             event_loop=type(loop).__module__.split(".")[0],
         )
+        if not worker:
+            _announce_dashboard(config, log)  # under --workers the supervisor does, once
 
     async def main() -> None:
         await serve_app(make_app(config, redactor=redactor), listen, server.client_timeouts, on_ready=ready)
@@ -121,14 +123,6 @@ def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log
     with asyncio.Runner(loop_factory=lambda: loop) as runner:
         runner.run(main())
     log.info("axonhub stopped")
-
-
-def _as_worker(config: Config, index: int) -> Config:
-    """A worker's config: its own trace file beside the configured one."""
-    from axonhub.trace import worker_trace_path
-
-    trace = dataclasses.replace(config.server.trace, path=worker_trace_path(config.server.trace.path, index))
-    return dataclasses.replace(config, server=dataclasses.replace(config.server, trace=trace))
 
 
 def _supervise(command: list[str], config: Config, workers: int, log: Any) -> int:
@@ -154,6 +148,31 @@ def _supervise(command: list[str], config: Config, workers: int, log: Any) -> in
     code = Supervisor(command, workers, dict(os.environ), server.shutdown_grace, listen_fd).run()
     log.info("axonhub stopped")
     return code
+
+
+def _announce_dashboard(config: Config, log: Any) -> None:
+    """The dashboard's address and a one-time login link (the admin token itself is never printed)."""
+    from axonhub.cli.dashboard import gateway_url
+    from axonhub.dashboard.access import load_or_create_token, login_url
+
+    settings = config.server.dashboard
+    if not settings.enabled:
+        return
+    if not config.server.trace.enabled:
+        log.warning("dashboard off: it shows the trace log, and server.trace.enabled is false")
+        return
+    try:
+        token = load_or_create_token(settings.token_file)
+    except OSError as exc:
+        raise fail(f"cannot read or create the admin token file {settings.token_file}: {exc}") from None
+    base = gateway_url(config, None)
+    log.info(
+        "dashboard",
+        url=f"{base}/dashboard/",
+        login=login_url(base, token),
+        login_valid="15 minutes, once; `axonhub dashboard` prints a new link",
+        remote=settings.allow_remote,
+    )
 
 
 def _new_loop(choice: str) -> asyncio.AbstractEventLoop:

@@ -19,16 +19,7 @@ import click
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
 from axonhub.config import Price, load_config
 from axonhub.errors import ConfigError
-from axonhub.trace import (
-    MergedFollower,
-    ReadStats,
-    all_trace_files,
-    is_error,
-    iter_records,
-    read_files,
-    trace_files,
-    trace_sources,
-)
+from axonhub.trace import ReadStats, TraceFollower, is_error, read_files, trace_files
 from axonhub.trace_stats import (
     GROUP_FIELDS,
     Totals,
@@ -38,6 +29,7 @@ from axonhub.trace_stats import (
     records_of_trace,
     since_filter,
     usage_of,
+    without_replays,
 )
 
 FOLLOW_POLL_S = 0.25
@@ -97,11 +89,11 @@ def pricing_for(config_path: Path, trace_file: Path | None) -> Mapping[str, Pric
         return {}
 
 
-def existing_records(path: Path, stats: ReadStats) -> Iterator[Record]:
-    """The records of the log and of its workers' logs (`serve --workers`), merged by time."""
-    if not all_trace_files(path):
+def existing_files(path: Path) -> list[Path]:
+    files = trace_files(path)
+    if not files:
         raise fail(f"no trace log at {path} (is `server.trace.enabled` on, and has the server served a request?)")
-    return iter_records(path, stats=stats)
+    return files
 
 
 def report_damaged(stats: ReadStats) -> None:
@@ -238,15 +230,12 @@ def tail(
     keep = record_filter(key, trace, errors)
     stats = ReadStats()
     if not follow:
-        emit(deque(filter(keep, existing_records(path, stats)), maxlen=count), as_json)
+        emit(deque(filter(keep, read_files(existing_files(path), stats)), maxlen=count), as_json)
         report_damaged(stats)
         return
-    follower = MergedFollower(path, stats, at_end=False)
-    rotated = [[p for p in trace_files(source) if p != source] for source in trace_sources(path)]
-    history = sorted(
-        [*(r for files in rotated for r in read_files(files, stats)), *follower.poll()],
-        key=lambda r: str(r.get("time") or ""),
-    )
+    follower = TraceFollower(path, stats, at_end=False)
+    rotated = [p for p in trace_files(path) if p != path]
+    history = [*read_files(rotated, stats), *follower.poll()]
     emit(deque(filter(keep, history), maxlen=count), as_json)
     report_damaged(stats)
     try:
@@ -258,7 +247,7 @@ def tail(
         follower.close()
 
 
-def poll_forever(follower: MergedFollower) -> Iterator[list[Record]]:
+def poll_forever(follower: TraceFollower) -> Iterator[list[Record]]:
     reported = follower.stats.damaged
     while True:
         batch = follower.poll()
@@ -284,7 +273,8 @@ def poll_forever(follower: MergedFollower) -> Iterator[list[Record]]:
 def list_traces(since: datetime | None, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """One row per trace (session): first and last seen, requests, tokens, errors."""
     stats = ReadStats()
-    records = since_filter(existing_records(trace_path(config_path, trace_file), stats), since)
+    files = existing_files(trace_path(config_path, trace_file))
+    records = since_filter(without_replays(read_files(files, stats)), since)
     traces = group_totals(records, "trace")
     if as_json:
         echo_json([{"trace_id": t.name, **_without_name(t.as_dict())} for t in traces])
@@ -319,7 +309,7 @@ def trace_row(totals: Totals) -> list[str]:
 def show(trace_id: str, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """The requests of one trace as a timeline; ID may be the unique start of the id."""
     stats = ReadStats()
-    records = existing_records(trace_path(config_path, trace_file), stats)
+    records = read_files(existing_files(trace_path(config_path, trace_file)), stats)
     try:
         full_id, found = records_of_trace(records, trace_id)
     except LookupError as exc:
@@ -380,7 +370,7 @@ def usage(since: datetime | None, by: str, config_path: Path, trace_file: Path |
     path = trace_path(config_path, trace_file)
     pricing = pricing_for(config_path, trace_file)
     stats = ReadStats()
-    records = list(since_filter(existing_records(path, stats), since))
+    records = list(since_filter(without_replays(read_files(existing_files(path), stats)), since))
     rows = group_totals(records, by, pricing)
     total = overall(rows)
     if as_json:

@@ -57,8 +57,8 @@ def test_with_memory_state_the_use_is_summed_from_the_trace_log(tmp_path: Path) 
         record(now - timedelta(seconds=1), status=429, usage=None, limit={"name": "requests_per_minute"}),  # refused
         record(now - timedelta(seconds=1), key="bob"),
     ]
+    (tmp_path / "trace.jsonl.1").write_text(json.dumps(record(now - timedelta(seconds=2))) + "\n")  # rotated
     (tmp_path / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    (tmp_path / "trace.w2.jsonl").write_text(json.dumps(record(now - timedelta(seconds=1))) + "\n")  # a worker's file
     shown = json.loads(show(config, "--json").output)
     assert shown["use_from"] == "summed from the trace log"
     rows = {row["limit"]: row for row in shown["limits"]}

@@ -70,17 +70,31 @@ async def test_two_workers_share_the_port_and_both_serve_and_trace(workers: Gate
     assert len(set(seen.values())) == 2
     await send_messages(workers, 40)
     await workers.stop()
-    per_worker = {n: len((tmp_path / f"trace.w{n}.jsonl").read_text().splitlines()) for n in (1, 2)}
-    assert all(count > 0 for count in per_worker.values()), per_worker
-    assert sum(per_worker.values()) == 40
-    assert not (tmp_path / "trace.jsonl").exists()
+    traced = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    assert len(traced) == 40  # both workers wrote to the one log, every line whole
     config = str(tmp_path / "axonhub.yml")
     usage = cli("usage", "--config", config, "--by", "key", "--json")
     assert usage["total"]["requests"] == 40  # type: ignore[index]
-    tail = CliRunner().invoke(main, ["traces", "tail", "-n", "100", "--json", "--config", config])
-    assert len(tail.output.splitlines()) == 40
-    times = [json.loads(line)["time"] for line in tail.output.splitlines()]
-    assert times == sorted(times)  # the two files merged in time order
+
+
+async def test_two_workers_rotate_the_one_trace_log_without_losing_a_line(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    upstream.default = Reply.json(wire.message())
+    data = base_config(upstream.url, tmp_path / "trace.jsonl")
+    data["server"]["trace"].update(max_bytes=4096, keep=100)
+    served = GatewayProcess(write_config(tmp_path / "axonhub.yml", data), workers=2)
+    await served.start()
+    try:
+        assert sorted(await workers_seen(served)) == [1, 2]
+        await asyncio.gather(*(send_messages(served, 15) for _ in range(4)))
+    finally:
+        await served.stop()
+    files = sorted(tmp_path.glob("trace.jsonl*"))
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    assert len(files) > 5  # it rotated, many times
+    assert len(lines) == 60 and all(json.loads(line)["status"] == 200 for line in lines)
+    assert all(f.stat().st_size <= 4096 for f in files)
 
 
 async def test_metrics_on_any_worker_count_every_worker(workers: GatewayProcess) -> None:
