@@ -87,10 +87,6 @@ class Drain:
             await asyncio.wait(tasks, timeout=CUT_WRITE_S)
         log.info("drained", seconds=round(time.monotonic() - began, 3))
 
-    def on_prepare(self, request: web.Request, response: web.StreamResponse) -> None:
-        """on_response_prepare: remember a response that has started, to end it properly if cut."""
-        request[PREPARED] = response
-
     async def handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         task = asyncio.current_task()
         assert task is not None
@@ -132,10 +128,15 @@ class Drain:
 DRAIN = web.AppKey("drain", Drain)
 
 
+async def remember_prepared(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: remember a response that has started, to end it properly if cut."""
+    request[PREPARED] = response
+
+
 @web.middleware
 async def drain_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Track the handler for the app's Drain (apps built without one pass straight through)."""
-    drain: Drain | None = request.app.get(DRAIN)
+    drain: Drain | None = request.config_dict.get(DRAIN)
     if drain is None:
         return await handler(request)
     return await drain.handle(request, handler)

@@ -23,7 +23,7 @@ from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, OtlpConfig
 from axonhub.dashboard.app import add_dashboard
-from axonhub.drain import DRAIN, Drain
+from axonhub.drain import DRAIN, Drain, remember_prepared
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS
 from axonhub.formats.spec import WireFormat
@@ -213,7 +213,7 @@ def make_app(
     drain = Drain(ERROR_FRAMES, lambda: holder.current.server.shutdown_grace)
     app[DRAIN] = drain
     app.on_shutdown.append(drain.shutdown)
-    app.on_response_prepare.append(_remember_prepared)
+    app.on_response_prepare.append(remember_prepared)
     app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
@@ -228,6 +228,3 @@ def make_app(
         app.cleanup_ctx.append(watch_config)
     return app
 
-
-async def _remember_prepared(request: web.Request, response: web.StreamResponse) -> None:
-    request.app[DRAIN].on_prepare(request, response)

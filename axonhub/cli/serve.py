@@ -105,20 +105,19 @@ def _serve(config: Config, config_path: Path, event_loop: str, worker: bool, log
     listen = Listen(server.host, server.port, reuse_port=worker and inherited is None, sock=inherited)
     loop = _new_loop(event_loop)
 
-    def ready() -> None:
-        log.info(
-            "axonhub listening",
-            url=f"http://{server.host}:{server.port}",
-            config=str(config_path),
-            trace=str(server.trace.path) if server.trace.enabled else None,
-            state=server.state.backend,
-            event_loop=type(loop).__module__.split(".")[0],
-        )
-        if not worker:
-            _announce_dashboard(config, log)  # under --workers the supervisor does, once
+    log.info(
+        "axonhub listening",
+        url=f"http://{server.host}:{server.port}",
+        config=str(config_path),
+        trace=str(server.trace.path) if server.trace.enabled else None,
+        state=server.state.backend,
+        event_loop=type(loop).__module__.split(".")[0],
+    )
+    if not worker:
+        _announce_dashboard(config, log)  # under --workers the supervisor does, once
 
     async def main() -> None:
-        await serve_app(make_app(config, redactor=redactor), listen, server.client_timeouts, on_ready=ready)
+        await serve_app(make_app(config, redactor=redactor), listen, server.client_timeouts)
 
     with asyncio.Runner(loop_factory=lambda: loop) as runner:
         runner.run(main())
