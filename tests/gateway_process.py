@@ -64,13 +64,22 @@ class GatewayProcess:
         return await self.healthy(timeout)
 
     async def healthy(self, timeout: float = 30) -> dict[str, Any]:
+        """/health, once it answers; with --workers, once every worker has answered it."""
         deadline = asyncio.get_running_loop().time() + timeout
+        seen: set[int] = set()
         while asyncio.get_running_loop().time() < deadline:
             assert self.process is not None and self.process.returncode is None, self.log_text()
             try:
-                return await self.get_json("/health")
+                health = await self.get_json("/health")
             except (aiohttp.ClientError, OSError):
                 await asyncio.sleep(0.1)
+                continue
+            if self.workers == 1:
+                return health
+            seen.add(health["worker"]["index"])
+            if len(seen) == self.workers:
+                return health
+            await asyncio.sleep(0.02)
         raise AssertionError(f"axonhub serve did not become healthy:\n{self.log_text()}")
 
     async def get_json(self, path: str) -> dict[str, Any]:
