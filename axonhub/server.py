@@ -227,4 +227,3 @@ def make_app(
     if watch and config.source is not None:
         app.cleanup_ctx.append(watch_config)
     return app
-
