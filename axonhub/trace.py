@@ -19,13 +19,14 @@ The record, version 2 (`null` where a value is unknown or does not apply)::
      "rule_condition": "thinking requested" | null,    # the rule's `when:` as this request met it
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
      "upstream_id": "chatcmpl-…" | null,             # the upstream's own message id
-     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
+     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "started_ms", "queued_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "counted_tokens"?: 1234,                       # count_tokens only: the count, never usage
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "notes"?: ["tools: web_search left out: …"],   # what the gateway left out of the request, and why
+     "limit": {"scope", "subject", "name", "limit", "used", "reset_at"} | null,   # an AxonHub limit refused
      "replay_of"?: "req_…",                        # only on an admin replay (its own trace id)
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
@@ -43,22 +44,25 @@ every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHu
 Writer guarantees: `TraceWriter.write()` never blocks and never raises. It applies the body policy,
 redacts and serialises the record into one line on the spot (a few microseconds: redaction of the
 short free-text fields is memoised, see `axonhub.redact`), and queues the line; a dedicated thread
-(`axonhub.batch_writer`) appends the queued lines in batches, each batch with one `os.write` on an
-`O_APPEND` descriptor, so lines never tear or interleave and the thread wakes once per batch, not
-once per request. Rotation keeps `path.1 … path.N`; a file moved or deleted by a log rotator is
-reopened before the next batch; an unwritable path or a full disk is logged (rate-limited) and the
-lost records are counted in `TraceWriter.dropped`.
+(`axonhub.batch_writer`) appends the queued lines in batches, each batch of whole lines with one
+`os.write` on an `O_APPEND` descriptor, so lines never tear or interleave (also between the
+processes of `serve --workers`, which all append to the one file) and the thread wakes once per
+batch, not once per request. Rotation keeps `path.1 … path.N` and happens under a lock (`flock` on
+the log's directory), one process at a time; a file moved or deleted by a log rotator is reopened
+before the next batch; an unwritable path or a full disk is logged (rate-limited) and the lost
+records are counted in `TraceWriter.dropped`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -321,8 +325,8 @@ class _AppendFile:
         self.torn = False  # the last line was cut short: start the next one on a fresh line
 
     def append_batch(self, lines: list[bytes]) -> tuple[int, OSError | None]:
-        """Write whole lines in order, rotating between two lines when the next would overflow the file,
-        with one write per run of lines; (lines written, the error that stopped the rest or None)."""
+        """Write whole lines in order, one write per run of lines, rotating between two lines when the
+        next would overflow the file; (lines written, the error that stopped the rest or None)."""
         written = 0
         try:
             self.ensure_current()
@@ -333,8 +337,12 @@ class _AppendFile:
                 if self.max_bytes and size + run_bytes + len(line) > self.max_bytes and size + run_bytes > 0:
                     self._write_run(run)
                     written += len(run)
-                    self._rotate()
-                    size, run, run_bytes = 0, [], 0
+                    run, run_bytes = [], 0
+                    with self._rotation_lock():
+                        self.ensure_current()  # another process may have rotated the file meanwhile
+                        if self._full(line):
+                            self._rotate()
+                    size = self._size()
                 run.append(line)
                 run_bytes += len(line)
             self._write_run(run)
@@ -366,6 +374,22 @@ class _AppendFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.torn = False
+
+    def _full(self, line: bytes) -> bool:
+        return bool(self.max_bytes) and self._size() + len(line) > self.max_bytes and self._size() > 0
+
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        """Several processes (`serve --workers`) append to one file: one of them rotates it at a time.
+
+        The lock is taken on the log's directory, so no lock file is left beside the log.
+        """
+        lock = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
     def _size(self) -> int:
         assert self.fd is not None
