@@ -326,27 +326,31 @@ class _AppendFile:
 
     def append_batch(self, lines: list[bytes]) -> tuple[int, OSError | None]:
         """Write whole lines in order, one write per run of lines, rotating between two lines when the
-        next would overflow the file; (lines written, the error that stopped the rest or None)."""
+        next would overflow the file; (lines written, the error that stopped the rest or None).
+
+        With rotation on, the batch is written under the rotation lock: the processes of `serve
+        --workers` append to the one file, and a batch checked against the size another process is
+        growing at the same moment would overflow it by a whole batch."""
         written = 0
         try:
-            self.ensure_current()
-            size = self._size()
-            run: list[bytes] = []
-            run_bytes = 0
-            for line in lines:
-                if self.max_bytes and size + run_bytes + len(line) > self.max_bytes and size + run_bytes > 0:
-                    self._write_run(run)
-                    written += len(run)
-                    run, run_bytes = [], 0
-                    with self._rotation_lock():
-                        self.ensure_current()  # another process may have rotated the file meanwhile
-                        if self._full(line):
-                            self._rotate()
-                    size = self._size()
-                run.append(line)
-                run_bytes += len(line)
-            self._write_run(run)
-            written += len(run)
+            if self.max_bytes:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock is taken on it
+            with self._rotation_lock() if self.max_bytes else contextlib.nullcontext():
+                self.ensure_current()
+                size = self._size()
+                run: list[bytes] = []
+                run_bytes = 0
+                for line in lines:
+                    if self.max_bytes and size + run_bytes + len(line) > self.max_bytes and size + run_bytes > 0:
+                        self._write_run(run)
+                        written += len(run)
+                        run, run_bytes = [], 0
+                        self._rotate()
+                        size = self._size()
+                    run.append(line)
+                    run_bytes += len(line)
+                self._write_run(run)
+                written += len(run)
         except OSError as exc:
             return written, exc
         return written, None
@@ -374,9 +378,6 @@ class _AppendFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.torn = False
-
-    def _full(self, line: bytes) -> bool:
-        return bool(self.max_bytes) and self._size() + len(line) > self.max_bytes and self._size() > 0
 
     @contextlib.contextmanager
     def _rotation_lock(self) -> Iterator[None]:

@@ -121,14 +121,40 @@ def pin(pid: int, cpus: set[int]) -> None:
             os.sched_setaffinity(int(task.name), cpus)
 
 
+def _tree(pid: int) -> list[int]:
+    """`pid` and its children (the workers of `serve --workers`)."""
+    children = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    children.append(int(proc.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return [pid, *children]
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a whole process, all its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+    """User + system CPU time of a process and its children, all their threads."""
+    total = 0
+    for one in _tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICK
 
 
 def rss_mb(pid: int) -> float:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE / 1e6
+    """Resident memory of a process and its children."""
+    total = 0
+    for one in _tree(pid):
+        try:
+            total += int(Path(f"/proc/{one}/statm").read_text().split()[1])
+        except OSError:
+            continue
+    return total * PAGE / 1e6
 
 
 def pid_listening_on(port: int) -> int | None:
@@ -183,6 +209,7 @@ class Processes:
     root: Path = ROOT  # the checkout whose `axonhub serve` runs
     slow_words: int = 50  # chunks of a slow stream (one every 100 ms)
     dashboard: bool = True  # the shipped default; its index of the trace grows with the trace
+    workers: int = 1  # `serve --workers N`
     mock: subprocess.Popen[bytes] | None = None
     gateway: subprocess.Popen[bytes] | None = None
 
@@ -248,6 +275,7 @@ class Processes:
                 str(self.workdir / "axonhub.yml"),
                 "--log-format",
                 "json",
+                *(("--workers", str(self.workers)) if self.workers > 1 else ()),
             ],
             self.cpus_gateway,
             env={**os.environ, "BENCH_KEY": "sk-bench-upstream-key"},
@@ -773,7 +801,8 @@ async def main_async(args: argparse.Namespace) -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) >= 2:
-        load_cpus, gateway_cpus = {cpus[0]}, {cpus[1]}
+        # `--workers N` gets every core (sharing the first with the load generator and the mock)
+        load_cpus, gateway_cpus = {cpus[0]}, set(cpus[1:]) if args.workers == 1 else set(cpus)
         os.sched_setaffinity(0, load_cpus)
     else:
         load_cpus = gateway_cpus = set(cpus)
@@ -788,6 +817,7 @@ async def main_async(args: argparse.Namespace) -> int:
         root=args.gateway_root or ROOT,
         slow_words=5 if args.smoke else 50,
         dashboard=not args.no_dashboard,
+        workers=args.workers,
     )
 
     def say(text: str) -> None:
@@ -891,6 +921,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-dashboard", action="store_true", help="turn the dashboard off (its in-memory index grows with the trace)"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="run `serve --workers N` on every core (the first shared with the load generator)",
     )
     parser.add_argument("--mock-port", type=int, help="fix the mock upstream's port (for a peer's config)")
     parser.add_argument("--peer", help="base URL of another gateway to measure side by side (loopback)")
