@@ -33,6 +33,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from axonhub.trace import TraceWriter
+from axonhub.trace_record import TraceRecord
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 MAX_VALUES: Final = 100
@@ -138,7 +139,7 @@ class Metrics:
         )
         self._followed: list[_Followed] = []
 
-    def observe(self, record: Mapping[str, Any]) -> None:
+    def observe(self, record: TraceRecord) -> None:
         """Count one finished exchange from its trace record (`trace.py` documents the shape)."""
         kind = record.get("kind")
         kind_label = kind if kind in KINDS else OTHER
