@@ -46,10 +46,14 @@ class RedactFields:
         redaction = self.redactor.snapshot()
         for name, value in event_dict.items():  # values are replaced in place: the keys stay as they are
             kind = type(value)
-            if kind in _PLAIN or value is None or isinstance(value, bool | int | float):
+            if kind in _PLAIN or value is None or name in _OURS:
                 continue
-            if name in _NEVER_SECRET and kind is str and len(value) < TEXT_LIMIT // 4:
-                event_dict[name] = redaction.text(value)  # a name never holds a credential
+            if kind is str:
+                if name in _NEVER_SECRET and len(value) < TEXT_LIMIT // 4:
+                    if len(value) >= MIN_SECRET_LENGTH:  # shorter: too short to hold a secret
+                        event_dict[name] = redaction.text(value)  # a name never holds a credential
+                    continue
+            elif isinstance(value, bool | int | float):
                 continue
             if name != "event" and is_credential_name(name):
                 event_dict[name] = REDACTED
@@ -67,7 +71,10 @@ class RedactFields:
 
 _PLAIN: Final = frozenset({bool, int, float})  # never hidden, checked by exact type first (the common case)
 # Fields of the request line whose names are not credential names: only their text needs redacting.
-_NEVER_SECRET: Final = frozenset({"event", "method", "path", "model", "resolved", "channel", "request_id", "timestamp"})
+_NEVER_SECRET: Final = frozenset({"event", "method", "path", "model", "resolved", "channel", "request_id"})
+# Fields the processors write themselves (TimeStamper, add_log_level): nothing to hide, and a timestamp,
+# new on every line, would only fill the redaction memo.
+_OURS: Final = frozenset({"timestamp", "level"})
 
 
 # The request line's fields: a terminal shows them as one short text, the JSON log as fields.

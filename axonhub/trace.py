@@ -245,8 +245,13 @@ def capped_fields(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONL
     and capped at `caps.TEXT_LIMIT`; the bodies are left to the body policy."""
     out: dict[str, Any] = {}
     for name, value in record.items():
-        out[name] = value if name in _BODIES else _capped(value, redaction)
+        out[name] = value if name in _AS_IS else _capped(value, redaction)
     return out
+
+
+# The bodies (the body policy's), and the time the gateway wrote itself (new on every record: it would
+# only fill the redaction memo).
+_AS_IS: Final = frozenset({"request_body", "response_body", "time"})
 
 
 def _capped(value: Any, redaction: Redaction) -> Any:

@@ -53,10 +53,20 @@ class TransformPlan:
     headers: Mapping[str, str]
     ping_interval: float
     witness: AnswerWitness | None = None  # keeps the answer the client receives, when it is to be remembered
+    _renamed: dict[str, ir.Request] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def renamed(self, model: str) -> ir.Request:
+        """The request as sent to a channel's model (made once per model: sending and reading the answer
+        both need it)."""
+        request = self._renamed.get(model)
+        if request is None:
+            request = self.request if model == self.request.model else dataclasses.replace(self.request, model=model)
+            self._renamed[model] = request
+        return request
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         channel, model = candidate.channel, candidate.upstream_model
-        body = self.upstream.codec.render_request(dataclasses.replace(self.request, model=model), channel)
+        body = self.upstream.codec.render_request(self.renamed(model), channel)
         dialect, stream = self.upstream.dialect, self.request.stream
         return UpstreamCall(
             url=dialect.url(channel, self.upstream.generate, model, stream),
@@ -92,7 +102,7 @@ class TransformPlan:
         upstream = answer.response
         try:
             name = candidate.channel.name
-            upstream_request = dataclasses.replace(self.request, model=candidate.upstream_model)
+            upstream_request = self.renamed(candidate.upstream_model)
             if answer.payload is not None:  # a whole JSON answer, read and checked by dispatch
                 yield response_events(self.upstream.codec.parse_response(answer.payload, upstream_request))
                 return
