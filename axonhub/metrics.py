@@ -25,13 +25,15 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from axonhub.formats.registry import FORMATS
 from axonhub.trace import TraceWriter
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 MAX_VALUES: Final = 100
 OTHER: Final = "other"
 NONE: Final = "none"
-KINDS: Final = frozenset({"messages", "count_tokens", "models", "chat_completions", "responses", "probe"})
+# Every kind an exchange can have: each format's endpoints, the model lists and Claude Code's probes.
+KINDS: Final = frozenset({"models", "probe"} | {e.kind for fmt in FORMATS.values() for e in fmt.endpoints})
 TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)

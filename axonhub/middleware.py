@@ -2,7 +2,8 @@
 
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
-    auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer`
+    auth     the AxonHub key, where the request's format puts it (`x-api-key`, `x-goog-api-key`,
+             `?key=`) or as `Authorization: Bearer`
 
 Context sits outside errors so that the trace and the log line see the status the client got.
 Everything else (remap, transform, dispatch) is the pipeline's, because a middleware cannot
@@ -30,7 +31,8 @@ from axonhub.errors import (
     internal_error,
 )
 from axonhub.exchange import Exchange, new_request_id
-from axonhub.formats.registry import format_of_request
+from axonhub.formats.registry import FORMATS, format_of_request
+from axonhub.formats.spec import Format
 
 log = structlog.get_logger("axonhub.request")
 
@@ -129,22 +131,33 @@ def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None
     return response
 
 
-def auth_key(request: web.Request) -> str | None:
-    """The presented AxonHub key: `x-api-key`, else `Authorization: Bearer …`."""
-    key = request.headers.get("x-api-key")
-    if key:
-        return key.strip()
+def auth_key(request: web.Request, fmt: Format) -> str | None:
+    """The presented AxonHub key: in one of the format's key headers, else `Authorization: Bearer …`,
+    else in one of its key query parameters."""
+    for name in fmt.key_headers:
+        key = request.headers.get(name, "").strip()
+        if key:
+            return key
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         return token.strip()
+    for name in fmt.key_params:
+        key = request.query.get(name, "").strip()
+        if key:
+            return key
     return None
 
 
-def authenticate(config: Config, presented: str | None) -> Key:
+def key_ways(fmt: Format) -> str:
+    """Where a client of `fmt` may put its key, as a user reads it."""
+    ways = [f"`{h}`" for h in fmt.key_headers] + [f"`?{p}=`" for p in fmt.key_params]
+    return ", ".join(ways) + " or `Authorization: Bearer`" if ways else "`Authorization: Bearer`"
+
+
+def authenticate(config: Config, presented: str | None, ways: str = "`x-api-key` or `Authorization: Bearer`") -> Key:
     if not presented:
         raise AuthenticationFailed(
-            "missing API key: send your AxonHub key as `x-api-key` or `Authorization: Bearer` "
-            "(create one with `axonhub keys create NAME`)"
+            f"missing API key: send your AxonHub key as {ways} (create one with `axonhub keys create NAME`)"
         )
     digest = hash_secret(presented)
     # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
@@ -163,7 +176,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if resource is None or resource.canonical in request.app[PUBLIC_PATHS]:
         return await handler(request)
     exchange: Exchange = request[EXCHANGE]
-    exchange.key = authenticate(exchange.config, auth_key(request))
+    fmt = FORMATS[exchange.client_format]
+    exchange.key = authenticate(exchange.config, auth_key(request, fmt), key_ways(fmt))
     return await handler(request)
 
 

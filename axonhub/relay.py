@@ -6,8 +6,10 @@ survive byte for byte. Streams are relayed as they arrive, whole events at a tim
 event the upstream has not finished are held back, so a cut never leaves half an event in front of
 the error frame), while the format's side reader picks usage and the stop reason for the trace. A
 stream that ends after its finish but without its terminator gets the terminator; one that ends
-before its finish, or is cut, ends with the format's error frame. Everything that differs between
-formats comes from the format's `Dialect`; this module is the same for all of them.
+before its finish, or is cut, ends with the format's error frame. A client that asked for another
+framing than SSE (a JSON array) gets the same events re-framed, one element per event. Everything
+that differs between formats comes from the format's `Dialect`; this module is the same for all of
+them.
 """
 
 from __future__ import annotations
@@ -23,20 +25,16 @@ from aiohttp import web
 
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
-from axonhub.formats.spec import Dialect, Format, StreamReader
+from axonhub.formats.spec import Dialect, Format, Framing, SSEFrame, StreamReader
+from axonhub.framing import StreamWriter, stream_writer
 from axonhub.profiles import Candidate
+from axonhub.sse import SSEDecoder
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
 if TYPE_CHECKING:
     from axonhub.pipeline import Inbound, Plan
-
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +73,7 @@ class RelayPlan:
         if answer.is_stream != self.inbound.stream:
             return await self.fallback().respond(request, exchange, candidate, answer)
         if answer.is_stream:
-            return await relay_stream(request, exchange, answer.response, self.format.dialect)
+            return await relay_stream(request, exchange, answer.response, self.format.dialect, self.inbound.framing)
         return relay_json(exchange, answer, self.format.dialect)
 
 
@@ -96,21 +94,32 @@ def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Resp
 
 
 async def relay_stream(
-    request: web.Request, exchange: Exchange, upstream: aiohttp.ClientResponse, dialect: Dialect
+    request: web.Request,
+    exchange: Exchange,
+    upstream: aiohttp.ClientResponse,
+    dialect: Dialect,
+    framing: Framing = Framing.SSE,
 ) -> web.StreamResponse:
     """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame."""
+    writer = stream_writer(framing, dialect.keepalive)
     response = web.StreamResponse(
-        status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+        status=upstream.status, headers={**writer.headers, **forwarded_headers(upstream), **exchange.id_headers()}
     )
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
+    reframe = SSEDecoder() if framing is not Framing.SSE else None
     failure: UpstreamError | None = None
     held = b""  # the start of an event the upstream has not finished yet
     try:
         async for chunk in upstream.content.iter_any():
             exchange.mark_first_byte()
             reader.feed(chunk)
+            if reframe is not None:
+                out = writer.frames((event.event, event.data) for event in reframe.feed(chunk))
+                if out:
+                    await response.write(out)
+                continue
             data = held + chunk if held else chunk
             end = event_boundary(data)
             held = data[end:]
@@ -127,29 +136,40 @@ async def relay_stream(
             reader.stop_reason,
             reader.upstream_id,
         )
-    await response.write(_ending(exchange, reader, dialect, failure, held))
+    keep_tail, frames = _ending(exchange, reader, dialect, failure)
+    await response.write(_tail(writer, reframe, held if keep_tail else b"", keep_tail) + writer.frames(frames))
+    await response.write(writer.close())
     await response.write_eof()
     return response
 
 
+def _tail(writer: StreamWriter, reframe: SSEDecoder | None, held: bytes, keep: bool) -> bytes:
+    """The last event of the upstream's stream when it lacked its blank line, if it goes out at all."""
+    if reframe is not None:
+        return writer.frames((event.event, event.data) for event in reframe.finish()) if keep else b""
+    return held + b"\n\n" if held else b""
+
+
 def _ending(
-    exchange: Exchange, reader: StreamReader, dialect: Dialect, failure: UpstreamError | None, held: bytes
-) -> bytes:
-    """What the client still needs once the upstream is done: nothing after the upstream's own error
-    event; the error frame after a cut or an unfinished stream; else the last event and terminator."""
+    exchange: Exchange, reader: StreamReader, dialect: Dialect, failure: UpstreamError | None
+) -> tuple[bool, list[SSEFrame]]:
+    """What the client still needs once the upstream is done: whether the upstream's unterminated last
+    event goes out, and the frames that end the stream. Nothing after the upstream's own error event;
+    the error frame after a cut or an unfinished stream; else the terminator."""
     if reader.error is not None:  # relayed as the upstream sent it, in the client's own format
         kind, message = reader.error
         exchange.fail(GatewayError(f"[{exchange.channel}] {message}", kind=kind))
-        return held + b"\n\n" if held and failure is None else b""  # the error event itself, unterminated
+        return failure is None, []  # the error event itself, unterminated
     if failure is None and not (reader.terminated or reader.stop_reason is not None):
         failure = UpstreamError(
             f"[{exchange.channel}] the upstream stream ended before its answer was complete", kind=ErrorKind.SERVER
         )
     if failure is not None:
         exchange.fail(failure)
-        return dialect.error_frame(failure.kind, failure.message)
-    last = held + b"\n\n" if held else b""
-    return last if reader.terminated else last + dialect.terminator
+        return False, [dialect.error_frame(failure.kind, failure.message)]
+    if reader.terminated or dialect.terminator is None:
+        return True, []
+    return True, [dialect.terminator]
 
 
 def event_boundary(data: bytes) -> int:

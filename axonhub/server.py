@@ -17,18 +17,15 @@ from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
 from axonhub.config import Config
 from axonhub.exchange import Exchange
-from axonhub.formats.registry import FORMATS
-from axonhub.formats.spec import WireFormat
+from axonhub.formats.registry import FORMATS, UNCLAIMED
 from axonhub.metrics import METRICS, Metrics, metrics_handler
 from axonhub.middleware import MIDDLEWARES
-from axonhub.models import anthropic_list, openai_list, reachable_models
+from axonhub.models import reachable_models
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
 from axonhub.upstream.dispatch import ChannelHealth
 
-# Where the model list is served: under every base URL a client may be given.
-MODEL_LIST_PREFIXES = ("", "/anthropic", "/openai")
 # Claude Code's side traffic (reachability probes, telemetry), under its base URLs.
 PROBE_PREFIXES = ("", "/anthropic")
 
@@ -59,13 +56,14 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """In the request's own format (the /anthropic prefix, or `anthropic-version`/`x-api-key` on the
-    bare path: Anthropic's shape; OpenAI's otherwise), the same rule its errors follow."""
+    """In the request's own format, the same rule its errors follow (a format's prefix; on the shared
+    /v1/models, Anthropic's shape for `anthropic-version`/`x-api-key`, OpenAI's otherwise)."""
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = exchange.client_format is WireFormat.ANTHROPIC
-    body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
+    listing = FORMATS[exchange.client_format].models or FORMATS[UNCLAIMED].models
+    assert listing is not None, "the unclaimed format lists models"
+    body: dict[str, Any] = listing.render(models, request.query)
     return web.json_response(body)
 
 
@@ -82,8 +80,9 @@ def add_routes(app: web.Application) -> frozenset[str]:
             serve = pipeline.handler(fmt, endpoint)
             for path in endpoint.paths:
                 app.router.add_post(path, serve)
-    for prefix in MODEL_LIST_PREFIXES:
-        app.router.add_get(f"{prefix}/v1/models", list_models)
+    # Under every base URL a client may be given; a path shared by formats is registered once.
+    for path in dict.fromkeys(p for fmt in FORMATS.values() if fmt.models for p in fmt.models.paths):
+        app.router.add_get(path, list_models)
     for prefix in PROBE_PREFIXES:
         for path in (f"{prefix}/", f"{prefix}/api/hello"):
             app.router.add_get(path, quiet_probe)

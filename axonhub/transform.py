@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -26,10 +26,10 @@ from axonhub import ir
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
-from axonhub.formats.spec import Format, StreamEncoder
+from axonhub.formats.spec import Format, Framing, StreamEncoder
+from axonhub.framing import StreamWriter, stream_writer
 from axonhub.profiles import Candidate
-from axonhub.relay import SSE_HEADERS
-from axonhub.sse import SSEDecoder, encode_event
+from axonhub.sse import SSEDecoder
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -42,7 +42,8 @@ class TransformPlan:
     """Serve a request of format `client` on a channel of format `upstream` through the IR.
 
     `request` is the client's request in the IR (its model is the name the client asked for); each
-    channel gets it renamed to the channel's model and rendered by the channel's codec.
+    channel gets it renamed to the channel's model and rendered by the channel's codec. A streamed
+    answer reaches the client in its `framing`.
     """
 
     client: Format
@@ -50,6 +51,7 @@ class TransformPlan:
     request: ir.Request
     headers: Mapping[str, str]
     ping_interval: float
+    framing: Framing = Framing.SSE
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         channel, model = candidate.channel, candidate.upstream_model
@@ -116,13 +118,14 @@ class TransformPlan:
         upstream: aiohttp.ClientResponse,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.StreamResponse:
-        headers = {**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+        writer = stream_writer(self.framing, self.client.dialect.keepalive)
+        headers = {**writer.headers, **forwarded_headers(upstream), **exchange.id_headers()}
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.codec.stream_encoder(self.request)
         try:
-            await self._pump(response, exchange, encoder, batches)
+            await self._pump(response, exchange, encoder, writer, batches)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -130,7 +133,8 @@ class TransformPlan:
             failure = internal_error(exchange.request_id, exc)
             exchange.fail(failure, "internal")
             message = failure.client_message(exchange.config.server.operator_hints_enabled)
-            await response.write(_encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+            await response.write(writer.frames(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+        await response.write(writer.close())
         await response.write_eof()
         return response
 
@@ -139,10 +143,10 @@ class TransformPlan:
         response: web.StreamResponse,
         exchange: Exchange,
         encoder: StreamEncoder,
+        writer: StreamWriter,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> None:
         """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
-        keepalive = self.client.dialect.keepalive
         started = False
         written = time.monotonic()
         async with aclosing(batches):
@@ -153,18 +157,18 @@ class TransformPlan:
                     frames += encoder.feed(event)
                 if frames:
                     started = True
-                    await response.write(_encode(frames))
+                    await response.write(writer.frames(frames))
                     written = time.monotonic()
                 elif batch is None or time.monotonic() - written >= self.ping_interval:
                     # Quiet: no bytes, or only upstream keep-alive comments, for a ping interval.
                     # Open the message first, so the keep-alive is a valid event after it.
                     opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
-                    await response.write(_encode(opening) + keepalive)
+                    await response.write(writer.frames(opening) + writer.keepalive())
                     written = time.monotonic()
         closing = encoder.finish()
         if closing:
-            await response.write(_encode(closing))
+            await response.write(writer.frames(closing))
 
     async def _whole(
         self,
@@ -203,10 +207,6 @@ async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[b
         if not chunk:
             return
         yield chunk
-
-
-def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
-    return b"".join(encode_event(name, data) for name, data in frames)
 
 
 def _observe(exchange: Exchange, event: ir.StreamEvent, client: Format) -> None:

@@ -17,7 +17,7 @@ from axonhub import ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.anthropic import errors
 from axonhub.formats.anthropic.response import usage_from
-from axonhub.formats.spec import Dialect, Summary
+from axonhub.formats.spec import Dialect, SSEFrame, Summary
 from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_event
 
@@ -101,8 +101,8 @@ def summary(message: Mapping[str, Any]) -> Summary:
     )
 
 
-def error_frame(kind: ErrorKind, message: str) -> bytes:
-    return encode_event("error", errors.error_event(kind, message))
+def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
+    return ("error", errors.error_event(kind, message))
 
 
 DIALECT = Dialect(
@@ -112,6 +112,6 @@ DIALECT = Dialect(
     stream_reader=StreamReader,
     summary=summary,
     error_frame=error_frame,
-    terminator=encode_event("message_stop", {"type": "message_stop"}),
+    terminator=("message_stop", {"type": "message_stop"}),
     keepalive=encode_event("ping", {"type": "ping"}),
 )
