@@ -46,6 +46,7 @@ class WireFormat(StrEnum):
 
     ANTHROPIC = "anthropic"
     OPENAI_CHAT = "openai_chat"
+    GEMINI = "gemini"
 
 
 # (SSE event name or None, payload) as `axonhub.sse.encode_event` writes it
