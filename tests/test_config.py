@@ -145,9 +145,9 @@ def test_every_served_channel_type_has_a_codec() -> None:
 
 def test_a_channel_of_a_type_not_served_yet_loads_but_stays_unavailable(tmp_path: Path) -> None:
     config = valid()
-    config["channels"][0]["type"] = "gemini"
+    config["channels"][0]["type"] = "openai_responses"
     config["channels"][0].pop("quirks", None)
     path = tmp_path / "c.yml"
     path.write_text(yaml.safe_dump(config))
     loaded = load_config(path, env={"DS_KEY": "sk-ds"})
-    assert loaded.warnings == ("channel 'ds' is unavailable: this version of AxonHub cannot talk to type 'gemini' yet",)
+    assert loaded.warnings == ("channel 'ds' is unavailable: this version of AxonHub cannot talk to type 'openai_responses' yet",)

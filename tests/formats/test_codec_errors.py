@@ -220,4 +220,5 @@ def test_every_channel_type_speaks_a_registered_format() -> None:
         "deepseek": "openai_chat",
         "openrouter": "openai_chat",
         "moonshot": "openai_chat",
+        "gemini": "gemini",
     }
