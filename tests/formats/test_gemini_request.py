@@ -629,3 +629,30 @@ def test_a_count_request_may_wrap_a_whole_request() -> None:
     assert parse_request({"generateContentRequest": inner}).messages == (
         ir.Message(ir.Role.USER, (ir.Text("count me"),)),
     )
+
+
+def test_responses_to_parallel_calls_of_one_function_find_their_calls_in_order() -> None:
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "two cities"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"functionCall": {"name": "weather", "args": {"city": "Paris"}}},
+                    {"functionCall": {"name": "weather", "args": {"city": "Oslo"}}},
+                ],
+            },
+            {
+                "role": "user",
+                "parts": [
+                    {"functionResponse": {"name": "weather", "response": {"output": "18C"}}},
+                    {"functionResponse": {"name": "weather", "response": {"output": "3C"}}},
+                ],
+            },
+        ]
+    }
+    results = parse_request(body).messages[2].content
+    assert results == (
+        ir.ToolResult(call_id(1, 0, "weather"), (ir.Text("18C"),)),
+        ir.ToolResult(call_id(1, 1, "weather"), (ir.Text("3C"),)),
+    )

@@ -1,7 +1,8 @@
 """The real Gemini CLI through the gateway, headless, on a DeepSeek-type channel.
 
 A plain answer, and a tool round trip whose result only the real CLI could produce: it reads a file
-on disk with its own `read_file` tool, and the file's content reaches DeepSeek as the tool message.
+on disk with its own `read_file` tool, and the file's content reaches DeepSeek as the tool message;
+both requests of that run are one trace through the header `GEMINI_CLI_CUSTOM_HEADERS` adds.
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ async def test_gemini_cli_runs_a_tool_round_trip_on_a_deepseek_channel(
         key=SECRET,
         home=tmp_path / "home",
         cwd=marker.parent,
+        # Gemini CLI names no session to an API-key endpoint; a header it is told to send groups its requests.
+        GEMINI_CLI_CUSTOM_HEADERS="X-Trace-Id: gemini-cli-session-1",
     )
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.result["response"] == f"The file says: {MARKER}"
@@ -108,3 +111,7 @@ async def test_gemini_cli_runs_a_tool_round_trip_on_a_deepseek_channel(
     [result] = tool_messages(second)
     assert result["tool_call_id"] == "call_read_1"
     assert MARKER in result["content"]
+    records = await traced(gateway, 2)
+    assert [(r["trace_id"], r["trace_source"], r["status"]) for r in records] == [
+        ("gemini-cli-session-1", "x_trace_id", 200)
+    ] * 2
