@@ -150,4 +150,6 @@ def test_a_channel_of_a_type_not_served_yet_loads_but_stays_unavailable(tmp_path
     path = tmp_path / "c.yml"
     path.write_text(yaml.safe_dump(config))
     loaded = load_config(path, env={"DS_KEY": "sk-ds"})
-    assert loaded.warnings == ("channel 'ds' is unavailable: this version of AxonHub cannot talk to type 'openai_responses' yet",)
+    assert loaded.warnings == (
+        "channel 'ds' is unavailable: this version of AxonHub cannot talk to type 'openai_responses' yet",
+    )
