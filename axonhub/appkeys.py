@@ -8,11 +8,14 @@ from typing import Any
 from aiohttp import web
 
 from axonhub.exchange import Exchange
+from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder
 from axonhub.upstream.dispatch import ChannelHealth
 
 CONFIG_HOLDER = web.AppKey("config_holder", ConfigHolder)
 CHANNEL_HEALTH = web.AppKey("channel_health", ChannelHealth)
+# Hides the config's secrets and the request's own key in everything the app writes.
+REDACTOR = web.AppKey("redactor", Redactor)
 # Routes that need no AxonHub key (health, metrics, Claude Code's probes), by canonical path.
 PUBLIC_PATHS = web.AppKey("public_paths", frozenset)
 # Called with each finished exchange's trace record: the trace writer, the metrics.

@@ -27,6 +27,10 @@ from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_
 from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
 DEFAULT_CONFIG_PATH = "axonhub.yml"
+EMPTY_DOCUMENT = (
+    "(root): the file is empty or holds only comments; a config needs its sections "
+    "(an empty file is never taken as a config with no keys and no channels)"
+)
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _VALIDATOR = Draft202012Validator(CONFIG_SCHEMA)
 
@@ -38,6 +42,15 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 class Timeouts:
     connect: float = 10.0
     read: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTimeouts:
+    """How long a client may take (seconds); over a limit the connection is closed, after a 400 for the body."""
+
+    headers: float = 10.0  # from the first byte of a request to the end of its headers
+    body: float = 60.0  # from the end of the headers to the end of the body
+    keepalive: float = 75.0  # idle between two requests on one connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +69,8 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8090
     max_body_bytes: int = 32 * 1024 * 1024
-    timeouts: Timeouts = Timeouts()
+    timeouts: Timeouts = Timeouts()  # the default of every channel without its own `timeouts`
+    client_timeouts: ClientTimeouts = ClientTimeouts()
     ping_interval: float = 10.0
     trace: TraceConfig = TraceConfig()
     operator_hints: str = "auto"  # auto | always | never
@@ -212,20 +226,38 @@ def format_path(path: Any) -> str:
     return out or "(root)"
 
 
-def read_yaml(path: Path) -> Any:
+def read_raw(path: Path) -> bytes:
+    """The file's bytes, read once: the text parsed and the digest reported come from the same read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise ConfigError([f"config file not found: {path}"], str(path)) from None
+    except IsADirectoryError:
+        raise ConfigError([f"cannot read {path}: it is a directory"], str(path)) from None
     except OSError as exc:
-        raise ConfigError([f"cannot read {path}: {exc.strerror}"], str(path)) from None
+        raise ConfigError([f"cannot read {path}: {exc.strerror or exc}"], str(path)) from None
+
+
+def parse_yaml(raw: bytes, path: Path) -> Any:
+    """The YAML document in `raw`; an undecodable, unparsable, empty or comment-only file is an error."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = len(raw[raw.rfind(b"\n", 0, exc.start) + 1 : exc.start].decode("utf-8", "replace")) + 1
+        raise ConfigError(
+            [f"(encoding) not valid UTF-8: byte 0x{raw[exc.start]:02x} at line {line}, column {column}"], str(path)
+        ) from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError([f"(yaml) {where}{problem}"], str(path)) from None
+    if data is None:
+        raise ConfigError([EMPTY_DOCUMENT], str(path))
+    return data
 
 
 def validate(data: Any) -> list[str]:
@@ -294,13 +326,15 @@ def _regex_error(pattern: str, where: str) -> list[str]:
 def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and freeze a config file; raises ConfigError listing every problem."""
     path = Path(path)
-    data = read_yaml(path)
-    if data is None:
-        data = {}
+    return parse_config(read_raw(path), path, env)
+
+
+def parse_config(raw: bytes, path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Validate and freeze the bytes of a config file read from `path`."""
+    data = parse_yaml(raw, path)
     errors = validate(data)
     if errors:
         raise ConfigError(errors, str(path))
-    raw = path.read_bytes()
     return build_config(data, source=path, env=os.environ if env is None else env, raw=raw)
 
 
@@ -308,10 +342,11 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, env: Mapping[s
     """Turn an already validated document into a Config."""
     base_dir = source.parent if source else Path.cwd()
     warnings: list[str] = []
-    channels = tuple(_channel(c, env, warnings) for c in data.get("channels") or [])
+    server = _server(data.get("server") or {}, base_dir)
+    channels = tuple(_channel(c, env, warnings, server.timeouts) for c in data.get("channels") or [])
     keys = tuple(_key(k) for k in data.get("keys") or [])
     return Config(
-        server=_server(data.get("server") or {}, base_dir),
+        server=server,
         channels=channels,
         profiles=MappingProxyType({n: _profile(n, p) for n, p in (data.get("profiles") or {}).items()}),
         keys=keys,
@@ -325,6 +360,7 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, env: Mapping[s
 
 
 def _timeouts(raw: Mapping[str, Any] | None, default: Timeouts = Timeouts()) -> Timeouts:
+    """Each field from `raw`, else from `default` (a channel's default is `server.timeouts`)."""
     raw = raw or {}
     return Timeouts(connect=raw.get("connect", default.connect), read=raw.get("read", default.read))
 
@@ -347,13 +383,25 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         port=raw.get("port", default.port),
         max_body_bytes=raw.get("max_body_bytes", default.max_body_bytes),
         timeouts=_timeouts(raw.get("timeouts")),
+        client_timeouts=_client_timeouts(raw.get("client_timeouts") or {}),
         ping_interval=raw.get("ping_interval", default.ping_interval),
         trace=trace,
         operator_hints=raw.get("operator_hints", default.operator_hints),
     )
 
 
-def _channel(raw: Mapping[str, Any], env: Mapping[str, str], warnings: list[str]) -> Channel:
+def _client_timeouts(raw: Mapping[str, Any]) -> ClientTimeouts:
+    default = ClientTimeouts()
+    return ClientTimeouts(
+        headers=raw.get("headers", default.headers),
+        body=raw.get("body", default.body),
+        keepalive=raw.get("keepalive", default.keepalive),
+    )
+
+
+def _channel(
+    raw: Mapping[str, Any], env: Mapping[str, str], warnings: list[str], default_timeouts: Timeouts
+) -> Channel:
     exact = frozenset(m for m in raw["models"] if isinstance(m, str))
     patterns = tuple(re.compile(m["regex"]) for m in raw["models"] if isinstance(m, dict))
     api_key_env = None
@@ -376,7 +424,7 @@ def _channel(raw: Mapping[str, Any], env: Mapping[str, str], warnings: list[str]
         headers=MappingProxyType(dict(raw.get("headers") or {})),
         max_output_tokens=raw.get("max_output_tokens"),
         quirks=with_overrides(quirks_for(raw["type"]), raw.get("quirks")) if raw["type"] in QUIRKS else None,
-        timeouts=_timeouts(raw.get("timeouts")),
+        timeouts=_timeouts(raw.get("timeouts"), default_timeouts),
         enabled=raw.get("enabled", True),
     )
     reason = channel.unavailable_reason

@@ -5,7 +5,10 @@ file with ruamel.yaml in round-trip mode, let the caller change the document, du
 dump back the way the server reads it (PyYAML) and validate it with `config.validate`, and only
 then replace the file atomically (temp file in the same directory, fsync, `os.replace`). A refused
 edit leaves the file untouched byte for byte. The lock covers the whole read-modify-write, so
-concurrent commands never lose each other's change.
+concurrent commands never lose each other's change: they queue, each holding the lock for a
+fraction of a second. A command waits up to `LOCK_TIMEOUT` seconds (120; `AXONHUB_LOCK_TIMEOUT`
+overrides it), long enough for dozens of commands started at once on a busy machine, then fails
+with a message naming the process that holds the lock. The lock file records that process id.
 
 Why ruamel.yaml: it is the one maintained Python library that round-trips YAML with its comments,
 key order, quoting and flow/block styles, so a user's annotated file stays theirs after
@@ -47,7 +50,8 @@ from axonhub.errors import AxonHubError, ConfigError
 
 T = TypeVar("T")
 
-LOCK_TIMEOUT = 30.0
+LOCK_TIMEOUT = 120.0
+LOCK_TIMEOUT_ENV = "AXONHUB_LOCK_TIMEOUT"
 # The order of the top-level sections in the schema and the shipped file.
 SECTION_ORDER = ("version", "server", "channels", "profiles", "keys", "pricing")
 
@@ -85,24 +89,56 @@ def edit_config(path: str | os.PathLike[str], change: Callable[[CommentedMap], T
     return result
 
 
+def lock_timeout() -> float:
+    """Seconds to wait for the lock: `AXONHUB_LOCK_TIMEOUT`, else `LOCK_TIMEOUT`."""
+    raw = os.environ.get(LOCK_TIMEOUT_ENV, "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return LOCK_TIMEOUT
+    return value if value >= 0 else LOCK_TIMEOUT
+
+
 @contextlib.contextmanager
-def locked(target: Path, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold an exclusive flock on `<file>.lock` next to `target`."""
+def locked(target: Path, timeout: float | None = None) -> Iterator[None]:
+    """Hold an exclusive flock on `<file>.lock` next to `target`, waiting up to `timeout` seconds."""
     lock_path = target.with_name(target.name + ".lock")
+    wait = lock_timeout() if timeout is None else timeout
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + wait
+        pause = 0.005
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise EditError(f"{target} is being edited by another process (lock {lock_path})") from None
-                time.sleep(0.01)
+                if time.monotonic() >= deadline:
+                    raise EditError(
+                        f"{target} is still being edited by another process{_holder(fd)} after {wait:g}s "
+                        f"(lock {lock_path}); try again, or wait longer with {LOCK_TIMEOUT_ENV}=SECONDS"
+                    ) from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
+        _record_holder(fd)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _record_holder(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+
+
+def _holder(fd: int) -> str:
+    """` (pid N)` as the lock file says, or nothing."""
+    try:
+        pid = os.pread(fd, 32, 0).decode().strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {pid})" if pid.isdigit() else ""
 
 
 def _read(target: Path) -> bytes:

@@ -4,6 +4,7 @@
     ├── ConfigError            the YAML file is unreadable or invalid (carries every error with its path)
     └── GatewayError           an error a client sees; carries a canonical ErrorKind and a message
         ├── InvalidRequest         400  malformed JSON, missing or wrong fields
+        │   └── ClientTooSlow      400  the body did not arrive within server.client_timeouts.body
         ├── AuthenticationFailed   401  missing, unknown or disabled AxonHub key
         ├── NotFound               404  no channel serves the model
         ├── UnknownRoute           404  no such path
@@ -98,6 +99,14 @@ class GatewayError(AxonHubError):
 
 class InvalidRequest(GatewayError):
     kind = ErrorKind.INVALID_REQUEST
+
+
+class ClientTooSlow(InvalidRequest, TimeoutError):
+    """The client did not send its request body in time; the connection is closed after the answer.
+
+    Also a TimeoutError, so that aiohttp, draining an unread body after the response, treats it
+    as the timeout it is.
+    """
 
 
 class AuthenticationFailed(GatewayError):

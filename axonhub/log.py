@@ -1,6 +1,10 @@
-"""structlog setup for operational logs: contextvars first, secrets redacted, console or JSON.
+"""structlog setup for operational logs: contextvars first, secrets redacted, text capped, console or JSON.
 
-Called once, by `axonhub serve`; importing this module configures nothing.
+Called once, by `axonhub serve`; importing this module configures nothing. Every log line goes
+through the same processors, also the ones written by aiohttp and asyncio through the standard
+`logging` module (a `ProcessorFormatter` on the root logger), so no library can bypass redaction.
+An HTTP parse error from aiohttp is logged as its one-line reason only: the raw line it quotes
+could carry a key in any shape.
 """
 
 from __future__ import annotations
@@ -8,48 +12,104 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from aiohttp.http_exceptions import HttpProcessingError
 
-_SECRET_KEY_NAME = re.compile(r"(authorization|api[-_]?key|secret|token|password|cookie)", re.IGNORECASE)
-_SECRET_VALUE = re.compile(r"\b(ah-|sk-ant-|sk-)[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
+from axonhub.caps import TEXT_LIMIT, TRACEBACK_LIMIT, cap_redacted, cap_value
+from axonhub.redact import MIN_SECRET_LENGTH, REDACTED, Redactor, is_credential_name
 
-
-def redact_text(text: str) -> str:
-    """Mask anything that looks like an AxonHub, OpenAI or Anthropic key or a bearer token."""
-    return _SECRET_VALUE.sub("[redacted]", text)
+EventDict = MutableMapping[str, Any]
 
 
-def redact_processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for name, value in list(event_dict.items()):
-        if _SECRET_KEY_NAME.search(name) and name not in {"key", "key_name"}:
-            event_dict[name] = "[redacted]"
-        elif isinstance(value, str):
-            event_dict[name] = redact_text(value)
+class RedactFields:
+    """The structlog processor hiding secrets (by field name and by value) and capping free text."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        self.redactor = redactor
+
+    def __call__(self, _: Any, __: str, event_dict: EventDict) -> EventDict:
+        redaction = self.redactor.snapshot()
+        for name, value in list(event_dict.items()):
+            if value is None or isinstance(value, bool | int | float):
+                continue
+            if name != "event" and is_credential_name(name):
+                event_dict[name] = REDACTED
+                continue
+            if isinstance(value, str) and len(value) < MIN_SECRET_LENGTH:
+                continue  # too short to hold a secret or to need a cut
+            limit = TRACEBACK_LIMIT if name in ("exception", "stack") else TEXT_LIMIT
+            if isinstance(value, Mapping | list | tuple):
+                event_dict[name] = cap_value(redaction.value(value), limit)
+            else:  # other objects are rendered with repr(): redact that text
+                text = value if isinstance(value, str) else repr(value)
+                event_dict[name] = cap_redacted(text, redaction.text, limit)
+        return event_dict
+
+
+def summarize_parse_errors(_: Any, __: str, event_dict: EventDict) -> EventDict:
+    """An aiohttp HTTP parse error becomes its one-line reason; the raw request line is never logged."""
+    exc_info = event_dict.get("exc_info")
+    exc = exc_info[1] if isinstance(exc_info, tuple) else exc_info
+    if isinstance(exc, HttpProcessingError):
+        event_dict.pop("exc_info")
+        event_dict["error"] = f"{type(exc).__name__}: {parse_error_summary(exc)}"
     return event_dict
 
 
-def configure_logging(log_format: str = "auto", *, level: int = logging.INFO, stream: TextIO | None = None) -> None:
-    """`auto` renders for humans on a TTY and JSON lines otherwise."""
+def parse_error_summary(exc: HttpProcessingError) -> str:
+    """`Invalid header token` out of aiohttp's `Invalid header token:\\n\\n  b'<the raw line>'\\n  ^`."""
+    message = str(getattr(exc, "message", "") or "")
+    first = re.split(r"[\"'`]", message.split("\n", 1)[0], maxsplit=1)[0]  # never a quoted piece of the request
+    return first.rstrip(": ").strip()[:120] or "malformed HTTP request"
+
+
+def configure_logging(
+    log_format: str = "auto",
+    *,
+    redactor: Redactor | None = None,
+    level: int = logging.INFO,
+    stream: TextIO | None = None,
+) -> None:
+    """`auto` renders for humans on a TTY and JSON lines otherwise; `redactor` is the app's."""
     stream = stream or sys.stderr
     as_json = log_format == "json" or (log_format == "auto" and not stream.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
+    redact = RedactFields(redactor or Redactor())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            redact_processor,
-            renderer,
-        ],
+        processors=[*shared, structlog.processors.format_exc_info, redact, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
+    _route_stdlib_logging(stream, level, shared, redact, renderer)
+
+
+def _route_stdlib_logging(stream: TextIO, level: int, shared: list[Any], redact: RedactFields, renderer: Any) -> None:
+    """Send everything logged with `logging` (aiohttp, asyncio, …) through the same processors."""
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            summarize_parse_errors,
+            structlog.processors.format_exc_info,
+            redact,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
     # aiohttp's own access log would duplicate our canonical request line.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

@@ -4,7 +4,7 @@ One `Metrics` per app, each with its own `CollectorRegistry` (no process-global 
 apps in one test process never share counts). Label values are bounded: at most `MAX_VALUES`
 distinct models, channels and error types each; later newcomers are counted under `other`.
 
-    axonhub_requests_total{kind, channel, model, status}
+    axonhub_requests_total{kind, channel, model, status}   kind "unrouted": no route (404, 405), by status only
     axonhub_errors_total{kind, channel, model, error_type}
     axonhub_tokens_total{channel, model, type}          type: input|output|cache_read|cache_write|reasoning
     axonhub_request_duration_seconds{channel, model, status_class}    histogram, whole exchange
@@ -34,6 +34,7 @@ OTHER: Final = "other"
 NONE: Final = "none"
 # Every kind an exchange can have: each format's endpoints, the model lists and Claude Code's probes.
 KINDS: Final = frozenset({"models", "probe"} | {e.kind for fmt in FORMATS.values() for e in fmt.endpoints})
+UNROUTED: Final = "unrouted"
 TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -142,6 +143,10 @@ class Metrics:
             self.errors.labels(kind_label, channel, model, self._error(error_type or status_label(status))).inc()
         self._observe_tokens(record.get("usage"), channel, model)
         self._observe_timings(record.get("timings") or {}, channel, model, status)
+
+    def observe_unrouted(self, status: int) -> None:
+        """Count a request that matched no route (404, 405); never labelled with its path."""
+        self.requests.labels(UNROUTED, NONE, NONE, status_label(status)).inc()
 
     def _observe_tokens(self, usage: object, channel: str, model: str) -> None:
         if not isinstance(usage, Mapping):

@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, Key, hash_secret
 from axonhub.error_response import error_response
 from axonhub.errors import (
@@ -33,6 +33,8 @@ from axonhub.errors import (
 from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.registry import FORMATS, format_of_request
 from axonhub.formats.spec import Format
+from axonhub.metrics import METRICS
+from axonhub.redact import presented_credentials
 
 log = structlog.get_logger("axonhub.request")
 
@@ -55,6 +57,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     )
     request[EXCHANGE] = exchange
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    # The key this client presented (in a header, or in the query where its format takes one) is
+    # hidden in everything written while serving it.
+    redactor = request.app[REDACTOR]
+    in_query = tuple(v for name in FORMATS[exchange.client_format].key_params if (v := request.query.get(name, "")))
+    bound = redactor.bind_request(presented_credentials(request.headers) + in_query)
     status = 500
     try:
         response = await handler(request)
@@ -72,11 +79,15 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         exchange.status = exchange.status or status
         _finish(request, exchange)
         structlog.contextvars.unbind_contextvars("request_id")
+        redactor.release(bound)
 
 
 def _finish(request: web.Request, exchange: Exchange) -> None:
     if exchange.kind is None:
+        if request.match_info.http_exception is not None:  # no route: counted by status, never by path
+            request.app[METRICS].observe_unrouted(exchange.status)
         return
+
     record = exchange.record()
     for callback in request.app[ON_EXCHANGE_DONE]:
         callback(record)
@@ -104,29 +115,32 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except GatewayError as err:
-        return _render(exchange, err)
+        return _render(request, exchange, err)
     except web.HTTPNotFound:
-        return _render(exchange, UnknownRoute(f"no route for {request.method} {request.path}"))
+        return _render(request, exchange, UnknownRoute(f"no route for {request.method} {request.path}"))
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         refused = MethodNotAllowed(f"{request.method} is not supported on {request.path} (use {allowed})")
         refused.headers["Allow"] = allowed
-        return _render(exchange, refused)
+        return _render(request, exchange, refused)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return _render(exchange, InvalidRequest(exc.reason or "bad request", status=exc.status))
+        return _render(request, exchange, InvalidRequest(exc.reason or "bad request", status=exc.status))
     except (ConnectionResetError, TimeoutError):
         raise
     except Exception as exc:
         log.exception("unhandled error", error=repr(exc))
-        return _render(exchange, internal_error(exchange.request_id, exc), error_type="internal")
+        return _render(request, exchange, internal_error(exchange.request_id, exc), error_type="internal")
 
 
-def _render(exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
+def _render(request: web.Request, exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
+    """The error in the client's format, every secret hidden (an upstream may echo the channel's key)."""
     exchange.fail(err, error_type)
     hints = exchange.config.server.operator_hints_enabled
     response = error_response(exchange.client_format, err, exchange.request_id, hints=hints)
+    if isinstance(response.body, bytes):
+        response.body = request.app[REDACTOR].data(response.body)
     exchange.status = response.status
     return response
 

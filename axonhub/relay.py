@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
 from axonhub.formats.spec import Dialect, Format, Framing, SSEFrame, StreamReader
@@ -100,7 +101,12 @@ async def relay_stream(
     dialect: Dialect,
     framing: Framing = Framing.SSE,
 ) -> web.StreamResponse:
-    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame."""
+    """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
+
+    The exact values of the channel keys (and of the client's own key) are taken out of every event
+    written, so an upstream error event echoing a key does not pass through; our own error frame is
+    redacted in full (`axonhub.redact`)."""
+    redactor = request.app[REDACTOR]
     writer = stream_writer(framing, dialect.keepalive)
     response = web.StreamResponse(
         status=upstream.status, headers={**writer.headers, **forwarded_headers(upstream), **exchange.id_headers()}
@@ -118,13 +124,13 @@ async def relay_stream(
             if reframe is not None:
                 out = writer.frames((event.event, event.data) for event in reframe.feed(chunk))
                 if out:
-                    await response.write(out)
+                    await response.write(redactor.exact(out))
                 continue
             data = held + chunk if held else chunk
             end = event_boundary(data)
             held = data[end:]
             if end:
-                await response.write(data[:end] if held else data)
+                await response.write(redactor.exact(data[:end] if held else data))
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -137,16 +143,18 @@ async def relay_stream(
             reader.upstream_id,
         )
     keep_tail, frames = _ending(exchange, reader, dialect, failure)
-    await response.write(_tail(writer, reframe, held if keep_tail else b"", keep_tail) + writer.frames(frames))
-    await response.write(writer.close())
+    tail = redactor.exact(_tail(writer, reframe, held, keep_tail))
+    await response.write(tail + redactor.data(writer.frames(frames)) + writer.close())
     await response.write_eof()
     return response
 
 
 def _tail(writer: StreamWriter, reframe: SSEDecoder | None, held: bytes, keep: bool) -> bytes:
     """The last event of the upstream's stream when it lacked its blank line, if it goes out at all."""
+    if not keep:
+        return b""
     if reframe is not None:
-        return writer.frames((event.event, event.data) for event in reframe.finish()) if keep else b""
+        return writer.frames((event.event, event.data) for event in reframe.finish())
     return held + b"\n\n" if held else b""
 
 

@@ -2,12 +2,16 @@
 
 `ConfigHolder` holds the current `Config`. A request reads `holder.current` once, at its start, and
 keeps that reference to the end, so a swap never changes the config under a request in flight; a
-swap is one attribute assignment, atomic for every reader.
+swap is one attribute assignment, atomic for every reader. Listeners (the redactor) hear of each swap.
 
 `watch_config` (an aiohttp cleanup_ctx) polls the file's (mtime_ns, size, inode) about every half
-second and reloads at once on SIGHUP. A new file is read and validated off the event loop with
-`config.load_config`; a valid one is swapped in whole, an invalid one is rejected with one log line
-per error and the old config keeps serving.
+second and reloads at once on SIGHUP. It never acts on a file that is still being written: a new
+signature must hold still for a settle interval before the file is read, and the file is read once
+(the text parsed and the digest reported come from the same bytes) and must still have that
+signature after the read, else the watcher waits for the next poll. The bytes are validated off the
+event loop; a valid config is swapped in whole. Anything else (unreadable, not UTF-8, broken YAML,
+an empty or comment-only file, a schema error) is logged with its reason, the old config keeps
+serving, and the watcher keeps watching: no failure ends it.
 """
 
 from __future__ import annotations
@@ -17,16 +21,18 @@ import contextlib
 import dataclasses
 import os
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import structlog
 from aiohttp import web
 
-from axonhub.config import Config, load_config
+from axonhub.config import Config, parse_config, read_raw
 from axonhub.errors import ConfigError
 
 POLL_INTERVAL = 0.5
+# A new signature must hold this long before the file is read (an editor's save in several writes).
+SETTLE_INTERVAL = 0.25
 
 log = structlog.get_logger("axonhub.reload")
 
@@ -39,9 +45,12 @@ class ConfigHolder:
 
     def __init__(self, config: Config) -> None:
         self.current = config
+        self.listeners: list[Callable[[Config], None]] = []
 
     def swap(self, new: Config) -> Config:
         """Make `new` the current config; returns the one it replaced."""
+        for listener in self.listeners:
+            listener(new)  # before the swap: no request sees the new config before its secrets are known
         old, self.current = self.current, new
         return old
 
@@ -57,11 +66,13 @@ def file_signature(path: Path) -> Signature:
 class ConfigWatcher:
     """Reloads `path` into `holder` when its signature changes or when `request_reload()` is called."""
 
-    def __init__(self, holder: ConfigHolder, path: Path, interval: float) -> None:
+    def __init__(self, holder: ConfigHolder, path: Path, interval: float, settle: float = SETTLE_INTERVAL) -> None:
         self.holder = holder
         self.path = path
         self.interval = interval
+        self.settle = settle
         self._signature = file_signature(path)
+        self._forced = False
         self._wake = asyncio.Event()
 
     def request_reload(self) -> None:
@@ -72,22 +83,50 @@ class ConfigWatcher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.interval)
-            forced = self._wake.is_set()
+            self._forced = self._forced or self._wake.is_set()
             self._wake.clear()
-            await self.check(forced=forced)
+            try:
+                await self.check(forced=self._forced)
+            except Exception as exc:  # a bug here must not end live reload for good
+                log.exception("config reload failed; keeping the previous config", path=str(self.path), error=repr(exc))
+                self._forced = False
 
     async def check(self, *, forced: bool = False) -> bool:
-        """Reload if the file changed (or `forced`); True when a new config was swapped in."""
-        signature = file_signature(self.path)
-        if not forced and signature == self._signature:
+        """Reload if the file changed (or `forced`); True when a new config was swapped in.
+
+        A file still being written is left for the next call (nothing is logged, nothing changes).
+        """
+        if not forced and file_signature(self.path) == self._signature:
             return False
-        self._signature = signature  # taken before reading: a write during the read shows up next time
+        read = await self._read_settled()
+        if read is None:
+            return False  # still being written: look again at the next poll
+        self._signature, content = read
+        self._forced = False
         try:
-            config = await asyncio.to_thread(load_config, self.path)
+            if isinstance(content, ConfigError):
+                raise content
+            config = await asyncio.to_thread(parse_config, content, self.path)
         except ConfigError as exc:
             self._reject(exc)
             return False
         return self._accept(config, forced=forced)
+
+    async def _read_settled(self) -> tuple[Signature, bytes | ConfigError] | None:
+        """The file's signature and bytes (or why they cannot be read), once it held still for the
+        settle interval and during the read; None while it is still changing."""
+        before = file_signature(self.path)
+        await asyncio.sleep(self.settle)
+        if file_signature(self.path) != before:
+            return None
+        content: bytes | ConfigError
+        try:
+            content = await asyncio.to_thread(read_raw, self.path)
+        except ConfigError as exc:
+            content = exc
+        if file_signature(self.path) != before:
+            return None
+        return before, content
 
     def _reject(self, exc: ConfigError) -> None:
         for line in exc.errors:
@@ -98,7 +137,9 @@ class ConfigWatcher:
         current = self.holder.current
         if config.digest == current.digest and not forced:
             return False  # touched, not changed
-        config = _keep_listen_address(config, current)
+        if config.server.client_timeouts != current.server.client_timeouts:
+            log.warning("server.client_timeouts changed; they apply from the next restart", path=str(self.path))
+        config = _keep_socket_settings(config, current)
         self.holder.swap(config)
         log.info("config reloaded", path=str(self.path), digest=config.digest, previous=current.digest)
         for warning in config.warnings:
@@ -106,9 +147,15 @@ class ConfigWatcher:
         return True
 
 
-def _keep_listen_address(new: Config, current: Config) -> Config:
-    """The socket is already bound: a reload cannot move it, so keep reporting the real address."""
-    server = dataclasses.replace(new.server, host=current.server.host, port=current.server.port)
+def _keep_socket_settings(new: Config, current: Config) -> Config:
+    """The socket is already bound and its client timeouts set: a reload cannot change them, so keep
+    reporting the ones in effect."""
+    server = dataclasses.replace(
+        new.server,
+        host=current.server.host,
+        port=current.server.port,
+        client_timeouts=current.server.client_timeouts,
+    )
     return dataclasses.replace(new, server=server)
 
 

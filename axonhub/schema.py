@@ -53,6 +53,17 @@ _TIMEOUTS = {
     "additionalProperties": False,
 }
 
+_CLIENT_TIMEOUTS = {
+    "type": "object",
+    "description": "seconds a client may take: to send its headers, to send its body, to sit idle between requests",
+    "properties": {
+        "headers": _POSITIVE_NUMBER,
+        "body": _POSITIVE_NUMBER,
+        "keepalive": _POSITIVE_NUMBER,
+    },
+    "additionalProperties": False,
+}
+
 _QUIRKS = {
     "type": "object",
     "description": "what this OpenAI-compatible upstream accepts, over the defaults of the channel's type",
@@ -85,6 +96,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "port": {"type": "integer", "minimum": 1, "maximum": 65535},
                 "max_body_bytes": {"type": "integer", "minimum": 1024},
                 "timeouts": _TIMEOUTS,
+                "client_timeouts": _CLIENT_TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
                 "operator_hints": {
                     "enum": ["auto", "always", "never"],

@@ -14,13 +14,14 @@ from typing import Any
 from aiohttp import web
 
 from axonhub import __version__, pipeline
-from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS
+from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS, UNCLAIMED
 from axonhub.metrics import METRICS, Metrics, metrics_handler
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import reachable_models
+from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
@@ -101,12 +102,19 @@ async def _wire_trace(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def make_app(config: Config, *, watch: bool = True) -> web.Application:
-    """The gateway for `config`. With `watch`, edits of `config.source` are picked up live."""
+def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = None) -> web.Application:
+    """The gateway for `config`. With `watch`, edits of `config.source` are picked up live.
+
+    `redactor` is shared with the logging setup (`axonhub serve` makes one for both); it learns the
+    secrets of `config` and of every config swapped in later.
+    """
     # The body limit is enforced by the pipeline against the live config, so aiohttp's own
     # limit only has to be out of the way.
     app = web.Application(middlewares=MIDDLEWARES, client_max_size=2**62)
+    app[REDACTOR] = redactor or Redactor()
+    app[REDACTOR].follow(config)
     app[CONFIG_HOLDER] = ConfigHolder(config)
+    app[CONFIG_HOLDER].listeners.append(app[REDACTOR].follow)
     app[CHANNEL_HEALTH] = ChannelHealth()
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
@@ -114,7 +122,7 @@ def make_app(config: Config, *, watch: bool = True) -> web.Application:
     app[PUBLIC_PATHS] = add_routes(app)
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
-        app.cleanup_ctx.append(trace_writer_ctx(config.server.trace))
+        app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))
         app.cleanup_ctx.append(_wire_trace)
     if watch and config.source is not None:
         app.cleanup_ctx.append(watch_config)

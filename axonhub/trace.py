@@ -26,7 +26,9 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
-are counted apart. `overhead_ms` is `total_ms - upstream_ms`.
+are counted apart. `overhead_ms` is `total_ms - upstream_ms`. Free-text fields (models, path,
+user agent, error text) are cut at `caps.TEXT_LIMIT` characters with the cut marked `…[+N chars]`;
+every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHub key included.
 
 Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never
 raises; a dedicated thread applies the body policy, redacts, serialises, and appends each line with
@@ -55,12 +57,11 @@ import structlog
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from axonhub.caps import cap_redacted
 from axonhub.config import TraceConfig
-from axonhub.log import redact_text
+from axonhub.redact import PATTERNS_ONLY, REDACTED, Redaction, Redactor, is_credential_name
 
 log = structlog.get_logger("axonhub.trace")
-
-REDACTED: Final = "[redacted]"
 
 # ---------------------------------------------------------------------------------------------
 # Trace ids
@@ -140,44 +141,27 @@ def trace_id_for(
 # Redaction
 # ---------------------------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(r"key|token|secret|password|authorization|cookie", re.IGNORECASE)
 
-
-def is_secret_name(name: str) -> bool:
-    """Header or JSON key names whose values are never stored: `x-api-key`, `Authorization`, …"""
-    return _SECRET_NAME.search(name) is not None
-
-
-def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Headers with secret-named values replaced and key-looking values masked anywhere."""
+def redact_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]], redaction: Redaction = PATTERNS_ONLY
+) -> dict[str, str]:
+    """Headers with credential-named values replaced and secrets masked in the others."""
     items = headers.items() if isinstance(headers, Mapping) else headers
-    return {name: REDACTED if is_secret_name(name) else redact_text(value) for name, value in items}
+    return {name: REDACTED if is_credential_name(name) else redaction.text(value) for name, value in items}
 
 
-def redact_body(obj: Any) -> Any:
+def redact_body(obj: Any, redaction: Redaction = PATTERNS_ONLY) -> Any:
     """A copy of a decoded JSON body without secrets.
 
-    Values under a secret-looking key name are replaced unless they are numbers, booleans or null
-    (so `max_tokens: 1024` survives); key-looking strings are masked wherever they occur.
+    Values under a credential name are replaced unless they are numbers, booleans or null;
+    secrets are masked in every string (`axonhub.redact` says what a secret is).
     """
-    if isinstance(obj, Mapping):
-        return {k: _redact_member(str(k), v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [redact_body(v) for v in obj]
-    if isinstance(obj, str):
-        return redact_text(obj)
-    return obj
+    return redaction.value(obj)
 
 
-def _redact_member(name: str, value: Any) -> Any:
-    if is_secret_name(name) and not (value is None or isinstance(value, bool | int | float)):
-        return REDACTED
-    return redact_body(value)
-
-
-def capped_body(obj: Any, max_bytes: int) -> Any:
+def capped_body(obj: Any, max_bytes: int, redaction: Redaction = PATTERNS_ONLY) -> Any:
     """The redacted body, or when its JSON exceeds `max_bytes`, a marker with the JSON's head."""
-    clean = redact_body(obj)
+    clean = redact_body(obj, redaction)
     text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str)
     size = len(text.encode())
     if size <= max_bytes:
@@ -192,7 +176,9 @@ def is_error(record: Mapping[str, Any]) -> bool:
     return bool(record.get("error")) or (isinstance(status, int) and status >= 400)
 
 
-def apply_body_policy(record: dict[str, Any], config: TraceConfig) -> dict[str, Any]:
+def apply_body_policy(
+    record: dict[str, Any], config: TraceConfig, redaction: Redaction = PATTERNS_ONLY
+) -> dict[str, Any]:
     """The record to store: bodies kept only per `config.bodies`, then redacted and capped."""
     has_bodies = "request_body" in record or "response_body" in record
     if not has_bodies:
@@ -201,18 +187,40 @@ def apply_body_policy(record: dict[str, Any], config: TraceConfig) -> dict[str, 
     if config.bodies == "all" or (config.bodies == "errors" and is_error(record)):
         for name in ("request_body", "response_body"):
             if record.get(name) is not None:
-                out[name] = capped_body(record[name], config.max_body_bytes)
+                out[name] = capped_body(record[name], config.max_body_bytes, redaction)
     return out
 
 
-def serialize(record: Mapping[str, Any]) -> bytes:
-    """One line, newline-terminated; key-looking values masked once more as a last guard.
+_BODIES: Final = ("request_body", "response_body")
+
+
+def capped_fields(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY) -> dict[str, Any]:
+    """The record with every free-text field (model names, path, user agent, error text) redacted
+    and capped at `caps.TEXT_LIMIT`; the bodies are left to the body policy."""
+    out: dict[str, Any] = {}
+    for name, value in record.items():
+        out[name] = value if name in _BODIES else _capped(value, redaction)
+    return out
+
+
+def _capped(value: Any, redaction: Redaction) -> Any:
+    if isinstance(value, str):
+        return cap_redacted(value, redaction.text)
+    if isinstance(value, Mapping):
+        return {k: _capped(v, redaction) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_capped(v, redaction) for v in value]
+    return value
+
+
+def serialize(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY) -> bytes:
+    """One line, newline-terminated; secrets masked once more over the whole line as a last guard.
 
     A lone surrogate (a header with invalid UTF-8 arrives as one) is written as its JSON escape, so
     the line stays valid and the record is never dropped for it.
     """
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (redact_text(text) + "\n").encode("utf-8", "backslashreplace")
+    return (redaction.text(text) + "\n").encode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,8 +333,9 @@ class _AppendFile:
 class TraceWriter:
     """Appends trace records from the event loop through one dedicated writer thread."""
 
-    def __init__(self, config: TraceConfig) -> None:
+    def __init__(self, config: TraceConfig, redactor: Redactor | None = None) -> None:
         self.config = config
+        self.redactor = redactor or Redactor()
         self._file = _AppendFile(config)
         self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
         self._thread: threading.Thread | None = None
@@ -352,14 +361,15 @@ class TraceWriter:
     def write(self, record: Mapping[str, Any]) -> None:
         """Queue one record for the writer thread; never blocks, never raises.
 
-        The record must not change afterwards: the thread redacts and serialises it later.
+        The record must not change afterwards: the thread redacts and serialises it later, hiding
+        what the redactor hides in the caller's context (the request's own key included).
         """
         if self._closed or self._thread is None:
             self._dropped_on_loop += 1
             log.warning("trace record after the writer closed", request_id=record.get("request_id"))
             return
         try:
-            self._queue.put_nowait(record)
+            self._queue.put_nowait((record, self.redactor.snapshot()))
         except queue.Full:
             self._dropped_on_loop += 1
             self._failures.error("trace queue full; records dropped", path=str(self.path), dropped=self.dropped)
@@ -380,8 +390,9 @@ class TraceWriter:
             item = self._queue.get()
             if item is _STOP:
                 break
-            assert isinstance(item, Mapping)
-            line = self._line(item)
+            assert isinstance(item, tuple)
+            record, redaction = item
+            line = self._line(record, redaction)
             if line is not None:
                 self._append(line)
         self._file.close()
@@ -392,9 +403,10 @@ class TraceWriter:
         except OSError as exc:
             self._failures.error("cannot open the trace file", path=str(self.path), error=exc.strerror or str(exc))
 
-    def _line(self, record: Mapping[str, Any]) -> bytes | None:
+    def _line(self, record: Mapping[str, Any], redaction: Redaction) -> bytes | None:
         try:
-            return serialize(apply_body_policy(dict(record), self.config))
+            kept = apply_body_policy(capped_fields(record, redaction), self.config, redaction)
+            return serialize(kept, redaction)
         except (TypeError, ValueError, RecursionError) as exc:
             self._dropped_in_thread += 1
             log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
@@ -419,11 +431,13 @@ class TraceWriter:
 TRACE_WRITER = web.AppKey("trace_writer", TraceWriter)
 
 
-def trace_writer_ctx(config: TraceConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+def trace_writer_ctx(
+    config: TraceConfig, redactor: Redactor | None = None
+) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` that opens the writer at start-up and flushes and closes it at shutdown."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        writer = TraceWriter(config)
+        writer = TraceWriter(config, redactor)
         await writer.start()
         app[TRACE_WRITER] = writer
         try:

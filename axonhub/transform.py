@@ -23,12 +23,14 @@ import structlog
 from aiohttp import web
 
 from axonhub import ir
+from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
 from axonhub.formats.spec import Format, Framing, StreamEncoder
 from axonhub.framing import StreamWriter, stream_writer
 from axonhub.profiles import Candidate
+from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
@@ -125,7 +127,7 @@ class TransformPlan:
         exchange.status = 200
         encoder = self.client.codec.stream_encoder(self.request)
         try:
-            await self._pump(response, exchange, encoder, writer, batches)
+            await self._pump(response, exchange, encoder, writer, batches, request.app[REDACTOR])
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -145,8 +147,11 @@ class TransformPlan:
         encoder: StreamEncoder,
         writer: StreamWriter,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
+        redactor: Redactor,
     ) -> None:
-        """Upstream batches → client frames, with a keep-alive after every quiet ping interval."""
+        """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
+
+        An error event's text is redacted: an upstream may echo the channel's key in it."""
         started = False
         written = time.monotonic()
         async with aclosing(batches):
@@ -154,6 +159,8 @@ class TransformPlan:
                 frames: list[tuple[str | None, Any]] = []
                 for event in batch or ():
                     _observe(exchange, event, self.client)
+                    if isinstance(event, ir.StreamError):
+                        event = dataclasses.replace(event, message=redactor.text(event.message))
                     frames += encoder.feed(event)
                 if frames:
                     started = True

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from axonhub.config import Config, hash_secret, load_config
 from axonhub.server import make_app
 from tests.fakes.upstream import FakeUpstream
+from tests.serve_process import ServeProcess, start_serve
 
 SECRET = "ah-test-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
 OTHER_SECRET = "ah-test-other-9876543210zyxwvutsrqponmlkjihgfedcba"
@@ -98,3 +99,21 @@ async def start_gateway(tmp_path: Path, upstream_key: str) -> AsyncIterator[Gate
 async def gateway(start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path) -> Gateway:
     """The default gateway: one Anthropic channel on the fake upstream."""
     return await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"))
+
+
+ServeFactory = Callable[..., Awaitable[ServeProcess]]
+
+
+@pytest.fixture
+async def serve(tmp_path: Path) -> AsyncIterator[ServeFactory]:
+    """`await serve(config_path, env={...})` runs a real `axonhub serve` process; its log is `.log_bytes()`."""
+    started: list[ServeProcess] = []
+
+    async def start(config: Path, env: dict[str, str] | None = None) -> ServeProcess:
+        served = await start_serve(config, tmp_path / f"serve-{len(started)}.log", env)
+        started.append(served)
+        return served
+
+    yield start
+    for served in started:
+        await served.stop()

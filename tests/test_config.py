@@ -9,7 +9,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from axonhub.config import hash_secret, load_config, validate
+from axonhub.config import EMPTY_DOCUMENT, ClientTimeouts, Timeouts, hash_secret, load_config, validate
 from axonhub.errors import ConfigError
 from axonhub.schema import CONFIG_SCHEMA
 
@@ -133,6 +133,56 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "absent.yml")
     assert info.value.errors == [f"config file not found: {tmp_path / 'absent.yml'}"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"\n\n", b"# nothing here yet\n", b"# version: 1\n# keys: []\n   \n", b"---\n"],
+    ids=["empty", "blank lines", "one comment", "commented out", "empty document"],
+)
+def test_an_empty_or_comment_only_file_is_invalid_not_an_empty_config(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "c.yml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.errors == [EMPTY_DOCUMENT]
+
+
+def test_a_file_that_is_not_utf8_is_one_clear_error_with_its_place(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_bytes(b"version: 1\nchannels: []  # caf\xe9\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.errors == ["(encoding) not valid UTF-8: byte 0xe9 at line 2, column 20"]
+
+
+def test_server_timeouts_are_the_default_of_every_channel_field_by_field(tmp_path: Path) -> None:
+    data = valid()
+    data["server"] = {"timeouts": {"connect": 3, "read": 45}}
+    second = dict(data["channels"][0], name="ds2", timeouts={"read": 900})
+    third = dict(data["channels"][0], name="ds3", timeouts={"connect": 1, "read": 5})
+    data["channels"] += [second, third]
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(data))
+    config = load_config(path, env={})
+    assert config.server.timeouts == Timeouts(connect=3, read=45)
+    assert [c.timeouts for c in config.channels] == [
+        Timeouts(connect=3, read=45),
+        Timeouts(connect=3, read=900),
+        Timeouts(connect=1, read=5),
+    ]
+
+
+def test_client_timeouts_have_defaults_and_can_be_set(tmp_path: Path) -> None:
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(valid()))
+    assert load_config(path, env={}).server.client_timeouts == ClientTimeouts(headers=10, body=60, keepalive=75)
+    path.write_text(yaml.safe_dump({**valid(), "server": {"client_timeouts": {"headers": 2.5, "keepalive": 5}}}))
+    assert load_config(path, env={}).server.client_timeouts == ClientTimeouts(headers=2.5, body=60, keepalive=5)
+    assert validate({"server": {"client_timeouts": {"headers": 0, "idle": 3}}}) == [
+        "server.client_timeouts: Additional properties are not allowed ('idle' was unexpected)",
+        "server.client_timeouts.headers: 0 is less than or equal to the minimum of 0",
+    ]
 
 
 def test_every_served_channel_type_has_a_codec() -> None:

@@ -7,13 +7,23 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from ruamel.yaml.comments import CommentedMap
 
 from axonhub.config import hash_secret, load_config
-from axonhub.config_edit import EditError, InvalidEdit, edit_config, guess_indent, locked, write_atomic
+from axonhub.config_edit import (
+    LOCK_TIMEOUT,
+    EditError,
+    InvalidEdit,
+    edit_config,
+    guess_indent,
+    lock_timeout,
+    locked,
+    write_atomic,
+)
 from tests.cli.editing import COMMENTED, ENV, REPO, commented_config, comments, run
 
 
@@ -184,12 +194,15 @@ def axonhub(config: Path, *args: str) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_twenty_concurrent_keys_create_processes_make_twenty_keys(tmp_path: Path) -> None:
+def test_twenty_concurrent_keys_create_processes_all_land(tmp_path: Path) -> None:
+    """All twenty start while the lock is held, so they queue at once behind each other."""
     path = commented_config(tmp_path)
-    processes = {f"key-{i:02d}": axonhub(path, "keys", "create", f"key-{i:02d}") for i in range(20)}
+    with locked(path):
+        processes = {f"key-{i:02d}": axonhub(path, "keys", "create", f"key-{i:02d}") for i in range(20)}
+        time.sleep(3)
     secrets = {}
     for name, process in processes.items():
-        out, err = process.communicate(timeout=120)
+        out, err = process.communicate(timeout=LOCK_TIMEOUT)
         assert process.returncode == 0, err
         secrets[name] = out.strip()
     config = load_config(path, env=ENV)
@@ -208,6 +221,26 @@ def test_a_writer_waits_for_the_lock(tmp_path: Path) -> None:
     process.communicate(timeout=30)
     assert process.returncode == 0
     assert [k.name for k in load_config(path, env=ENV).keys] == ["patient"]
+
+
+def test_the_wait_is_generous_and_can_be_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert lock_timeout() == LOCK_TIMEOUT == 120
+    monkeypatch.setenv("AXONHUB_LOCK_TIMEOUT", "600")
+    assert lock_timeout() == 600
+    monkeypatch.setenv("AXONHUB_LOCK_TIMEOUT", "soon")
+    assert lock_timeout() == LOCK_TIMEOUT
+
+
+def test_a_writer_that_waited_too_long_says_who_holds_the_lock_and_writes_nothing(tmp_path: Path) -> None:
+    path = commented_config(tmp_path)
+    with locked(path):
+        result = run(path, "keys", "create", "impatient", env={"AXONHUB_LOCK_TIMEOUT": "0.5"})
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {path} is still being edited by another process (pid {os.getpid()}) after 0.5s "
+        f"(lock {path}.lock); try again, or wait longer with AXONHUB_LOCK_TIMEOUT=SECONDS\n"
+    )
+    assert path.read_text() == COMMENTED
 
 
 @pytest.mark.parametrize(

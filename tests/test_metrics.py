@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from axonhub.config import TraceConfig
 from axonhub.metrics import CONTENT_TYPE, METRICS, Metrics, metrics_handler
 from axonhub.trace import TraceWriter
+from tests.conftest import SECRET, GatewayFactory, base_config
+from tests.fakes.upstream import FakeUpstream
 
 
 def record(**overrides: Any) -> dict[str, Any]:
@@ -139,3 +142,29 @@ async def test_get_metrics_serves_the_text_format(aiohttp_client: Any) -> None:
     assert response.headers["Content-Type"] == CONTENT_TYPE
     text = await response.text()
     assert 'axonhub_requests_total{channel="deepseek",kind="messages",model="deepseek-chat",status="200"} 1.0' in text
+
+
+async def test_requests_to_unknown_routes_are_counted_by_status_never_by_path(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    gateway = await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"))
+    async with aiohttp.ClientSession() as session:
+        for n in range(30):
+            async with session.get(f"{gateway.url}/scan/{n}/wp-login.php", headers={"x-api-key": SECRET}) as r:
+                assert r.status == 404
+        for path in ("/v1/messages", "/v1/chat/completions"):
+            async with session.get(gateway.url + path, headers={"x-api-key": SECRET}) as r:
+                assert r.status in (404, 405)  # a GET on a POST route
+        async with session.get(gateway.url + "/metrics") as r:
+            text = await r.text()
+    found = {
+        tuple(sorted(sample.labels.items())): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "axonhub_requests_total"
+    }
+    unrouted = {key: value for key, value in found.items() if ("kind", "unrouted") in key}
+    assert sum(unrouted.values()) == 32
+    assert {dict(key)["status"] for key in unrouted} <= {"404", "405"}
+    assert all(dict(key)["channel"] == dict(key)["model"] == "none" for key in unrouted)
+    assert "wp-login" not in text and "/scan/" not in text

@@ -1,12 +1,20 @@
-"""Redaction: no key, token or secret reaches the trace; bodies only per `trace.bodies`, capped."""
+"""Redaction: what a secret is; no key, token or secret reaches the trace; bodies only per `trace.bodies`,
+capped; free text capped."""
 
 from __future__ import annotations
 
+import contextvars
 import json
+from pathlib import Path
 from typing import Any
 
-from axonhub.config import TraceConfig
-from axonhub.trace import apply_body_policy, capped_body, redact_body, redact_headers, serialize
+import pytest
+
+from axonhub.caps import TEXT_LIMIT, cap_redacted, cap_text
+from axonhub.config import Config, TraceConfig, hash_secret, load_config
+from axonhub.redact import Redaction, Redactor, is_credential_name, presented_credentials
+from axonhub.trace import apply_body_policy, capped_body, capped_fields, redact_body, redact_headers, serialize
+from tests.conftest import base_config, write_config
 
 AH = "ah-live-0123456789abcdefghijklmnopqrstuv"
 SK = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
@@ -147,3 +155,131 @@ def test_no_secret_survives_in_any_place() -> None:
         "nested": [{"token": "[redacted]"}, {"text": "[redacted] [redacted] [redacted]"}],
         "headers": {"authorization": "[redacted]"},
     }
+
+
+# --- what a secret is ----------------------------------------------------------------------------
+
+CHANNEL_KEY = "zq9Xv7Lw3Pt8Rk2M-opaque"  # looks like nothing in particular: only its exact value betrays it
+CUSTOM_AXONHUB_KEY = "team-laptop-credential-000111222333"  # configured by hash, no `ah-` prefix
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Authorization",
+        "Proxy-Authorization",
+        "x-api-key",
+        "api_key",
+        "apiKey",
+        "X-Goog-Api-Key",
+        "access_token",
+        "refreshToken",
+        "client_secret",
+        "Password",
+        "Cookie",
+        "Set-Cookie",
+        "X-Upstream-Token",
+    ],
+)
+def test_credential_names_are_recognised_by_their_words(name: str) -> None:
+    assert is_credential_name(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "input_tokens",
+        "output_tokens",
+        "max_tokens",
+        "budget_tokens",
+        "key",
+        "key_name",
+        "keys",
+        "primary_key",
+        "tokenizer",
+        "secretary",
+        "monkey",
+        "request_id",
+        "session-id",
+    ],
+)
+def test_counts_and_names_are_not_credentials(name: str) -> None:
+    assert not is_credential_name(name)
+
+
+def config_with_secrets(tmp_path: Path, channel_key: str = CHANNEL_KEY) -> Config:
+    data = base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl")
+    data["keys"].append({"name": "laptop", "secret_hash": hash_secret(CUSTOM_AXONHUB_KEY)})
+    data["channels"][0]["headers"] = {"X-Proxy-Authorization": "Basic cHJveHktdXNlcjpwcm94eS1wYXNz"}
+    return load_config(write_config(tmp_path / "axonhub.yml", data), env={"FAKE_ANTHROPIC_KEY": channel_key})
+
+
+def test_exact_channel_secrets_and_configured_keys_are_hidden_whatever_they_look_like(tmp_path: Path) -> None:
+    redactor = Redactor()
+    redactor.follow(config_with_secrets(tmp_path))
+    text = (
+        f"401: invalid key {CHANNEL_KEY}; proxy said cHJveHktdXNlcjpwcm94eS1wYXNz; "
+        f"json {json.dumps({'k': CHANNEL_KEY})}; client sent {CUSTOM_AXONHUB_KEY}. and {SK}"
+    )
+    assert redactor.text(text) == (
+        "401: invalid key [redacted]; proxy said [redacted]; "
+        'json {"k": "[redacted]"}; client sent [redacted]. and [redacted]'
+    )
+    assert redactor.data(f"key={CHANNEL_KEY}\xff".encode("latin-1")) == b"key=[redacted]\xff"
+
+
+def test_short_values_are_not_hidden_by_value(tmp_path: Path) -> None:
+    redactor = Redactor()
+    redactor.follow(config_with_secrets(tmp_path, channel_key="local"))
+    assert redactor.text("a local model") == "a local model"
+
+
+def test_secrets_follow_reloads_and_a_rotated_key_stays_hidden(tmp_path: Path) -> None:
+    redactor = Redactor()
+    redactor.follow(config_with_secrets(tmp_path))
+    redactor.follow(config_with_secrets(tmp_path, channel_key="rotated-channel-key-987654"))
+    assert redactor.text(f"{CHANNEL_KEY} rotated-channel-key-987654") == "[redacted] [redacted]"
+
+
+def test_the_key_a_request_presented_is_hidden_only_in_that_request_context() -> None:
+    redactor = Redactor()
+    presented = "whatever-the-client-sent-42"
+    outside: list[str] = []
+
+    def elsewhere() -> None:
+        outside.append(redactor.text(presented))
+
+    token = redactor.bind_request(presented_credentials({"Authorization": f"Token {presented}"}))
+    try:
+        assert redactor.text(f"echo: {presented}") == "echo: [redacted]"
+        contextvars.Context().run(elsewhere)  # another request's context knows nothing of it
+    finally:
+        redactor.release(token)
+    assert outside == [presented]
+    assert redactor.text(presented) == presented
+
+
+def test_a_cut_marks_how_much_was_cut_and_never_splits_a_secret_left_readable() -> None:
+    assert cap_text("x" * 10, 4) == "xxxx…[+6 chars]"
+    assert cap_text("short", 10) == "short"
+    secret_at_the_edge = "y" * (2 * TEXT_LIMIT + 1024 - 10) + CHANNEL_KEY + "z" * 100_000
+    capped = cap_redacted(secret_at_the_edge, Redaction.of([CHANNEL_KEY]).text)
+    assert capped.startswith("y" * TEXT_LIMIT + "…[+") and CHANNEL_KEY[:6] not in capped
+    assert len(capped) < TEXT_LIMIT + 30
+
+
+def test_a_trace_line_caps_every_free_text_field(tmp_path: Path) -> None:
+    huge = "m" * 300_000
+    record = {
+        "v": 1,
+        "requested_model": huge,
+        "user_agent": huge,
+        "path": "/" + huge,
+        "attempts": [{"channel": "c", "error": huge}],
+        "error": {"type": "invalid_request", "message": f"no channel serves {huge}"},
+    }
+    line = serialize(capped_fields(record, Redaction.of([CHANNEL_KEY])))
+    assert len(line) < 6 * (TEXT_LIMIT + 40)
+    parsed = json.loads(line)
+    assert parsed["requested_model"] == "m" * TEXT_LIMIT + f"…[+{300_000 - TEXT_LIMIT} chars]"
+    assert parsed["error"]["message"].endswith(f"…[+{300_000 + 18 - TEXT_LIMIT} chars]")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -198,11 +199,14 @@ def secret_body(text: str) -> dict[str, Any]:
 
 @pytest.fixture
 def log_output() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
     buffer = io.StringIO()
     configure_logging("json", stream=buffer)
     structlog.configure(cache_logger_on_first_use=False)  # later tests must not keep this stream
     yield buffer
     structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
 
 
 async def test_no_secret_reaches_the_trace_or_the_log(

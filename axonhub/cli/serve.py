@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 import structlog
-from aiohttp import web
 
 from axonhub.cli.common import config_option, fail, load
 
@@ -43,13 +42,17 @@ from axonhub.cli.common import config_option, fail, load
 )
 def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
+    from axonhub.http_server import run
     from axonhub.log import configure_logging
+    from axonhub.redact import Redactor
     from axonhub.server import make_app
 
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
-    configure_logging(log_format)
+    redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
+    configure_logging(log_format, redactor=redactor)
+    app = make_app(config, redactor=redactor)
     loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
     for warning in config.warnings:
@@ -63,16 +66,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
         trace=str(server.trace.path) if server.trace.enabled else None,
         event_loop=type(loop).__module__.split(".")[0],
     )
-    web.run_app(
-        make_app(config),
-        loop=loop,
-        host=server.host,
-        port=server.port,
-        handler_cancellation=True,  # a client that goes away cancels its upstream request at once
-        access_log=None,
-        print=None,
-        shutdown_timeout=10,
-    )
+    run(app, loop=loop, host=server.host, port=server.port, client_timeouts=server.client_timeouts, shutdown_timeout=10)
     log.info("axonhub stopped")
 
 

@@ -17,6 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from axonhub.cli import main
+from axonhub.config import EMPTY_DOCUMENT
 from tests.conftest import base_config, write_config
 
 REPO = Path(__file__).resolve().parents[2]
@@ -123,6 +124,18 @@ def test_help_works_even_with_a_broken_config_file(tmp_path: Path, args: list[st
     result = CliRunner().invoke(main, args, env={"AXONHUB_CONFIG": str(tmp_path / "axonhub.yml")})
     assert result.exit_code == 0
     assert "Usage:" in result.output
+
+
+@pytest.mark.parametrize("content", [b"", b"# all commented out\n# version: 1\n"], ids=["empty", "comments only"])
+def test_config_check_and_serve_refuse_an_empty_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "axonhub.yml"
+    path.write_bytes(content)
+    result = CliRunner().invoke(main, ["config", "check", "--config", str(path), "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"valid": False, "path": str(path), "errors": [EMPTY_DOCUMENT], "warnings": []}
+    served = CliRunner().invoke(main, ["serve", "--config", str(path)])
+    assert served.exit_code == 1
+    assert served.output == f"Error: invalid config {path}:\n  {EMPTY_DOCUMENT}\n"
 
 
 def test_a_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path) -> None:

@@ -464,3 +464,18 @@ async def test_a_json_array_stream_cut_short_ends_with_an_error_element(
             "status": "UNAVAILABLE",
         }
     }
+
+
+async def test_a_key_presented_as_the_key_query_parameter_is_hidden_in_what_the_gateway_writes(
+    on_deepseek: Gateway, upstream: FakeUpstream
+) -> None:
+    """An upstream error that echoes what it was sent must not carry the client's key back, nor into
+    the trace, also when the key came as `?key=`."""
+    upstream.enqueue(Reply.json(o_wire.error(f"bad request from {SECRET}"), status=400))
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    url = on_deepseek.url + f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={SECRET}"
+    async with aiohttp.ClientSession() as http, http.post(url, json=body) as response:
+        error = await response.json()
+    assert (response.status, error["error"]["message"]) == (400, "[deepseek] bad request from [redacted]")
+    record = (await traced(on_deepseek))[-1]
+    assert SECRET not in json.dumps(record)

@@ -1,0 +1,147 @@
+"""Operational logs: one pipeline for structlog and for `logging` (aiohttp, asyncio), secrets hidden by
+what they are, token counts shown, free text capped."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import structlog
+from aiohttp.http_exceptions import BadHttpMessage
+from aiohttp.test_utils import TestServer
+
+from axonhub.caps import TEXT_LIMIT
+from axonhub.config import load_config
+from axonhub.log import RedactFields, configure_logging
+from axonhub.redact import Redactor
+from axonhub.server import make_app
+from tests.conftest import SECRET, base_config, write_config
+from tests.fakes import anthropic as wire
+from tests.fakes.upstream import FakeUpstream, Reply
+
+CHANNEL_KEY = "zq9Xv7Lw3Pt8Rk2M-opaque"
+
+
+@pytest.fixture
+def redactor() -> Redactor:
+    return Redactor()
+
+
+@pytest.fixture
+def log_lines(redactor: Redactor) -> Iterator[io.StringIO]:
+    """Logging configured as `axonhub serve` does, into a buffer; the root logger restored after."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    buffer = io.StringIO()
+    configure_logging("json", redactor=redactor, stream=buffer)
+    structlog.configure(cache_logger_on_first_use=False)
+    yield buffer
+    structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
+
+
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_credential_fields_are_hidden_and_counts_are_not() -> None:
+    event = RedactFields(Redactor())(
+        None,
+        "info",
+        {
+            "event": "request",
+            "key": "alice",
+            "input_tokens": 1200,
+            "output_tokens": 34,
+            "max_tokens": None,
+            "x-api-key": SECRET,
+            "authorization": "Basic dXNlcjpwYXNz",
+            "headers": {"Authorization": "Bearer x", "anthropic-version": "2023-06-01"},
+            "error": f"upstream refused {SECRET}",
+        },
+    )
+    assert event == {
+        "event": "request",
+        "key": "alice",
+        "input_tokens": 1200,
+        "output_tokens": 34,
+        "max_tokens": None,
+        "x-api-key": "[redacted]",
+        "authorization": "[redacted]",
+        "headers": {"Authorization": "[redacted]", "anthropic-version": "2023-06-01"},
+        "error": "upstream refused [redacted]",
+    }
+
+
+async def test_the_request_log_line_shows_token_counts_and_no_key(
+    upstream: FakeUpstream, tmp_path: Path, redactor: Redactor, log_lines: io.StringIO
+) -> None:
+    upstream.default = Reply.json(wire.message())
+    config = load_config(
+        write_config(tmp_path / "axonhub.yml", base_config(upstream.url, tmp_path / "trace.jsonl")),
+        env={"FAKE_ANTHROPIC_KEY": CHANNEL_KEY},
+    )
+    server = TestServer(make_app(config, watch=False, redactor=redactor), host="127.0.0.1")
+    await server.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+            url = str(server.make_url("/v1/messages"))
+            async with session.post(url, json=body, headers={"x-api-key": SECRET}) as response:
+                assert response.status == 200
+    finally:
+        await server.close()
+    (request,) = [e for e in lines(log_lines) if e["event"] == "request"]
+    assert (request["key"], request["input_tokens"], request["output_tokens"], request["status"]) == (
+        "alice",
+        12,
+        7,
+        200,
+    )
+    assert SECRET not in log_lines.getvalue() and CHANNEL_KEY not in log_lines.getvalue()
+
+
+def test_aiohttp_and_asyncio_logging_goes_through_the_same_redaction(
+    tmp_path: Path, redactor: Redactor, log_lines: io.StringIO
+) -> None:
+    redactor.follow(
+        load_config(
+            write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "t.jsonl")),
+            env={"FAKE_ANTHROPIC_KEY": CHANNEL_KEY},
+        )
+    )
+    raw_line = f"x-api-key {SECRET}"
+    try:
+        raise BadHttpMessage(f"Invalid header token:\n\n  b'{raw_line}'\n             ^")
+    except BadHttpMessage:
+        logging.getLogger("aiohttp.server").exception("Error handling request from %s", "127.0.0.1")
+    try:
+        raise RuntimeError(f"upstream said: bad key {CHANNEL_KEY}")
+    except RuntimeError:
+        logging.getLogger("asyncio").exception("Task exception was never retrieved")
+    logging.getLogger("aiohttp.web").warning("odd header %s", "m" * 100_000)
+    parse_error, task_error, long_warning = lines(log_lines)
+    assert parse_error == {
+        "event": "Error handling request from 127.0.0.1",
+        "error": "BadHttpMessage: Invalid header token",
+        "logger": "aiohttp.server",
+        "level": "error",
+        "timestamp": parse_error["timestamp"],
+    }
+    assert task_error["logger"] == "asyncio" and "upstream said: bad key [redacted]" in task_error["exception"]
+    assert long_warning["event"].endswith(f"…[+{100_000 + len('odd header ') - TEXT_LIMIT} chars]")
+    text = log_lines.getvalue()
+    assert SECRET not in text and CHANNEL_KEY not in text and raw_line not in text
+
+
+def test_a_huge_field_makes_a_short_log_line(log_lines: io.StringIO) -> None:
+    structlog.get_logger("axonhub.request").info("request", model="m" * 300_000, path="/" + "p" * 300_000)
+    (line,) = log_lines.getvalue().splitlines()
+    assert len(line) < 3 * TEXT_LIMIT
+    assert json.loads(line)["model"] == "m" * TEXT_LIMIT + f"…[+{300_000 - TEXT_LIMIT} chars]"
