@@ -147,3 +147,99 @@ class GeminiModel(FakeUpstream):
             else:
                 self.replies.appendleft(self.respond(request.path.endswith(":streamGenerateContent"), body))
         return await super()._handle(request)
+
+
+# ------------------------------------------------------------------------------ a strict Gemini
+
+SCHEMA_FIELDS = frozenset(
+    {
+        "type",
+        "format",
+        "title",
+        "description",
+        "nullable",
+        "enum",
+        "maxItems",
+        "minItems",
+        "properties",
+        "required",
+        "minProperties",
+        "maxProperties",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "example",
+        "anyOf",
+        "propertyOrdering",
+        "default",
+        "items",
+        "minimum",
+        "maximum",
+    }
+)
+TYPES = frozenset({"STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT"})
+
+
+def schema_errors(schema: Any, where: str) -> list[str]:
+    """What the Gemini API refuses in a `parameters` schema, worded as it words it."""
+    if not isinstance(schema, dict):
+        return [f"{where}: not an object"]
+    errors = [
+        f"Invalid JSON payload received. Unknown name \"{k}\" at '{where}'" for k in schema if k not in SCHEMA_FIELDS
+    ]
+    if "type" in schema and str(schema["type"]).upper() not in TYPES:
+        errors.append(f"{where}.type: invalid value {schema['type']!r}")
+    properties = schema.get("properties")
+    if properties is not None:
+        if not properties:
+            errors.append(f"{where}.properties: should be non-empty for OBJECT type")
+        for name, sub in properties.items():
+            errors += schema_errors(sub, f"{where}.properties[{name}]")
+    for name in schema.get("required", ()):
+        if name not in (properties or {}):
+            errors.append(f"{where}.required[{name}]: property is not defined")
+    if "items" in schema:
+        errors += schema_errors(schema["items"], f"{where}.items")
+    for i, sub in enumerate(schema.get("anyOf", ())):
+        errors += schema_errors(sub, f"{where}.anyOf[{i}]")
+    if "enum" in schema and not all(isinstance(v, str) for v in schema["enum"]):
+        errors.append(f"{where}.enum: only strings")
+    return errors
+
+
+def request_errors(body: dict[str, Any], issued: set[str]) -> list[str]:
+    """Schema errors, and Gemini 3's check of the current turn: the first function call of each model
+    turn since the last real user turn must carry a signature this model issued."""
+    errors: list[str] = []
+    for tool in body.get("tools", ()):
+        for i, declaration in enumerate(tool.get("functionDeclarations", ())):
+            if "parameters" in declaration:
+                errors += schema_errors(declaration["parameters"], f"function_declarations[{i}].parameters")
+    contents = body.get("contents", [])
+    start = 0
+    for i, content in enumerate(contents):
+        if content.get("role") == "user" and any("functionResponse" not in p for p in content["parts"]):
+            start = i + 1
+    for content in contents[start:]:
+        calls = [p for p in content["parts"] if "functionCall" in p]
+        if content.get("role") == "model" and calls and calls[0].get("thoughtSignature") not in issued:
+            errors.append("Function call is missing a thought_signature in functionCall parts.")
+    return errors
+
+
+class StrictGemini(GeminiModel):
+    """A Gemini 3 that refuses what the real one refuses (schema fields it does not know, a current
+    turn whose function calls lost their signatures) with its 400, and signs every function call."""
+
+    def __init__(self, respond: Callable[[bool, dict[str, Any]], Reply]) -> None:
+        super().__init__(self._checked)
+        self.inner = respond
+        self.issued = {SIGNATURE, SIGNATURE_2}
+        self.refusals: list[list[str]] = []
+
+    def _checked(self, stream: bool, body: dict[str, Any]) -> Reply:
+        errors = request_errors(body, self.issued)
+        if errors:
+            self.refusals.append(errors)
+            return Reply.json(error(400, "; ".join(errors), "INVALID_ARGUMENT"), status=400)
+        return self.inner(stream, body)
