@@ -479,3 +479,28 @@ async def test_a_key_presented_as_the_key_query_parameter_is_hidden_in_what_the_
     assert (response.status, error["error"]["message"]) == (400, "[deepseek] bad request from [redacted]")
     record = (await traced(on_deepseek))[-1]
     assert SECRET not in json.dumps(record)
+
+
+async def test_keep_alives_while_the_upstream_is_quiet_do_not_upset_the_sdks_stream_reader(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, genai_clients: list[genai.Client]
+) -> None:
+    """Gemini clients choke on SSE comments; their keep-alive is a blank line, which their readers skip."""
+    config = gemini_config([deepseek_channel("deepseek", upstream.url)], tmp_path / "t.jsonl", DEEPSEEK_RULES)
+    config["server"]["ping_interval"] = 0.05
+    gateway = await start_gateway(config)
+    chunks = o_wire.text_stream("Hel", "lo")
+    upstream.enqueue(Reply.sse([chunks[0], 0.3, *chunks[1:2], 0.3, *chunks[2:]]))
+    client = genai_client(gateway.url)
+    genai_clients.append(client)
+    got = [c async for c in await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="hi")]
+    assert "".join(c.text or "" for c in got) == "Hello"
+    upstream.enqueue(Reply.sse([chunks[0], 0.3, *chunks[1:]]))
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    url = gateway.url + "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"x-goog-api-key": SECRET}) as response,
+    ):
+        raw = await response.read()
+    assert raw.startswith(b"\n\n")  # blank lines while the upstream was quiet
+    assert not any(line.startswith(b":") for line in raw.split(b"\n"))  # never an SSE comment
