@@ -65,6 +65,16 @@ class TraceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DashboardConfig:
+    """The local dashboard: on by default, loopback only, opened with the admin token in `token_file`."""
+
+    enabled: bool = True
+    allow_remote: bool = False
+    token_file: Path = Path("axonhub-admin.token")
+    max_records: int = 2_000_000  # records the dashboard's index holds; older ones drop out
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8090
@@ -73,6 +83,7 @@ class ServerConfig:
     client_timeouts: ClientTimeouts = ClientTimeouts()
     ping_interval: float = 10.0
     trace: TraceConfig = TraceConfig()
+    dashboard: DashboardConfig = DashboardConfig()
     operator_hints: str = "auto"  # auto | always | never
 
     @property
@@ -386,7 +397,19 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         client_timeouts=_client_timeouts(raw.get("client_timeouts") or {}),
         ping_interval=raw.get("ping_interval", default.ping_interval),
         trace=trace,
+        dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
+    )
+
+
+def _dashboard(raw: Mapping[str, Any], base_dir: Path) -> DashboardConfig:
+    default = DashboardConfig()
+    token_file = Path(os.path.expanduser(raw.get("token_file", default.token_file)))
+    return DashboardConfig(
+        enabled=raw.get("enabled", default.enabled),
+        allow_remote=raw.get("allow_remote", default.allow_remote),
+        token_file=token_file if token_file.is_absolute() else base_dir / token_file,
+        max_records=raw.get("max_records", default.max_records),
     )
 
 

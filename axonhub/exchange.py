@@ -89,6 +89,8 @@ class Exchange:
     error_type: str | None = None
     request_body: Any = None
     response_body: Any = None
+    replay_of: str | None = None  # an admin replay of this request id: traced apart, never counted as usage
+    replay_trace: str | None = None  # the replay run's own trace id
 
     def id_headers(self) -> dict[str, str]:
         """The gateway's request id, as Anthropic's (`request-id`) and OpenAI's SDKs (`x-request-id`) read it."""
@@ -113,8 +115,8 @@ class Exchange:
             "v": TRACE_VERSION,
             "time": datetime.fromtimestamp(self.wall_time, UTC).isoformat(timespec="milliseconds"),
             "request_id": self.request_id,
-            "trace_id": self.trace_id or self.request_id,
-            "trace_source": self.trace_source,
+            "trace_id": self.replay_trace or self.trace_id or self.request_id,
+            "trace_source": "replay" if self.replay_of else self.trace_source,
             "kind": self.kind,
             "key": self.key.name if self.key else None,
             "project": self.key.project if self.key else None,
@@ -141,6 +143,7 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": self._error(),
+            **({"replay_of": self.replay_of} if self.replay_of else {}),
             **self._bodies(),
         }
 

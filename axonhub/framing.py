@@ -37,6 +37,10 @@ class StreamWriter(Protocol):
     def close(self) -> bytes: ...
 
 
+def encode_sse(frames: Iterable[SSEFrame]) -> bytes:
+    return b"".join(encode_event(name, data) for name, data in frames)
+
+
 class SSEWriter:
     """Frames as SSE events; the format's own keep-alive (a comment or a ping event)."""
 
@@ -46,7 +50,7 @@ class SSEWriter:
         self._keepalive = keepalive
 
     def frames(self, frames: Iterable[SSEFrame]) -> bytes:
-        return b"".join(encode_event(name, data) for name, data in frames)
+        return encode_sse(frames)
 
     def keepalive(self) -> bytes:
         return self._keepalive

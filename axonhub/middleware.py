@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, Key, hash_secret
+from axonhub.dashboard.access import REPLAY_OF_HEADER, replay_identity
 from axonhub.error_response import error_response
 from axonhub.errors import (
     AuthenticationFailed,
@@ -190,8 +191,12 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if resource is None or resource.canonical in request.app[PUBLIC_PATHS]:
         return await handler(request)
     exchange: Exchange = request[EXCHANGE]
-    fmt = FORMATS[exchange.client_format]
-    exchange.key = authenticate(exchange.config, auth_key(request, fmt), key_ways(fmt))
+    if REPLAY_OF_HEADER in request.headers:  # an admin replay: the admin token, a key and a forced profile
+        replay = replay_identity(request, exchange.config)
+        exchange.key, exchange.replay_of, exchange.replay_trace = replay.key, replay.replay_of, replay.trace_id
+    else:
+        fmt = FORMATS[exchange.client_format]
+        exchange.key = authenticate(exchange.config, auth_key(request, fmt), key_ways(fmt))
     return await handler(request)
 
 

@@ -198,6 +198,10 @@ class Redactor:
         secrets = self._base.secrets | config_secrets(config)
         self._base = Redaction.of(secrets, self._base.key_hashes | frozenset(config.keys_by_hash))
 
+    def hide(self, secrets: Iterable[str]) -> None:
+        """Hide `secrets` from now on, in every context (the gateway's own: the dashboard's admin token)."""
+        self._base = Redaction.of(self._base.secrets | frozenset(secrets), self._base.key_hashes)
+
     def bind_request(self, secrets: Iterable[str]) -> contextvars.Token[_Bound | None]:
         """Hide `secrets` in what is written from the current context (one request); pass the token to `release`."""
         return self._request.set(_Bound(tuple(s for s in secrets if len(s) >= MIN_SECRET_LENGTH)))

@@ -27,9 +27,10 @@ from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
 from axonhub.formats.spec import Dialect, Format, Framing, SSEFrame, StreamReader
-from axonhub.framing import StreamWriter, stream_writer
+from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder
+from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -115,6 +116,7 @@ async def relay_stream(
     exchange.status = upstream.status
     reader = dialect.stream_reader()
     reframe = SSEDecoder() if framing is not Framing.SSE else None
+    recorded = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
     failure: UpstreamError | None = None
     held = b""  # the start of an event the upstream has not finished yet
     try:
@@ -122,15 +124,19 @@ async def relay_stream(
             exchange.mark_first_byte()
             reader.feed(chunk)
             if reframe is not None:
-                out = writer.frames((event.event, event.data) for event in reframe.feed(chunk))
-                if out:
-                    await response.write(redactor.exact(out))
+                events = [(event.event, event.data) for event in reframe.feed(chunk)]
+                if events:
+                    await response.write(redactor.exact(writer.frames(events)))
+                    if recorded is not None:
+                        recorded.feed_bytes(encode_sse(events))
                 continue
             data = held + chunk if held else chunk
             end = event_boundary(data)
             held = data[end:]
             if end:
                 await response.write(redactor.exact(data[:end] if held else data))
+                if recorded is not None:
+                    recorded.feed_bytes(data[:end] if held else data)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -143,19 +149,20 @@ async def relay_stream(
             reader.upstream_id,
         )
     keep_tail, frames = _ending(exchange, reader, dialect, failure)
-    tail = redactor.exact(_tail(writer, reframe, held, keep_tail))
-    await response.write(tail + redactor.data(writer.frames(frames)) + writer.close())
+    if reframe is None:  # the upstream's unterminated last event as it came, then our frames
+        tail = held + b"\n\n" if keep_tail and held else b""
+        closing = redactor.exact(tail) + redactor.data(writer.frames(frames))
+        as_sse = tail + encode_sse(frames)
+    else:
+        last = [(event.event, event.data) for event in reframe.finish()] if keep_tail else []
+        closing = redactor.exact(writer.frames(last)) + redactor.data(writer.frames(frames)) + writer.close()
+        as_sse = encode_sse(last + frames)
+    await response.write(closing)
+    if recorded is not None:
+        recorded.feed_bytes(as_sse)
+        exchange.response_body = recorded.body()
     await response.write_eof()
     return response
-
-
-def _tail(writer: StreamWriter, reframe: SSEDecoder | None, held: bytes, keep: bool) -> bytes:
-    """The last event of the upstream's stream when it lacked its blank line, if it goes out at all."""
-    if not keep:
-        return b""
-    if reframe is not None:
-        return writer.frames((event.event, event.data) for event in reframe.finish())
-    return held + b"\n\n" if held else b""
 
 
 def _ending(

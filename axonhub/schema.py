@@ -116,6 +116,20 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     },
                     "additionalProperties": False,
                 },
+                "dashboard": {
+                    "type": "object",
+                    "description": "the local dashboard at /dashboard/ (admin only; see docs/dashboard.md)",
+                    "properties": {
+                        "enabled": {"type": "boolean"},
+                        "allow_remote": {
+                            "type": "boolean",
+                            "description": "serve the dashboard to non-loopback peers too (default false)",
+                        },
+                        "token_file": {"type": "string", "minLength": 1},
+                        "max_records": {"type": "integer", "minimum": 1000},
+                    },
+                    "additionalProperties": False,
+                },
             },
             "additionalProperties": False,
         },

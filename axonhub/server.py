@@ -16,6 +16,7 @@ from aiohttp import web
 from axonhub import __version__, pipeline
 from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config
+from axonhub.dashboard.app import add_dashboard
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS, UNCLAIMED
 from axonhub.metrics import METRICS, Metrics, metrics_handler
@@ -119,7 +120,7 @@ def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = 
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
-    app[PUBLIC_PATHS] = add_routes(app)
+    app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))

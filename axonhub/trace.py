@@ -10,7 +10,7 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "time": "2026-05-01T12:00:00.123+00:00",      # request start, UTC, milliseconds
      "request_id": "req_…", "trace_id": "…",
      "trace_source": "claude_code_header" | "claude_code_metadata" | "codex_session"
-                     | "x_trace_id" | "request",
+                     | "x_trace_id" | "request" | "replay",
      "kind": "messages" | "count_tokens" | "models" | "chat_completions" | "responses" | "probe",
      "key": "alice" | null, "project": "demo" | null,
      "client_format": "anthropic" | "openai_chat" | …, "method": "POST", "path": "/v1/messages",
@@ -23,7 +23,11 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
+     "replay_of"?: "req_…",                        # only on an admin replay (its own trace id)
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
+
+A streamed answer's `response_body` is the whole message the stream carried, in the client's
+format, as a non-streaming request would have got it.
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
 are counted apart. `overhead_ms` is `total_ms - upstream_ms`. Free-text fields (models, path,

@@ -52,6 +52,11 @@ def since_filter(records: Iterable[dict[str, Any]], since: datetime | None) -> I
             yield record
 
 
+def without_replays(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Client traffic only: admin replays (`replay_of`) are never usage and never a session of their own."""
+    return (record for record in records if not record.get("replay_of"))
+
+
 def price_for(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> Price | None:
     """The price of the resolved model, else of the requested one."""
     for name in (record.get("resolved_model"), record.get("requested_model")):

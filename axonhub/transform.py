@@ -32,6 +32,7 @@ from axonhub.framing import StreamWriter, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
+from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
@@ -126,8 +127,9 @@ class TransformPlan:
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.codec.stream_encoder(self.request)
+        recorded = StreamAnswer.for_exchange(exchange, self.client, self.request)  # the trace's whole answer
         try:
-            await self._pump(response, exchange, encoder, writer, batches, request.app[REDACTOR])
+            await self._pump(response, exchange, encoder, writer, batches, request.app[REDACTOR], recorded)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -136,6 +138,9 @@ class TransformPlan:
             exchange.fail(failure, "internal")
             message = failure.client_message(exchange.config.server.operator_hints_enabled)
             await response.write(writer.frames(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+        finally:
+            if recorded is not None:
+                exchange.response_body = recorded.body()
         await response.write(writer.close())
         await response.write_eof()
         return response
@@ -148,6 +153,7 @@ class TransformPlan:
         writer: StreamWriter,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
         redactor: Redactor,
+        recorded: StreamAnswer | None = None,
     ) -> None:
         """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
 
@@ -162,6 +168,8 @@ class TransformPlan:
                     if isinstance(event, ir.StreamError):
                         event = dataclasses.replace(event, message=redactor.text(event.message))
                     frames += encoder.feed(event)
+                if recorded is not None and batch:
+                    recorded.feed_events(batch)
                 if frames:
                     started = True
                     await response.write(writer.frames(frames))
@@ -192,6 +200,8 @@ class TransformPlan:
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.codec.render_response(answer, self.request)
         exchange.status = 200
+        if exchange.config.server.trace.bodies != "none":
+            exchange.response_body = body
         return web.Response(
             body=json.dumps(body, ensure_ascii=False).encode(),
             content_type="application/json",

@@ -10,6 +10,7 @@ import click
 
 from axonhub import __version__
 from axonhub.cli.config_cmd import config_group
+from axonhub.cli.dashboard import dashboard, replay
 from axonhub.cli.keys import keys_group
 from axonhub.cli.profiles import profiles_group
 from axonhub.cli.serve import serve
@@ -42,4 +43,6 @@ main.add_command(config_group)
 main.add_command(keys_group)
 main.add_command(profiles_group)
 main.add_command(traces_group)
+traces_group.add_command(replay)
+main.add_command(dashboard)
 main.add_command(usage)

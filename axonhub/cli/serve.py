@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from pathlib import Path
+from typing import Any
 
 import click
 import structlog
 
 from axonhub.cli.common import config_option, fail, load
+from axonhub.config import Config
 
 
 @click.command()
@@ -66,8 +68,34 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
         trace=str(server.trace.path) if server.trace.enabled else None,
         event_loop=type(loop).__module__.split(".")[0],
     )
+    _announce_dashboard(config, log)
     run(app, loop=loop, host=server.host, port=server.port, client_timeouts=server.client_timeouts, shutdown_timeout=10)
     log.info("axonhub stopped")
+
+
+def _announce_dashboard(config: Config, log: Any) -> None:
+    """The dashboard's address and a one-time login link (the admin token itself is never printed)."""
+    from axonhub.cli.dashboard import gateway_url
+    from axonhub.dashboard.access import load_or_create_token, login_url
+
+    settings = config.server.dashboard
+    if not settings.enabled:
+        return
+    if not config.server.trace.enabled:
+        log.warning("dashboard off: it shows the trace log, and server.trace.enabled is false")
+        return
+    try:
+        token = load_or_create_token(settings.token_file)
+    except OSError as exc:
+        raise fail(f"cannot read or create the admin token file {settings.token_file}: {exc}") from None
+    base = gateway_url(config, None)
+    log.info(
+        "dashboard",
+        url=f"{base}/dashboard/",
+        login=login_url(base, token),
+        login_valid="15 minutes, once; `axonhub dashboard` prints a new link",
+        remote=settings.allow_remote,
+    )
 
 
 def _new_loop(choice: str) -> asyncio.AbstractEventLoop:

@@ -29,6 +29,7 @@ from axonhub.trace_stats import (
     records_of_trace,
     since_filter,
     usage_of,
+    without_replays,
 )
 
 FOLLOW_POLL_S = 0.25
@@ -272,7 +273,8 @@ def poll_forever(follower: TraceFollower) -> Iterator[list[Record]]:
 def list_traces(since: datetime | None, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
     """One row per trace (session): first and last seen, requests, tokens, errors."""
     stats = ReadStats()
-    records = since_filter(read_files(existing_files(trace_path(config_path, trace_file)), stats), since)
+    files = existing_files(trace_path(config_path, trace_file))
+    records = since_filter(without_replays(read_files(files, stats)), since)
     traces = group_totals(records, "trace")
     if as_json:
         echo_json([{"trace_id": t.name, **_without_name(t.as_dict())} for t in traces])
@@ -368,7 +370,7 @@ def usage(since: datetime | None, by: str, config_path: Path, trace_file: Path |
     path = trace_path(config_path, trace_file)
     pricing = pricing_for(config_path, trace_file)
     stats = ReadStats()
-    records = list(since_filter(read_files(existing_files(path), stats), since))
+    records = list(since_filter(without_replays(read_files(existing_files(path), stats)), since))
     rows = group_totals(records, by, pricing)
     total = overall(rows)
     if as_json:

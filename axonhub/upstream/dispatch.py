@@ -50,6 +50,11 @@ class ChannelHealth:
     def succeeded(self, channel: str) -> None:
         self._state.pop(channel, None)
 
+    def cooldown(self, channel: str, now: float) -> tuple[int, float]:
+        """(failures in a row, seconds of cool-down left) of a channel; (0, 0.0) when it is healthy."""
+        failures, until = self._state.get(channel, (0, 0.0))
+        return failures, max(0.0, until - now)
+
 
 def order_candidates(candidates: tuple[Candidate, ...], health: ChannelHealth) -> list[Candidate]:
     """Priority groups in order; weighted shuffle inside a group; cooling channels last."""

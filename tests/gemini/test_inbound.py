@@ -504,3 +504,22 @@ async def test_keep_alives_while_the_upstream_is_quiet_do_not_upset_the_sdks_str
         raw = await response.read()
     assert raw.startswith(b"\n\n")  # blank lines while the upstream was quiet
     assert not any(line.startswith(b":") for line in raw.split(b"\n"))  # never an SSE comment
+
+
+async def test_with_bodies_kept_the_trace_holds_the_whole_answer_of_a_relayed_json_array_stream(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    config = gemini_config([gemini_channel("gemini", upstream.url)], tmp_path / "t.jsonl", rules=[])
+    config["server"]["trace"]["bodies"] = "all"
+    gateway = await start_gateway(config)
+    upstream.enqueue(Reply.sse(g_wire.text_stream("Hel", "lo")))
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+    url = gateway.url + "/gemini/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"x-goog-api-key": SECRET}) as response,
+    ):
+        assert len(array_elements(await response.read())) == 2
+    answer = (await traced(gateway))[-1]["response_body"]
+    assert answer["candidates"][0]["content"]["parts"] == [{"text": "Hello"}]
+    assert (answer["candidates"][0]["finishReason"], answer["usageMetadata"]["totalTokenCount"]) == ("STOP", 15)
