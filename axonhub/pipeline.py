@@ -112,8 +112,9 @@ class Planner:
         return self._plans[target.wire]
 
     def _make(self, target: Format) -> Plan:
-        if target.wire is self.inbound.format.wire:
-            return RelayPlan(self.inbound, lambda: self._transform(target))
+        inbound = self.inbound
+        if target.wire is inbound.format.wire and not target.dialect.foreign_reasoning(inbound.raw):
+            return RelayPlan(inbound, lambda: self._transform(target))
         if self.inbound.endpoint.counts:
             if target.counting is None:
                 raise InvalidRequest(f"a {target.wire} channel cannot count tokens")

@@ -126,6 +126,10 @@ class StreamReader(Protocol):
         ...
 
 
+def never(raw: bytes) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
     """The HTTP side of a wire format.
@@ -148,6 +152,11 @@ class Dialect:
     error_frame: Callable[[ErrorKind, str], SSEFrame]
     terminator: SSEFrame | None  # what a complete stream of this format ends with (None: its end of body)
     keepalive: bytes  # what an SSE client of this format is sent while the upstream is quiet
+    # raw body -> whether it carries reasoning the gateway wrapped for clients of this format when
+    # another provider produced it (its `gw1.` carriers), which this format's own channels would
+    # reject: such a request takes the IR transform even on a channel of its own format, and the
+    # foreign reasoning stays behind (a key whose profile switched providers mid-conversation)
+    foreign_reasoning: Callable[[bytes], bool] = never
 
 
 def sse_framing(query: Mapping[str, str]) -> Framing:

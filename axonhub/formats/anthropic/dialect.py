@@ -10,6 +10,7 @@ unparsed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from axonhub.config import Channel
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
+# A thinking block signed with a gateway carrier (reasoning another provider produced): Anthropic
+# rejects it, so such a request is translated rather than forwarded.
+_CARRIER_SIGNATURE = re.compile(rb'"signature"\s*:\s*"gw1\.')
 
 
 def url(channel: Channel, endpoint: str, model: str, stream: bool) -> str:
@@ -105,6 +109,11 @@ def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
     return ("error", errors.error_event(kind, message))
 
 
+def foreign_reasoning(raw: bytes) -> bool:
+    """Does the body hold a thinking block signed by the gateway (another provider's reasoning)?"""
+    return b'"gw1.' in raw and _CARRIER_SIGNATURE.search(raw) is not None
+
+
 DIALECT = Dialect(
     url=url,
     headers=headers,
@@ -114,4 +123,5 @@ DIALECT = Dialect(
     error_frame=error_frame,
     terminator=("message_stop", {"type": "message_stop"}),
     keepalive=encode_event("ping", {"type": "ping"}),
+    foreign_reasoning=foreign_reasoning,
 )
