@@ -16,6 +16,7 @@ that had usage.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from axonhub.config import Channel
 
 API_VERSION = "v1beta"
+# A thought signature that is a gateway carrier (base64 of "gw1.…": reasoning another provider produced,
+# carried through a Gemini client): Gemini rejects it, so such a request is translated rather than forwarded.
+_CARRIER_SIGNATURE = re.compile(rb'"thought_?[Ss]ignature"\s*:\s*"Z3cxL')
 _VERSIONED = ("/v1beta", "/v1", "/v1alpha")
 
 
@@ -134,6 +138,11 @@ def summary(body: Mapping[str, Any]) -> Summary:
     )
 
 
+def foreign_reasoning(raw: bytes) -> bool:
+    """Does the body hold a thought signature the gateway made for another provider's reasoning?"""
+    return b'"Z3cxL' in raw and _CARRIER_SIGNATURE.search(raw) is not None
+
+
 def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
     """An `{"error": …}` chunk: the google-genai SDKs raise it as an APIError."""
     return (None, error_payload(kind, message))
@@ -149,4 +158,5 @@ DIALECT = Dialect(
     terminator=None,
     # SDK stream readers skip blank lines between events, and choke on SSE comments.
     keepalive=b"\n",
+    foreign_reasoning=foreign_reasoning,
 )

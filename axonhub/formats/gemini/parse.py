@@ -9,8 +9,8 @@ Fields are read in camelCase or snake_case, as Gemini itself accepts them.
   position (the same on every turn, so the upstream's prompt cache holds), and a response finds its
   call by id, else by name in order among the previous turn's calls.
 - Thought signatures that carry another provider's reasoning (`thoughts.py`) become that reasoning
-  again, in front of the part they sat on; Gemini's own signatures mean nothing to another channel
-  and are dropped.
+  again, in front of the part they sat on; Gemini's own are kept for a Gemini channel (another
+  channel drops them).
 - `systemInstruction`, `tools[].functionDeclarations` (`parametersJsonSchema` as it is, `parameters`
   turned back into JSON Schema), `toolConfig`, `generationConfig` with `thinkingConfig` and JSON
   output. Google-hosted tools (search, code execution, URL context) have no equivalent elsewhere
@@ -247,20 +247,20 @@ class _Conversation:
 
     def _part(self, part: Mapping[str, Any], role: ir.Role, i: int, j: int) -> list[ir.Block]:
         where = f"contents[{i}].parts[{j}]"
-        carried = thoughts.from_client(get(part, "thoughtSignature"))
-        blocks: list[ir.Block] = [carried] if carried is not None else []
+        signature = get(part, "thoughtSignature")
         text = part.get("text")
         call = get(part, "functionCall")
         response = get(part, "functionResponse")
-        if isinstance(text, str):
-            if part.get("thought") is True:
-                if carried is None and text:
-                    blocks.append(ir.Thinking(text))  # shown to the user; no other provider can read it back
-            elif text.strip():
-                blocks.append(ir.Text(text))
-        elif isinstance(call, Mapping):
-            blocks.append(self._call(call, i, j, where))
-        elif isinstance(response, Mapping):
+        if isinstance(text, str) and part.get("thought") is True:
+            # A thought: shown to the user; its signature, if any, is the block's own.
+            signed = thoughts.from_client(signature, thoughts.Position.THOUGHT, text)
+            return [signed] if signed is not None else [ir.Thinking(text)] if text else []
+        if isinstance(call, Mapping):  # a signature sits on the first call of its step
+            return [*self._signed(signature, thoughts.Position.CALL), self._call(call, i, j, where)]
+        if isinstance(text, str):  # a text part's signature follows its text
+            return [ir.Text(text)] * bool(text.strip()) + self._signed(signature, thoughts.Position.TEXT)
+        blocks: list[ir.Block] = self._signed(signature, thoughts.Position.TEXT)
+        if isinstance(response, Mapping):
             blocks.append(self._response(response, i, j, where))
         elif (media := get(part, "inlineData")) is not None:
             blocks.append(_inline(media, f"{where}.inlineData"))
@@ -272,6 +272,11 @@ class _Conversation:
         elif isinstance(result := get(part, "codeExecutionResult"), Mapping):
             blocks.append(ir.Text(f"Code execution result ({result.get('outcome', '')}):\n{result.get('output', '')}"))
         return blocks
+
+    @staticmethod
+    def _signed(signature: Any, position: thoughts.Position) -> list[ir.Block]:
+        signed = thoughts.from_client(signature, position)
+        return [signed] if signed is not None else []
 
     def _call(self, call: Mapping[str, Any], i: int, j: int, where: str) -> ir.ToolCall:
         name = call.get("name")

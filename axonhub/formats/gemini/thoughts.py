@@ -51,10 +51,10 @@ def wrap(model: str, signature: str, position: str) -> str:
 
 
 def unwrap(signature: str | None, model: str) -> Signature | None:
-    """The Gemini signature in a thinking block's signature, when it was made by `model`; None for
-    another model's, another provider's, or none."""
+    """The Gemini signature in a thinking block's signature, when it was made by `model` (or came from
+    a Gemini client's history, model unknown); None for another model's, another provider's, or none."""
     found = carrier.parse_carrier(signature)
-    if found is None or found.provider != GEMINI or found.model != model:
+    if found is None or found.provider != GEMINI or found.model not in (model, ""):
         return None
     value, position = found.fields.get("sig"), found.fields.get("pos")
     if not isinstance(value, str) or not value:
@@ -79,11 +79,16 @@ def for_client(thinking: ir.Thinking, model: str) -> str | None:
     return base64.b64encode(wrapped.encode()).decode("ascii")
 
 
-def from_client(value: object) -> ir.Thinking | None:
-    """The thinking block a Gemini client's `thoughtSignature` carries back; None for a real Gemini
-    signature (or anything that is not ours)."""
+def from_client(value: object, position: Position, text: str = "") -> ir.Thinking | None:
+    """The thinking block a Gemini client's `thoughtSignature` stands for: the reasoning our carrier
+    brings back, or Gemini's own signature kept for Gemini (the model that made it unknown), on a part
+    at `position` with the thought `text` it signed. None for no signature."""
     if not isinstance(value, str) or not value:
         return None
+    return _ours(value) or ir.Thinking(text, wrap("", value, position))
+
+
+def _ours(value: str) -> ir.Thinking | None:
     compact = value.strip().replace("-", "+").replace("_", "/")
     try:
         raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
