@@ -16,7 +16,9 @@ from axonhub.formats.carrier import make_carrier
 from axonhub.formats.gemini.parse import call_id, check_count_request, check_request, parse_request
 from axonhub.formats.gemini.request import function_name, render_count_request, render_request
 from axonhub.formats.gemini.schema import from_gemini, to_gemini, tool_parameters
-from axonhub.formats.gemini.thoughts import from_client
+from axonhub.formats.gemini.thoughts import Position, from_client
+
+CALL = Position.CALL
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "formats"
 CLAUDE_CODE = json.loads((FIXTURES / "claude_code_tool_loop.json").read_text())
@@ -525,7 +527,7 @@ GEMINI_CLI_TURN = {
 
 def test_a_gemini_cli_turn_is_read_into_the_ir() -> None:
     """Calls without ids get stable positional ids, responses find their calls by name (Gemini CLI
-    answers with ids of its own), a real Gemini signature means nothing elsewhere and is dropped,
+    answers with ids of its own), Gemini's own signature is kept for a Gemini channel (model unknown),
     Google's hosted search has no equivalent and is dropped."""
     read_id, list_id = call_id(1, 1, "read_file"), call_id(1, 2, "list_directory")
     assert parse_request(GEMINI_CLI_TURN) == ir.Request(
@@ -538,6 +540,7 @@ def test_a_gemini_cli_turn_is_read_into_the_ir() -> None:
                 ir.Role.ASSISTANT,
                 (
                     ir.Thinking("Reading it."),
+                    ir.Thinking("", make_carrier("gemini", "", sig=SIGNATURE, pos="call")),
                     ir.ToolCall(read_id, "read_file", '{"file_path":"/w/marker.txt"}'),
                     ir.ToolCall(list_id, "list_directory", '{"dir_path":"/w"}'),
                 ),
@@ -569,8 +572,9 @@ def test_our_own_carrier_comes_back_as_the_reasoning_it_carried_in_either_base64
     carrier = make_carrier("anthropic", "claude-sonnet-4-5", sig="EqQB+/sig", text="I thought ~~ this")
     standard = base64.b64encode(carrier.encode()).decode()
     url_safe = base64.urlsafe_b64encode(carrier.encode()).decode().rstrip("=")
-    assert from_client(standard) == from_client(url_safe) == ir.Thinking("I thought ~~ this", carrier)
-    assert from_client(SIGNATURE) is None  # Gemini's own
+    assert from_client(standard, CALL) == from_client(url_safe, CALL) == ir.Thinking("I thought ~~ this", carrier)
+    own = ir.Thinking("", make_carrier("gemini", "", sig=SIGNATURE, pos="call"))
+    assert from_client(SIGNATURE, CALL) == own  # Gemini's own, kept for Gemini
 
 
 def test_snake_case_fields_are_read_too() -> None:
