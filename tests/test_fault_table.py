@@ -10,12 +10,14 @@ open left open.
 
 The status table applied here (the same for every pair):
 
-    fault                          Anthropic client            OpenAI client
-    429 (Retry-After kept)         429 rate_limit_error        429 rate_limit_error
-    500                            500 api_error               500 server_error
-    503, 529, an overload          529 overloaded_error        503 server_error (overloaded)
-    refused / reset / broken 200   502 api_error               502 server_error
-    no answer in time              504 timeout_error           504 server_error
+    fault                          Anthropic client            OpenAI client                   Gemini client
+    429 (Retry-After kept)         429 rate_limit_error        429 rate_limit_error            429 RESOURCE_EXHAUSTED
+    500                            500 api_error               500 server_error                500 INTERNAL
+    503, 529, an overload          529 overloaded_error        503 server_error (overloaded)   503 UNAVAILABLE
+    refused / reset / broken 200   502 api_error               502 server_error                502 UNAVAILABLE
+    no answer in time              504 timeout_error           504 server_error                504 DEADLINE_EXCEEDED
+
+A Gemini stream has no terminator: one that ends after its finish reason is complete as it is.
 
 Raw bytes are read here so nothing is hidden; tests/test_fault_sdks.py runs the official SDKs on the
 post-commit rows, where an SDK could swallow a fault.
@@ -36,12 +38,25 @@ import pytest
 
 from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes import anthropic as a_wire
+from tests.fakes import gemini as g_wire
 from tests.fakes import openai as o_wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
 READ_TIMEOUT = 0.3
-ANTHROPIC, OPENAI = "anthropic", "openai_chat"
-PAIRS = [(ANTHROPIC, ANTHROPIC), (ANTHROPIC, OPENAI), (OPENAI, OPENAI), (OPENAI, ANTHROPIC)]
+ANTHROPIC, OPENAI, GEMINI = "anthropic", "openai_chat", "gemini"
+PAIRS = [
+    (ANTHROPIC, ANTHROPIC),
+    (ANTHROPIC, OPENAI),
+    (OPENAI, OPENAI),
+    (OPENAI, ANTHROPIC),
+    (GEMINI, GEMINI),
+    (GEMINI, ANTHROPIC),
+    (GEMINI, OPENAI),
+    (ANTHROPIC, GEMINI),
+    (OPENAI, GEMINI),
+]
+# Google's status for each Anthropic error type the scripts name.
+GEMINI_STATUS = {"rate_limit_error": "RESOURCE_EXHAUSTED", "overloaded_error": "UNAVAILABLE", "api_error": "INTERNAL"}
 
 # ------------------------------------------------------------------------------ upstream scripts
 
@@ -68,10 +83,17 @@ def o_partial() -> list[bytes]:
     ]
 
 
-def error_body(channel: str, message: str, kind: str) -> dict[str, Any]:
+def g_partial() -> list[bytes]:
+    """The first chunk, with the first text ("Hel") and no finish reason."""
+    return [g_wire.data(g_wire.chunk([g_wire.text("Hel")], chunk_usage=g_wire.usage(10, 1)))]
+
+
+def error_body(channel: str, message: str, kind: str, status: int = 500) -> dict[str, Any]:
     """An error body in the channel's own format; `kind` is Anthropic's error type."""
     if channel == ANTHROPIC:
         return a_wire.error(kind, message)
+    if channel == GEMINI:
+        return g_wire.error(status, message, "UNAVAILABLE" if status == 503 else GEMINI_STATUS.get(kind, "INTERNAL"))
     openai_type = {"rate_limit_error": "rate_limit_error", "overloaded_error": "overloaded_error"}.get(
         kind, "server_error"
     )
@@ -84,7 +106,7 @@ def sse(chunks: list[bytes | float], reset: bool = False) -> Reply:
 
 
 def stream_part(channel: str) -> list[bytes | float]:
-    return list(a_partial() if channel == ANTHROPIC else o_partial())
+    return list({ANTHROPIC: a_partial, OPENAI: o_partial, GEMINI: g_partial}[channel]())
 
 
 def whole(channel: str, stream: bool, text: str) -> Reply:
@@ -92,6 +114,8 @@ def whole(channel: str, stream: bool, text: str) -> Reply:
     if channel == ANTHROPIC:
         message = a_wire.message([{"type": "text", "text": text}])
         return sse(list(a_wire.stream_events(message))) if stream else Reply.json(message)
+    if channel == GEMINI:
+        return sse(g_wire.text_stream(text)) if stream else Reply.json(g_wire.response([g_wire.text(text)]))
     return sse(o_wire.text_stream(text)) if stream else Reply.json(o_wire.completion(text))
 
 
@@ -140,6 +164,13 @@ STATUS_TABLE: dict[str, dict[str, tuple[int, str, str | None]]] = {
         "bad_gateway": (502, "server_error", None),
         "timeout": (504, "server_error", None),
     },
+    GEMINI: {
+        "rate_limit": (429, "RESOURCE_EXHAUSTED", None),
+        "server": (500, "INTERNAL", None),
+        "overloaded": (503, "UNAVAILABLE", None),
+        "bad_gateway": (502, "UNAVAILABLE", None),
+        "timeout": (504, "DEADLINE_EXCEEDED", None),
+    },
 }
 RETRYABLE = {"rate_limit", "server", "overloaded", "bad_gateway", "timeout"}
 
@@ -157,7 +188,7 @@ class Fault:
 def status_fault(status: int, kind: str, error_type: str, message: str, retry_after: str | None = None) -> Fault:
     def script(channel: str, stream: bool) -> Reply:
         headers = {"Retry-After": retry_after} if retry_after else {}
-        return Reply.json(error_body(channel, message, error_type), status=status, headers=headers)
+        return Reply.json(error_body(channel, message, error_type, status), status=status, headers=headers)
 
     return Fault(
         f"{status}" + (" with Retry-After" if retry_after else ""),
@@ -174,20 +205,24 @@ def cut_mid_event(channel: str) -> list[bytes | float]:
     )
     if channel == OPENAI:
         following = o_wire.data(o_wire.chunk({"content": "lo"}))
+    if channel == GEMINI:
+        following = g_wire.data(g_wire.chunk([g_wire.text("lo")]))
     return [*stream_part(channel), following[: len(following) // 2]]
 
 
 def upstream_error_event(channel: str) -> dict[str, Any]:
-    return (
-        a_wire.error("overloaded_error", "busy")
-        if channel == ANTHROPIC
-        else {"error": {"message": "busy", "code": 503}}
-    )
+    if channel == ANTHROPIC:
+        return a_wire.error("overloaded_error", "busy")
+    if channel == GEMINI:
+        return g_wire.error(503, "busy", "UNAVAILABLE")
+    return {"error": {"message": "busy", "code": 503}}
 
 
 def error_mid_stream(channel: str) -> list[bytes | float]:
     if channel == ANTHROPIC:
         return [*stream_part(channel), a_event("error", upstream_error_event(channel))]
+    if channel == GEMINI:
+        return [*stream_part(channel), g_wire.data(upstream_error_event(channel))]
     return [*stream_part(channel), o_wire.data(upstream_error_event(channel))]
 
 
@@ -199,11 +234,18 @@ def no_finish(channel: str) -> list[bytes | float]:
 def no_terminator(channel: str) -> list[bytes | float]:
     if channel == ANTHROPIC:
         return list(a_text_stream("Hello")[:-1])  # no message_stop
+    if channel == GEMINI:
+        return g_wire.text_stream("Hello")  # Gemini has none: the finish reason is the end
     return list(o_wire.text_stream("Hello")[:-1])  # no [DONE]
 
 
 def json_head(channel: str) -> bytes:
-    body = a_wire.message() if channel == ANTHROPIC else o_wire.completion("Hello")
+    bodies = {
+        ANTHROPIC: a_wire.message(),
+        OPENAI: o_wire.completion("Hello"),
+        GEMINI: g_wire.response([g_wire.text("Hello")]),
+    }
+    body = bodies[channel]
     text = json.dumps(body).encode()
     return text[: len(text) // 2]
 
@@ -279,11 +321,7 @@ FAULTS = [
     Fault(
         "a 200 carrying an error object",
         (True, False),
-        lambda channel, stream: Reply.json(
-            a_wire.error("overloaded_error", "busy")
-            if channel == ANTHROPIC
-            else {"error": {"message": "busy", "code": 503}}
-        ),
+        lambda channel, stream: Reply.json(upstream_error_event(channel)),
         lambda channel, stream, same: Refused("overloaded", "[primary] busy", verbatim=same),
     ),
     Fault(
@@ -338,8 +376,8 @@ def free_port() -> int:
 def channel_config(name: str, channel: str, url: str, priority: int) -> dict[str, Any]:
     return {
         "name": name,
-        "type": "anthropic" if channel == ANTHROPIC else "openai",
-        "base_url": url if channel == ANTHROPIC else url + "/v1",
+        "type": {ANTHROPIC: "anthropic", OPENAI: "openai", GEMINI: "gemini"}[channel],
+        "base_url": url if channel != OPENAI else url + "/v1",
         "api_key": "${FAKE_ANTHROPIC_KEY}",
         "models": ["m"],
         "priority": priority,
@@ -389,6 +427,10 @@ def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, s
     if client == ANTHROPIC:
         body = {"model": "m", "max_tokens": 100, "messages": messages, "stream": stream}
         return "/anthropic/v1/messages", body, {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
+    if client == GEMINI:
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        return f"/gemini/v1beta/models/m:{action}", body, {"x-goog-api-key": SECRET}
     return (
         "/v1/chat/completions",
         {"model": "m", "messages": messages, "stream": stream},
@@ -399,7 +441,7 @@ def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, s
 def events(client: str, raw: bytes) -> list[Any]:
     """The SSE events, summarised: Anthropic (name, text delta or error); OpenAI (what each chunk carries)."""
     out: list[Any] = []
-    for block in raw.decode().split("\n\n"):
+    for block in raw.decode().replace("\r\n", "\n").split("\n\n"):  # Gemini ends events in CRLF pairs
         lines = block.strip().splitlines()
         data = "\n".join(line[6:] for line in lines if line.startswith("data: "))
         name = next((line[7:] for line in lines if line.startswith("event: ")), None)
@@ -409,7 +451,9 @@ def events(client: str, raw: bytes) -> list[Any]:
             out.append("[DONE]")
             continue
         payload = json.loads(data)
-        if client == ANTHROPIC:
+        if client == GEMINI:
+            out += gemini_summary(payload)
+        elif client == ANTHROPIC:
             if name == "ping":
                 continue
             delta = payload.get("delta", {})
@@ -428,8 +472,19 @@ def events(client: str, raw: bytes) -> list[Any]:
     return out
 
 
+def gemini_summary(chunk: dict[str, Any]) -> list[Any]:
+    """A Gemini chunk, summarised: its error, its texts, its finish reason."""
+    if "error" in chunk:
+        return [("error", chunk["error"])]
+    candidate = chunk["candidates"][0]
+    texts = [p["text"] for p in candidate["content"]["parts"] if p.get("text")]
+    return texts + ([candidate["finishReason"]] if candidate.get("finishReason") else [])
+
+
 def client_error(client: str, kind: str, message: str) -> dict[str, Any]:
-    _, error_type, code = STATUS_TABLE[client][kind]
+    status, error_type, code = STATUS_TABLE[client][kind]
+    if client == GEMINI:
+        return {"code": status, "message": message, "status": error_type}
     if client == ANTHROPIC:
         return {"type": error_type, "message": message}
     return {"message": message, "type": error_type, "param": None, "code": code}
@@ -437,6 +492,8 @@ def client_error(client: str, kind: str, message: str) -> dict[str, Any]:
 
 def broken_events(client: str, kind: str, message: str) -> list[Any]:
     error = client_error(client, kind, message)
+    if client == GEMINI:
+        return ["Hel", ("error", error)]
     if client == ANTHROPIC:
         return [
             ("message_start", None),
@@ -447,7 +504,20 @@ def broken_events(client: str, kind: str, message: str) -> list[Any]:
     return ["role", "Hel", ("error", error)]
 
 
+LAST_EVENT = {ANTHROPIC: ("message_stop", None), OPENAI: "[DONE]", GEMINI: "STOP"}
+
+
+def answer_text(client: str, answer: dict[str, Any]) -> str:
+    if client == ANTHROPIC:
+        return str(answer["content"][0]["text"])
+    if client == GEMINI:
+        return "".join(p.get("text", "") for p in answer["candidates"][0]["content"]["parts"])
+    return str(answer["choices"][0]["message"]["content"])
+
+
 def completed_text(client: str, summary: list[Any]) -> tuple[str, Any]:
+    if client == GEMINI:
+        return "".join(s for s in summary if isinstance(s, str) and s != "STOP"), summary[-1]
     if client == ANTHROPIC:
         text = "".join(d for name, d in summary if name == "content_block_delta" and isinstance(d, str))
         return text, summary[-1]
@@ -501,11 +571,9 @@ async def test_fault(
         text = "From backup"
         if stream:
             got, last = completed_text(client, events(client, raw))
-            assert (got, last) == (text, ("message_stop", None) if client == ANTHROPIC else "[DONE]")
+            assert (got, last) == (text, LAST_EVENT[client])
         else:
-            answer = json.loads(raw)
-            got = answer["content"][0]["text"] if client == ANTHROPIC else answer["choices"][0]["message"]["content"]
-            assert got == text
+            assert answer_text(client, json.loads(raw)) == text
         assert (record["status"], record["channel"], record["error"]) == (200, "backup", None)
         assert [a["channel"] for a in record["attempts"]] == ["primary", "backup"]
         assert record["attempts"][0]["error"] == expected.message.replace("{dead}", env.dead)
@@ -526,6 +594,8 @@ async def test_fault(
                 "error": client_error(client, expected.kind, message),
                 "request_id": record["request_id"],
             }
+        elif client == GEMINI:
+            assert answer == {"error": client_error(client, expected.kind, message)}
         else:
             assert answer == {"error": client_error(client, expected.kind, message)}
         assert response_headers.get("Retry-After") == expected.retry_after
@@ -543,7 +613,7 @@ async def test_fault(
     else:
         assert status == 200
         got, last = completed_text(client, events(client, raw))
-        assert (got, last) == (expected.text, ("message_stop", None) if client == ANTHROPIC else "[DONE]")
+        assert (got, last) == (expected.text, LAST_EVENT[client])
         assert (record["status"], record["channel"], record["error"]) == (200, "primary", None)
     assert [a["channel"] for a in record["attempts"]] == ["primary"]
 
