@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from axonhub.conversations import ConversationStore
 from axonhub.exchange import Exchange
 from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder
@@ -14,6 +15,8 @@ from axonhub.upstream.dispatch import ChannelHealth
 
 CONFIG_HOLDER = web.AppKey("config_holder", ConfigHolder)
 CHANNEL_HEALTH = web.AppKey("channel_health", ChannelHealth)
+# The conversations behind recent answers, for requests that continue one by its id.
+CONVERSATIONS = web.AppKey("conversations", ConversationStore)
 # Hides the config's secrets and the request's own key in everything the app writes.
 REDACTOR = web.AppKey("redactor", Redactor)
 # Routes that need no AxonHub key (health, metrics, Claude Code's probes), by canonical path.

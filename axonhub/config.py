@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 
 from axonhub.errors import ConfigError
 from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_overrides
-from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
+from axonhub.schema import CONFIG_SCHEMA
 
 DEFAULT_CONFIG_PATH = "axonhub.yml"
 EMPTY_DOCUMENT = (
@@ -85,6 +85,8 @@ class ServerConfig:
     trace: TraceConfig = TraceConfig()
     dashboard: DashboardConfig = DashboardConfig()
     operator_hints: str = "auto"  # auto | always | never
+    # answers remembered per key for requests that continue one by its id (`previous_response_id`)
+    conversations_per_key: int = 100
 
     @property
     def operator_hints_enabled(self) -> bool:
@@ -143,11 +145,6 @@ class Channel:
         may name an environment variable); None when it can serve."""
         if not self.enabled:
             return f"channel '{self.name}' is disabled in the config", None
-        if self.type not in SERVED_CHANNEL_TYPES:
-            return (
-                f"channel '{self.name}' is unavailable: this version of AxonHub cannot talk to type '{self.type}' yet",
-                None,
-            )
         if self.api_key_env and self.api_key is None:
             return (
                 f"channel '{self.name}' is unavailable: its API key is not configured",
@@ -399,6 +396,7 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         trace=trace,
         dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
+        conversations_per_key=(raw.get("conversations") or {}).get("max_per_key", default.conversations_per_key),
     )
 
 

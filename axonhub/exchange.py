@@ -89,6 +89,7 @@ class Exchange:
     error_type: str | None = None
     request_body: Any = None
     response_body: Any = None
+    notes: list[str] = field(default_factory=list)  # what the gateway left out of the request, and why
     replay_of: str | None = None  # an admin replay of this request id: traced apart, never counted as usage
     replay_trace: str | None = None  # the replay run's own trace id
 
@@ -143,6 +144,7 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": self._error(),
+            **({"notes": list(self.notes)} if self.notes else {}),
             **({"replay_of": self.replay_of} if self.replay_of else {}),
             **self._bodies(),
         }

@@ -194,6 +194,7 @@ class Request:
     response_format: ResponseFormat | None = None
     user_id: str | None = None
     provider_metadata: Metadata = field(default_factory=_no_metadata)
+    notes: tuple[str, ...] = ()  # what the client asked for that this request leaves out, for the trace
 
 
 # ---------------------------------------------------------------------------------------- response

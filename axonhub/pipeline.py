@@ -1,4 +1,4 @@
-"""The request pipeline: read → check → route → plan per channel → dispatch → respond.
+"""The request pipeline: read → check → continue → route → plan per channel → dispatch → respond.
 
 Plain async functions over our own types; the HTTP concerns (auth, errors, context) are the
 middlewares'. One handler serves every inbound endpoint of every wire format (`handler(format,
@@ -7,11 +7,16 @@ names its model (its body or its path) and whether it streams (its body or its r
 knows how to talk to one kind of channel for one inbound request: the same-format fast path
 (`relay.py`), the IR transform (`transform.py`), or a token count through another format's
 counting endpoint (`counting.py`).
+
+An endpoint with a `Continuation` (server-side conversation state) has a request that names an
+earlier answer spliced into a self-contained one before routing, and the conversation behind each
+answer it serves remembered afterwards (`axonhub/conversations.py`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -20,12 +25,13 @@ import aiohttp
 from aiohttp import web
 
 from axonhub import ir
-from axonhub.appkeys import CHANNEL_HEALTH, EXCHANGE
+from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
+from axonhub.conversations import ConversationStore
 from axonhub.counting import CountPlan
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import format_of_channel
-from axonhub.formats.spec import Counting, Endpoint, Format, Framing
+from axonhub.formats.spec import AnswerWitness, Continuation, Counting, Endpoint, Format, Framing
 from axonhub.jsonbody import loads_object
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, resolve
@@ -50,6 +56,7 @@ class Inbound:
     headers: Mapping[str, str]
     params: Mapping[str, str] = dataclasses.field(default_factory=dict)
     query: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    witness: AnswerWitness | None = None  # keeps the answer, for an endpoint that remembers conversations
 
     @property
     def stream(self) -> bool:
@@ -129,6 +136,7 @@ class Planner:
             headers=self.inbound.headers,
             ping_interval=self.ping_interval,
             framing=self.inbound.framing,
+            witness=self.inbound.witness,
         )
 
 
@@ -145,10 +153,16 @@ def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitabl
         inbound = Inbound(fmt, endpoint, raw, body, request.headers, request.match_info, request.query)
         start_exchange(exchange, inbound)
         endpoint.check(body)
+        continuation, store = endpoint.continuation, request.app[CONVERSATIONS]
+        if continuation is not None:
+            inbound = continued(inbound, continuation, store, exchange)
         route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
         if counting is not None and endpoint.counts:
             return await serve_count(request, exchange, inbound, route, counting)
-        return await serve(request, exchange, inbound, route)
+        response = await serve(request, exchange, inbound, route)
+        if continuation is not None:
+            remember(inbound, continuation, store, exchange)
+        return response
 
     handle.__name__ = f"{fmt.wire}_{endpoint.kind}"
     return handle
@@ -186,6 +200,34 @@ def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     if config.server.trace.bodies != "none":
         exchange.request_body = inbound.body
     exchange.requested_model = inbound.model()
+
+
+def _store_key(exchange: Exchange) -> str:
+    return exchange.key.name if exchange.key is not None else ""
+
+
+def continued(inbound: Inbound, continuation: Continuation, store: ConversationStore, exchange: Exchange) -> Inbound:
+    """The request with the conversation it continues spliced in (unknown id: the format's error), and
+    a witness for its answer."""
+    witness = continuation.witness(inbound.body)
+    previous = continuation.previous(inbound.body)
+    if previous is None:
+        return dataclasses.replace(inbound, witness=witness)
+    history = store.get(_store_key(exchange), previous)
+    if history is None:
+        raise continuation.unknown(previous)
+    body = continuation.splice(inbound.body, history)
+    raw = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    return dataclasses.replace(inbound, raw=raw, body=body, witness=witness)
+
+
+def remember(inbound: Inbound, continuation: Continuation, store: ConversationStore, exchange: Exchange) -> None:
+    """Keep the conversation behind the answer the client received whole (a failed one is not kept)."""
+    answer = inbound.witness.answer if inbound.witness is not None else None
+    kept = continuation.remember(inbound.body, answer) if answer is not None else None
+    if kept is not None:
+        answer_id, conversation = kept
+        store.put(_store_key(exchange), answer_id, conversation, exchange.config.server.conversations_per_key)
 
 
 def note_route(exchange: Exchange, route: Route) -> None:

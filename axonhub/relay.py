@@ -26,7 +26,7 @@ from aiohttp import web
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
-from axonhub.formats.spec import Dialect, Format, Framing, SSEFrame, StreamReader
+from axonhub.formats.spec import AnswerWitness, Dialect, Format, Framing, SSEFrame, StreamReader
 from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder
@@ -74,14 +74,21 @@ class RelayPlan:
     ) -> web.StreamResponse:
         if answer.is_stream != self.inbound.stream:
             return await self.fallback().respond(request, exchange, candidate, answer)
+        witness = self.inbound.witness
         if answer.is_stream:
-            return await relay_stream(request, exchange, answer.response, self.format.dialect, self.inbound.framing)
-        return relay_json(exchange, answer, self.format.dialect)
+            return await relay_stream(
+                request, exchange, answer.response, self.format.dialect, witness, self.inbound.framing
+            )
+        return relay_json(exchange, answer, self.format.dialect, witness)
 
 
-def relay_json(exchange: Exchange, answer: Answer, dialect: Dialect) -> web.Response:
+def relay_json(
+    exchange: Exchange, answer: Answer, dialect: Dialect, witness: AnswerWitness | None = None
+) -> web.Response:
     """A whole JSON answer (read and checked by dispatch), forwarded as it came."""
     assert answer.body is not None and answer.payload is not None
+    if witness is not None:
+        witness.answer = answer.payload
     summary = dialect.summary(answer.payload)
     exchange.usage, exchange.stop_reason, exchange.upstream_id = summary.usage, summary.stop_reason, summary.upstream_id
     if exchange.config.server.trace.bodies != "none":
@@ -100,6 +107,7 @@ async def relay_stream(
     exchange: Exchange,
     upstream: aiohttp.ClientResponse,
     dialect: Dialect,
+    witness: AnswerWitness | None = None,
     framing: Framing = Framing.SSE,
 ) -> web.StreamResponse:
     """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
@@ -129,14 +137,19 @@ async def relay_stream(
                     await response.write(redactor.exact(writer.frames(events)))
                     if recorded is not None:
                         recorded.feed_bytes(encode_sse(events))
+                    if witness is not None:
+                        witness.feed(redactor.exact(encode_sse(events)))
                 continue
             data = held + chunk if held else chunk
             end = event_boundary(data)
             held = data[end:]
             if end:
-                await response.write(redactor.exact(data[:end] if held else data))
+                out = redactor.exact(data[:end] if held else data)
+                await response.write(out)
                 if recorded is not None:
                     recorded.feed_bytes(data[:end] if held else data)
+                if witness is not None:
+                    witness.feed(out)
     except (aiohttp.ClientError, TimeoutError) as exc:
         failure = _cut(exchange, exc)
     else:
@@ -151,16 +164,17 @@ async def relay_stream(
     keep_tail, frames = _ending(exchange, reader, dialect, failure)
     if reframe is None:  # the upstream's unterminated last event as it came, then our frames
         tail = held + b"\n\n" if keep_tail and held else b""
-        closing = redactor.exact(tail) + redactor.data(writer.frames(frames))
-        as_sse = tail + encode_sse(frames)
+        closing = as_sse = redactor.exact(tail) + redactor.data(writer.frames(frames))
     else:
         last = [(event.event, event.data) for event in reframe.finish()] if keep_tail else []
         closing = redactor.exact(writer.frames(last)) + redactor.data(writer.frames(frames)) + writer.close()
-        as_sse = encode_sse(last + frames)
+        as_sse = redactor.exact(encode_sse(last)) + redactor.data(encode_sse(frames))
     await response.write(closing)
     if recorded is not None:
         recorded.feed_bytes(as_sse)
         exchange.response_body = recorded.body()
+    if witness is not None:
+        witness.feed(as_sse)
     await response.write_eof()
     return response
 
@@ -181,6 +195,8 @@ def _ending(
         )
     if failure is not None:
         exchange.fail(failure)
+        if dialect.continued_error_frame is not None:
+            return False, [dialect.continued_error_frame(reader, failure.kind, failure.message)]
         return False, [dialect.error_frame(failure.kind, failure.message)]
     if reader.terminated or dialect.terminator is None:
         return True, []

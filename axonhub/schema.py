@@ -11,10 +11,8 @@ from typing import Any
 
 from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS
 
+# Every channel type; formats/registry.py maps each to the wire format that serves it.
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
-# The types this version can talk to (formats/registry.py has a codec for each); the others validate,
-# so a config written for a later version still loads, but their channels stay unavailable.
-SERVED_CHANNEL_TYPES = frozenset({"anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini"})
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
 _POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}
@@ -98,6 +96,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
                 "timeouts": _TIMEOUTS,
                 "client_timeouts": _CLIENT_TIMEOUTS,
                 "ping_interval": _POSITIVE_NUMBER,
+                "conversations": {
+                    "type": "object",
+                    "description": "answers remembered in memory for requests that continue one by its id "
+                    "(the Responses API's previous_response_id); per process, lost on restart",
+                    "properties": {"max_per_key": {"type": "integer", "minimum": 0}},
+                    "additionalProperties": False,
+                },
                 "operator_hints": {
                     "enum": ["auto", "always", "never"],
                     "description": "whether error messages name environment variables and where to look; "

@@ -14,8 +14,17 @@ from typing import Any
 from aiohttp import web
 
 from axonhub import __version__, pipeline
-from axonhub.appkeys import CHANNEL_HEALTH, CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
+from axonhub.appkeys import (
+    CHANNEL_HEALTH,
+    CONFIG_HOLDER,
+    CONVERSATIONS,
+    EXCHANGE,
+    ON_EXCHANGE_DONE,
+    PUBLIC_PATHS,
+    REDACTOR,
+)
 from axonhub.config import Config
+from axonhub.conversations import ConversationStore
 from axonhub.dashboard.app import add_dashboard
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS, UNCLAIMED
@@ -117,6 +126,7 @@ def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = 
     app[CONFIG_HOLDER] = ConfigHolder(config)
     app[CONFIG_HOLDER].listeners.append(app[REDACTOR].follow)
     app[CHANNEL_HEALTH] = ChannelHealth()
+    app[CONVERSATIONS] = ConversationStore()
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)

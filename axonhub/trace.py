@@ -23,6 +23,7 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
+     "notes"?: ["tools: web_search left out: …"],   # what the gateway left out of the request, and why
      "replay_of"?: "req_…",                        # only on an admin replay (its own trace id)
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
@@ -112,6 +113,20 @@ def _metadata_session(body: Mapping[str, Any] | None) -> str | None:
     return session_from_user_id(metadata.get("user_id")) if isinstance(metadata, Mapping) else None
 
 
+def _codex_session(headers: Mapping[str, str]) -> str | None:
+    """Codex's session: its `session-id` header, else `thread-id`, else the session in `x-codex-turn-metadata`."""
+    for name in ("session-id", "session_id", "thread-id"):
+        session = _valid_id(_header(headers, name))
+        if session:
+            return session
+    raw = _header(headers, "x-codex-turn-metadata")
+    try:
+        metadata = json.loads(raw) if raw else None
+    except ValueError:
+        return None
+    return _valid_id(metadata.get("session_id")) if isinstance(metadata, dict) else None
+
+
 def trace_id_for(
     headers: Mapping[str, str],
     body: Mapping[str, Any] | None,
@@ -122,7 +137,8 @@ def trace_id_for(
     """(trace id, source) of one request.
 
     With `claude_code_enabled`: the `X-Claude-Code-Session-Id` header, else the session in
-    `metadata.user_id`, else Codex's `session-id` (or `session_id`) header. Then, with or
+    `metadata.user_id`, else Codex's session (`session-id`, `thread-id` or the `session_id` of its
+    `x-codex-turn-metadata` header). Then, with or
     without the flag, an explicit `X-Trace-Id`; otherwise the request is its own trace.
     """
     if claude_code_enabled:
@@ -132,7 +148,7 @@ def trace_id_for(
         session = _metadata_session(body)
         if session:
             return session, "claude_code_metadata"
-        session = _valid_id(_header(headers, "session-id")) or _valid_id(_header(headers, "session_id"))
+        session = _codex_session(headers)
         if session:
             return session, "codex_session"
     explicit = _valid_id(_header(headers, "X-Trace-Id"))

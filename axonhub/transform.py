@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -27,8 +27,8 @@ from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
-from axonhub.formats.spec import Format, Framing, StreamEncoder
-from axonhub.framing import StreamWriter, stream_writer
+from axonhub.formats.spec import AnswerWitness, Format, Framing, SSEFrame, StreamEncoder
+from axonhub.framing import StreamWriter, encode_sse, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
@@ -55,6 +55,7 @@ class TransformPlan:
     headers: Mapping[str, str]
     ping_interval: float
     framing: Framing = Framing.SSE
+    witness: AnswerWitness | None = None  # keeps the answer the client receives, when it is to be remembered
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         channel, model = candidate.channel, candidate.upstream_model
@@ -80,6 +81,7 @@ class TransformPlan:
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
     ) -> web.StreamResponse:
+        exchange.notes = list(self.request.notes)
         events = self._events(exchange, candidate, answer)
         if self.request.stream:
             return await self._stream(request, exchange, answer.response, events)
@@ -137,7 +139,7 @@ class TransformPlan:
             failure = internal_error(exchange.request_id, exc)
             exchange.fail(failure, "internal")
             message = failure.client_message(exchange.config.server.operator_hints_enabled)
-            await response.write(writer.frames(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+            await self._write(response, writer, encoder.feed(ir.StreamError(ErrorKind.SERVER, message)))
         finally:
             if recorded is not None:
                 exchange.response_body = recorded.body()
@@ -172,18 +174,26 @@ class TransformPlan:
                     recorded.feed_events(batch)
                 if frames:
                     started = True
-                    await response.write(writer.frames(frames))
+                    await self._write(response, writer, frames)
                     written = time.monotonic()
                 elif batch is None or time.monotonic() - written >= self.ping_interval:
                     # Quiet: no bytes, or only upstream keep-alive comments, for a ping interval.
                     # Open the message first, so the keep-alive is a valid event after it.
                     opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
-                    await response.write(writer.frames(opening) + writer.keepalive())
+                    await self._write(response, writer, opening, writer.keepalive())
                     written = time.monotonic()
         closing = encoder.finish()
         if closing:
-            await response.write(writer.frames(closing))
+            await self._write(response, writer, closing)
+
+    async def _write(
+        self, response: web.StreamResponse, writer: StreamWriter, frames: Sequence[SSEFrame], keepalive: bytes = b""
+    ) -> None:
+        """Frames in the client's framing; a witness reads them as SSE, whatever the framing."""
+        if self.witness is not None:
+            self.witness.feed(encode_sse(frames))
+        await response.write(writer.frames(frames) + keepalive)
 
     async def _whole(
         self,
@@ -199,6 +209,8 @@ class TransformPlan:
                     collected.append(event)
         answer = aggregate(collected)  # raises UpstreamError for a failed or truncated stream
         body = self.client.codec.render_response(answer, self.request)
+        if self.witness is not None:
+            self.witness.answer = body
         exchange.status = 200
         if exchange.config.server.trace.bodies != "none":
             exchange.response_body = body

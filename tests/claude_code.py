@@ -21,19 +21,24 @@ CLIENTS_DIR = Path(__file__).resolve().parent / "clients"
 CLAUDE_BIN = CLIENTS_DIR / "node_modules" / ".bin" / "claude"
 
 
-def ensure_claude() -> Path:
-    """The pinned Claude Code binary; installed from the lock file on first use, skipped without npm."""
-    if not CLAUDE_BIN.exists():
+def ensure_client(binary: Path, name: str) -> Path:
+    """A pinned client binary of tests/clients; the clients are installed from the lock file on first use,
+    and the test is skipped without npm."""
+    if not binary.exists():
         npm = shutil.which("npm")
         if npm is None:
-            pytest.skip("npm is not installed: the real Claude Code client cannot be installed")
+            pytest.skip(f"npm is not installed: the real {name} client cannot be installed")
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(CLIENTS_DIR)],
             check=True,
             capture_output=True,
             timeout=300,
         )
-    return CLAUDE_BIN
+    return binary
+
+
+def ensure_claude() -> Path:
+    return ensure_client(CLAUDE_BIN, "Claude Code")
 
 
 @dataclass

@@ -4,7 +4,9 @@ An SDK's stream accumulator can swallow a malformed ending (a half event, an err
 partial one) and return a truncated message with no stop reason. Each post-commit fault of
 tests/test_fault_table.py is replayed here through `anthropic`, `openai` and `google-genai` on every pair; each
 must raise the SDK's API error, and the one stream that ends well must accumulate into the whole
-answer. Before the first byte, the status picks the SDK's exception class.
+answer. Before the first byte, the status picks the SDK's exception class. The openai SDK's Responses
+stream raises no API error for `response.failed` (it is a lifecycle event): there the judge is its
+accumulator, which must refuse to hand back a final response, after a `response.failed` with an error.
 """
 
 from __future__ import annotations
@@ -21,7 +23,18 @@ from google.genai import types
 
 from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes.upstream import FakeUpstream
-from tests.test_fault_table import ANTHROPIC, FAULTS, GEMINI, PAIRS, Broken, Completed, Fault, Refused, channel_config
+from tests.test_fault_table import (
+    ANTHROPIC,
+    FAULTS,
+    GEMINI,
+    PAIRS,
+    RESPONSES,
+    Broken,
+    Completed,
+    Fault,
+    Refused,
+    channel_config,
+)
 
 POST_COMMIT = [f for f in FAULTS if isinstance(f.expect(ANTHROPIC, True, False), Broken | Completed)]
 ANTHROPIC_CLASSES = {
@@ -99,6 +112,8 @@ async def ask(url: str, client_format: str, stream: bool, made: list[SDK]) -> st
         return "".join(b.text for b in final.content if b.type == "text")
     o_client = openai.AsyncOpenAI(base_url=url + "/v1", api_key=SECRET, max_retries=0)
     made.append(o_client)
+    if client_format == RESPONSES:
+        return await ask_responses(o_client, stream)
     if not stream:
         completion = await o_client.chat.completions.create(model="m", messages=messages)  # type: ignore[arg-type]
         return completion.choices[0].message.content or ""
@@ -110,6 +125,30 @@ async def ask(url: str, client_format: str, stream: bool, made: list[SDK]) -> st
             finished = finished or choice.finish_reason is not None
     assert finished
     return text
+
+
+class StreamFailed(Exception):
+    """The Responses stream ended with response.failed and the accumulator handed back nothing."""
+
+
+async def ask_responses(client: openai.AsyncOpenAI, stream: bool) -> str:
+    if not stream:
+        return (await client.responses.create(model="m", input="hi")).output_text
+    async with client.responses.stream(model="m", input="hi") as events:
+        seen = [event async for event in events]
+        try:
+            final = await events.get_final_response()
+        except RuntimeError as exc:
+            last = seen[-1]
+            assert last.type == "response.failed" and last.response.error is not None, last
+            assert last.response.error.code and last.response.error.message
+            raise StreamFailed(last.response.error.code) from exc
+    return final.output_text
+
+
+def raised(client_format: str) -> type[BaseException]:
+    errors = {ANTHROPIC: anthropic.APIError, RESPONSES: StreamFailed, GEMINI: genai_errors.APIError}
+    return errors.get(client_format, openai.APIError)
 
 
 @pytest.mark.slow
@@ -131,8 +170,7 @@ async def test_the_sdks_raise_on_every_fault_after_the_stream_began(
     if isinstance(fault.expect(channel, True, client_format == channel), Completed):
         assert await ask(url, client_format, True, clients) == "Hello"
         return
-    errors = {ANTHROPIC: anthropic.APIError, GEMINI: genai_errors.APIError}
-    with pytest.raises(errors.get(client_format, openai.APIError)):
+    with pytest.raises(raised(client_format)):
         await ask(url, client_format, True, clients)
 
 

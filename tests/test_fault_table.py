@@ -8,14 +8,15 @@ over when a backup exists; faults after the stream began never do (the client al
 of the answer) and end the stream with an error event in the client's format, the block that was
 open left open.
 
-The status table applied here (the same for every pair):
+The status table applied here (the same for every pair; a Responses client gets the OpenAI column
+before its stream began, and `response.failed` with a code after):
 
-    fault                          Anthropic client            OpenAI client                   Gemini client
-    429 (Retry-After kept)         429 rate_limit_error        429 rate_limit_error            429 RESOURCE_EXHAUSTED
-    500                            500 api_error               500 server_error                500 INTERNAL
-    503, 529, an overload          529 overloaded_error        503 server_error (overloaded)   503 UNAVAILABLE
-    refused / reset / broken 200   502 api_error               502 server_error                502 UNAVAILABLE
-    no answer in time              504 timeout_error           504 server_error                504 DEADLINE_EXCEEDED
+    fault                          Anthropic client        OpenAI client                  Responses stream code  Gemini client
+    429 (Retry-After kept)         429 rate_limit_error    429 rate_limit_error           rate_limit_exceeded    429 RESOURCE_EXHAUSTED
+    500                            500 api_error           500 server_error               server_error           500 INTERNAL
+    503, 529, an overload          529 overloaded_error    503 server_error (overloaded)  server_error           503 UNAVAILABLE
+    refused / reset / broken 200   502 api_error           502 server_error               server_error           502 UNAVAILABLE
+    no answer in time              504 timeout_error       504 server_error               server_error           504 DEADLINE_EXCEEDED
 
 A Gemini stream has no terminator: one that ends after its finish reason is complete as it is.
 
@@ -40,21 +41,24 @@ from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes import anthropic as a_wire
 from tests.fakes import gemini as g_wire
 from tests.fakes import openai as o_wire
+from tests.fakes import responses as r_wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
 READ_TIMEOUT = 0.3
-ANTHROPIC, OPENAI, GEMINI = "anthropic", "openai_chat", "gemini"
+ANTHROPIC, OPENAI, RESPONSES, GEMINI = "anthropic", "openai_chat", "openai_responses", "gemini"
 PAIRS = [
     (ANTHROPIC, ANTHROPIC),
     (ANTHROPIC, OPENAI),
     (OPENAI, OPENAI),
     (OPENAI, ANTHROPIC),
-    (GEMINI, GEMINI),
-    (GEMINI, ANTHROPIC),
-    (GEMINI, OPENAI),
-    (ANTHROPIC, GEMINI),
-    (OPENAI, GEMINI),
+    (RESPONSES, RESPONSES),
+    (RESPONSES, OPENAI),
+    (RESPONSES, ANTHROPIC),
+    (ANTHROPIC, RESPONSES),
+    (OPENAI, RESPONSES),
 ]
+PAIRS += [(GEMINI, channel) for channel in (GEMINI, ANTHROPIC, OPENAI, RESPONSES)]
+PAIRS += [(client, GEMINI) for client in (ANTHROPIC, OPENAI, RESPONSES)]
 # Google's status for each Anthropic error type the scripts name.
 GEMINI_STATUS = {"rate_limit_error": "RESOURCE_EXHAUSTED", "overloaded_error": "UNAVAILABLE", "api_error": "INTERNAL"}
 
@@ -83,6 +87,21 @@ def o_partial() -> list[bytes]:
     ]
 
 
+def r_partial() -> list[bytes]:
+    """response.created, in_progress, a message item's start and its first text delta ("Hel")."""
+    event = r_wire.Events()
+    item = {"id": "msg_up1", "type": "message", "role": "assistant", "status": "in_progress", "content": []}
+    at = {"item_id": "msg_up1", "output_index": 0, "content_index": 0}
+    opening = r_wire.response([], status="in_progress")
+    return [
+        event("response.created", response=opening),
+        event("response.in_progress", response=opening),
+        event("response.output_item.added", output_index=0, item=item),
+        event("response.content_part.added", **at, part={"type": "output_text", "text": "", "annotations": []}),
+        event("response.output_text.delta", **at, delta="Hel", logprobs=[]),
+    ]
+
+
 def g_partial() -> list[bytes]:
     """The first chunk, with the first text ("Hel") and no finish reason."""
     return [g_wire.data(g_wire.chunk([g_wire.text("Hel")], chunk_usage=g_wire.usage(10, 1)))]
@@ -106,7 +125,7 @@ def sse(chunks: list[bytes | float], reset: bool = False) -> Reply:
 
 
 def stream_part(channel: str) -> list[bytes | float]:
-    return list({ANTHROPIC: a_partial, OPENAI: o_partial, GEMINI: g_partial}[channel]())
+    return list({ANTHROPIC: a_partial, OPENAI: o_partial, RESPONSES: r_partial, GEMINI: g_partial}[channel]())
 
 
 def whole(channel: str, stream: bool, text: str) -> Reply:
@@ -114,6 +133,9 @@ def whole(channel: str, stream: bool, text: str) -> Reply:
     if channel == ANTHROPIC:
         message = a_wire.message([{"type": "text", "text": text}])
         return sse(list(a_wire.stream_events(message))) if stream else Reply.json(message)
+    if channel == RESPONSES:
+        response = r_wire.response([r_wire.message(text)])
+        return sse(list(r_wire.stream_events(response))) if stream else Reply.json(response)
     if channel == GEMINI:
         return sse(g_wire.text_stream(text)) if stream else Reply.json(g_wire.response([g_wire.text(text)]))
     return sse(o_wire.text_stream(text)) if stream else Reply.json(o_wire.completion(text))
@@ -150,6 +172,20 @@ class Completed:
 
 # client format -> kind -> (status, error type, OpenAI code)
 STATUS_TABLE: dict[str, dict[str, tuple[int, str, str | None]]] = {
+    GEMINI: {
+        "rate_limit": (429, "RESOURCE_EXHAUSTED", None),
+        "server": (500, "INTERNAL", None),
+        "overloaded": (503, "UNAVAILABLE", None),
+        "bad_gateway": (502, "UNAVAILABLE", None),
+        "timeout": (504, "DEADLINE_EXCEEDED", None),
+    },
+    RESPONSES: {
+        "rate_limit": (429, "rate_limit_error", "rate_limit_exceeded"),
+        "server": (500, "server_error", None),
+        "overloaded": (503, "server_error", "overloaded"),
+        "bad_gateway": (502, "server_error", None),
+        "timeout": (504, "server_error", None),
+    },
     ANTHROPIC: {
         "rate_limit": (429, "rate_limit_error", None),
         "server": (500, "api_error", None),
@@ -164,15 +200,10 @@ STATUS_TABLE: dict[str, dict[str, tuple[int, str, str | None]]] = {
         "bad_gateway": (502, "server_error", None),
         "timeout": (504, "server_error", None),
     },
-    GEMINI: {
-        "rate_limit": (429, "RESOURCE_EXHAUSTED", None),
-        "server": (500, "INTERNAL", None),
-        "overloaded": (503, "UNAVAILABLE", None),
-        "bad_gateway": (502, "UNAVAILABLE", None),
-        "timeout": (504, "DEADLINE_EXCEEDED", None),
-    },
 }
 RETRYABLE = {"rate_limit", "server", "overloaded", "bad_gateway", "timeout"}
+# kind -> the `error.code` of a Responses client's response.failed
+STREAM_CODES = {"rate_limit": "rate_limit_exceeded"}
 
 
 @dataclass(frozen=True)
@@ -207,6 +238,11 @@ def cut_mid_event(channel: str) -> list[bytes | float]:
         following = o_wire.data(o_wire.chunk({"content": "lo"}))
     if channel == GEMINI:
         following = g_wire.data(g_wire.chunk([g_wire.text("lo")]))
+    if channel == RESPONSES:
+        at = {"item_id": "msg_up1", "output_index": 0, "content_index": 0, "delta": "lo", "logprobs": []}
+        following = r_wire.Events()("response.output_text.delta", **at).replace(
+            b'"sequence_number": 0', b'"sequence_number": 5'
+        )
     return [*stream_part(channel), following[: len(following) // 2]]
 
 
@@ -215,12 +251,22 @@ def upstream_error_event(channel: str) -> dict[str, Any]:
         return a_wire.error("overloaded_error", "busy")
     if channel == GEMINI:
         return g_wire.error(503, "busy", "UNAVAILABLE")
+    if channel == RESPONSES:
+        failed = r_wire.response([], status="failed", error={"code": "server_error", "message": "busy"})
+        return {"type": "response.failed", "sequence_number": 5, "response": failed}
     return {"error": {"message": "busy", "code": 503}}
+
+
+def mid_stream_kind(channel: str) -> str:
+    """The class of upstream_error_event: OpenAI's Responses API reports a failure as server_error."""
+    return "server" if channel == RESPONSES else "overloaded"
 
 
 def error_mid_stream(channel: str) -> list[bytes | float]:
     if channel == ANTHROPIC:
         return [*stream_part(channel), a_event("error", upstream_error_event(channel))]
+    if channel == RESPONSES:
+        return [*stream_part(channel), a_event("response.failed", upstream_error_event(channel))]
     if channel == GEMINI:
         return [*stream_part(channel), g_wire.data(upstream_error_event(channel))]
     return [*stream_part(channel), o_wire.data(upstream_error_event(channel))]
@@ -232,8 +278,11 @@ def no_finish(channel: str) -> list[bytes | float]:
 
 
 def no_terminator(channel: str) -> list[bytes | float]:
+    """Anthropic without message_stop, OpenAI without [DONE]; a Responses stream's finish is its terminator."""
     if channel == ANTHROPIC:
         return list(a_text_stream("Hello")[:-1])  # no message_stop
+    if channel == RESPONSES:
+        return stream_part(channel)  # its finish would be response.completed: the same as no finish
     if channel == GEMINI:
         return g_wire.text_stream("Hello")  # Gemini has none: the finish reason is the end
     return list(o_wire.text_stream("Hello")[:-1])  # no [DONE]
@@ -243,6 +292,7 @@ def json_head(channel: str) -> bytes:
     bodies = {
         ANTHROPIC: a_wire.message(),
         OPENAI: o_wire.completion("Hello"),
+        RESPONSES: r_wire.response([]),
         GEMINI: g_wire.response([g_wire.text("Hello")]),
     }
     body = bodies[channel]
@@ -321,7 +371,11 @@ FAULTS = [
     Fault(
         "a 200 carrying an error object",
         (True, False),
-        lambda channel, stream: Reply.json(upstream_error_event(channel)),
+        lambda channel, stream: Reply.json(
+            upstream_error_event(channel)
+            if channel in (ANTHROPIC, GEMINI)
+            else {"error": {"message": "busy", "code": 503}}
+        ),
         lambda channel, stream, same: Refused("overloaded", "[primary] busy", verbatim=same),
     ),
     Fault(
@@ -336,7 +390,11 @@ FAULTS = [
         "a stream with a finish but no terminator",
         (True,),
         lambda channel, stream: sse(no_terminator(channel)),
-        lambda channel, stream, same: Completed(),
+        lambda channel, stream, same: (
+            Broken("server", "[primary] the upstream stream ended before its answer was complete")
+            if channel == RESPONSES
+            else Completed()
+        ),
     ),
     Fault(
         "an error chunk mid-stream",
@@ -344,7 +402,7 @@ FAULTS = [
         lambda channel, stream: sse(error_mid_stream(channel)),
         # A same-format relay passes the upstream's own error event on as it came.
         lambda channel, stream, same: Broken(
-            "overloaded", "[primary] busy", upstream_error_event(channel) if same else None
+            mid_stream_kind(channel), "[primary] busy", upstream_error_event(channel) if same else None
         ),
     ),
 ]
@@ -376,8 +434,8 @@ def free_port() -> int:
 def channel_config(name: str, channel: str, url: str, priority: int) -> dict[str, Any]:
     return {
         "name": name,
-        "type": {ANTHROPIC: "anthropic", OPENAI: "openai", GEMINI: "gemini"}[channel],
-        "base_url": url if channel != OPENAI else url + "/v1",
+        "type": {ANTHROPIC: "anthropic", OPENAI: "openai", RESPONSES: "openai_responses", GEMINI: "gemini"}[channel],
+        "base_url": url if channel in (ANTHROPIC, GEMINI) else url + "/v1",
         "api_key": "${FAKE_ANTHROPIC_KEY}",
         "models": ["m"],
         "priority": priority,
@@ -427,6 +485,8 @@ def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, s
     if client == ANTHROPIC:
         body = {"model": "m", "max_tokens": 100, "messages": messages, "stream": stream}
         return "/anthropic/v1/messages", body, {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
+    if client == RESPONSES:
+        return "/v1/responses", {"model": "m", "input": "hi", "stream": stream}, {"Authorization": f"Bearer {SECRET}"}
     if client == GEMINI:
         action = "streamGenerateContent?alt=sse" if stream else "generateContent"
         body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
@@ -439,7 +499,8 @@ def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, s
 
 
 def events(client: str, raw: bytes) -> list[Any]:
-    """The SSE events, summarised: Anthropic (name, text delta or error); OpenAI (what each chunk carries)."""
+    """The SSE events, summarised: Anthropic (name, text delta or error); OpenAI (what each chunk carries);
+    Responses (`responses_summary`)."""
     out: list[Any] = []
     for block in raw.decode().replace("\r\n", "\n").split("\n\n"):  # Gemini ends events in CRLF pairs
         lines = block.strip().splitlines()
@@ -453,6 +514,8 @@ def events(client: str, raw: bytes) -> list[Any]:
         payload = json.loads(data)
         if client == GEMINI:
             out += gemini_summary(payload)
+        elif client == RESPONSES:
+            out += responses_summary(name, payload)
         elif client == ANTHROPIC:
             if name == "ping":
                 continue
@@ -470,6 +533,21 @@ def events(client: str, raw: bytes) -> list[Any]:
                 else choice.get("finish_reason") or ("usage" if payload.get("usage") else "role")
             )
     return out
+
+
+def responses_summary(name: str | None, payload: dict[str, Any]) -> list[Any]:
+    """A Responses event, summarised: its text delta, its error, its terminal status (the rest left out)."""
+    if name == "response.created":
+        return ["created"]
+    if name == "response.output_text.delta":
+        return [payload["delta"]]
+    if name == "error":
+        return [("error", {"code": payload["code"], "message": payload["message"]})]
+    if name == "response.failed":
+        return [("response.failed", payload["response"]["error"])]
+    if name in ("response.completed", "response.incomplete"):
+        return [name]
+    return []
 
 
 def gemini_summary(chunk: dict[str, Any]) -> list[Any]:
@@ -490,7 +568,10 @@ def client_error(client: str, kind: str, message: str) -> dict[str, Any]:
     return {"message": message, "type": error_type, "param": None, "code": code}
 
 
-def broken_events(client: str, kind: str, message: str) -> list[Any]:
+def broken_events(client: str, kind: str, message: str, same: bool = False) -> list[Any]:
+    if client == RESPONSES:  # the transform ends with `error` and response.failed; a relay with response.failed
+        error = {"code": STREAM_CODES.get(kind, "server_error"), "message": message}
+        return ["created", "Hel", *([] if same else [("error", error)]), ("response.failed", error)]
     error = client_error(client, kind, message)
     if client == GEMINI:
         return ["Hel", ("error", error)]
@@ -504,25 +585,31 @@ def broken_events(client: str, kind: str, message: str) -> list[Any]:
     return ["role", "Hel", ("error", error)]
 
 
-LAST_EVENT = {ANTHROPIC: ("message_stop", None), OPENAI: "[DONE]", GEMINI: "STOP"}
-
-
-def answer_text(client: str, answer: dict[str, Any]) -> str:
-    if client == ANTHROPIC:
-        return str(answer["content"][0]["text"])
-    if client == GEMINI:
-        return "".join(p.get("text", "") for p in answer["candidates"][0]["content"]["parts"])
-    return str(answer["choices"][0]["message"]["content"])
-
-
 def completed_text(client: str, summary: list[Any]) -> tuple[str, Any]:
     if client == GEMINI:
         return "".join(s for s in summary if isinstance(s, str) and s != "STOP"), summary[-1]
+    if client == RESPONSES:
+        return "".join(
+            s for s in summary if isinstance(s, str) and s not in ("created", "response.completed")
+        ), summary[-1]
     if client == ANTHROPIC:
         text = "".join(d for name, d in summary if name == "content_block_delta" and isinstance(d, str))
         return text, summary[-1]
     text = "".join(s for s in summary if isinstance(s, str) and s not in ("role", "stop", "usage", "[DONE]"))
     return text, summary[-1]
+
+
+LAST_EVENT = {ANTHROPIC: ("message_stop", None), OPENAI: "[DONE]", RESPONSES: "response.completed", GEMINI: "STOP"}
+
+
+def answer_text(client: str, answer: dict[str, Any]) -> str:
+    if client == ANTHROPIC:
+        return str(answer["content"][0]["text"])
+    if client == RESPONSES:
+        return str(answer["output"][0]["content"][0]["text"])
+    if client == GEMINI:
+        return "".join(p.get("text", "") for p in answer["candidates"][0]["content"]["parts"])
+    return str(answer["choices"][0]["message"]["content"])
 
 
 async def read_trace(path: Path) -> dict[str, Any]:
@@ -594,8 +681,6 @@ async def test_fault(
                 "error": client_error(client, expected.kind, message),
                 "request_id": record["request_id"],
             }
-        elif client == GEMINI:
-            assert answer == {"error": client_error(client, expected.kind, message)}
         else:
             assert answer == {"error": client_error(client, expected.kind, message)}
         assert response_headers.get("Retry-After") == expected.retry_after
@@ -605,10 +690,11 @@ async def test_fault(
         assert status == 200
         summary = events(client, raw)
         if expected.upstream_event is not None:
-            assert summary[:-1] == broken_events(client, expected.kind, expected.message)[:-1]
-            assert summary[-1] == ("error", expected.upstream_event["error"])
+            assert summary[:-1] == broken_events(client, expected.kind, expected.message, same)[:-1]
+            relayed = expected.upstream_event["response"] if client == RESPONSES else expected.upstream_event
+            assert summary[-1] == ("response.failed" if client == RESPONSES else "error", relayed["error"])
         else:
-            assert summary == broken_events(client, expected.kind, expected.message)
+            assert summary == broken_events(client, expected.kind, expected.message, same)
         assert (record["status"], record["channel"], record["error"]["type"]) == (200, "primary", expected.kind)
     else:
         assert status == 200

@@ -53,7 +53,8 @@ def anthropic_error(error_type: str, message: str, request_id: str) -> dict[str,
             "GET is not supported on /openai/v1/chat/completions (use POST)",
             "POST",
         ),
-        ("GET", "/v1/responses", 404, "no route for GET /v1/responses", None),
+        ("GET", "/v1/responses", 405, "GET is not supported on /v1/responses (use POST)", "POST"),
+        ("POST", "/v1/responses/input_tokens", 404, "no route for POST /v1/responses/input_tokens", None),
     ],
 )
 async def test_openai_routes_answer_routing_errors_in_openai_shape_without_a_model_code(

@@ -37,6 +37,14 @@ CASES = [
     ({"session-id": CODEX}, {"model": "gpt-5-codex"}, True, (CODEX, "codex_session")),
     ({"session_id": CODEX}, None, True, (CODEX, "codex_session")),
     ({"session-id": CODEX, "X-Trace-Id": "mine"}, None, True, (CODEX, "codex_session")),
+    ({"thread-id": CODEX}, None, True, (CODEX, "codex_session")),
+    (
+        {"x-codex-turn-metadata": json.dumps({"session_id": CODEX, "turn_id": "t1"})},
+        None,
+        True,
+        (CODEX, "codex_session"),
+    ),
+    ({"x-codex-turn-metadata": "{cut"}, None, True, ("req_1", "request")),
     ({"X-Trace-Id": "my-trace.1"}, None, True, ("my-trace.1", "x_trace_id")),
     ({}, {"model": "m"}, True, ("req_1", "request")),
     # flag off: only an explicit X-Trace-Id groups requests

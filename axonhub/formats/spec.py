@@ -17,6 +17,9 @@ code for every format:
   and where its request names the model and whether it streams (the body, or the route itself).
 - `Counting`: how a format counts a request's tokens, as a channel (its counting endpoint) and as a
   client's format (the answer its clients read).
+- `Continuation`: for an endpoint whose requests may continue an earlier answer by its id (server-side
+  conversation state), how to find that id, splice the remembered conversation in, and what to
+  remember of each answer.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class WireFormat(StrEnum):
 
     ANTHROPIC = "anthropic"
     OPENAI_CHAT = "openai_chat"
+    OPENAI_RESPONSES = "openai_responses"
     GEMINI = "gemini"
 
 
@@ -152,11 +156,48 @@ class Dialect:
     error_frame: Callable[[ErrorKind, str], SSEFrame]
     terminator: SSEFrame | None  # what a complete stream of this format ends with (None: its end of body)
     keepalive: bytes  # what an SSE client of this format is sent while the upstream is quiet
+    # (the relayed stream's reader, kind, message) -> the error frame that continues that stream, for
+    # formats whose events are numbered or name their answer (a bare `error_frame` could not); when
+    # set, the fast path ends a failed relayed stream with it instead of `error_frame`
+    continued_error_frame: Callable[[StreamReader, ErrorKind, str], SSEFrame] | None = None
     # raw body -> whether it carries reasoning the gateway wrapped for clients of this format when
     # another provider produced it (its `gw1.` carriers), which this format's own channels would
     # reject: such a request takes the IR transform even on a channel of its own format, and the
     # foreign reasoning stays behind (a key whose profile switched providers mid-conversation)
     foreign_reasoning: Callable[[bytes], bool] = never
+
+
+class AnswerWitness(Protocol):
+    """Keeps the whole answer a client receives: a JSON answer as it is, a stream read as it is written
+    (as SSE, whatever framing the client reads it in)."""
+
+    answer: Mapping[str, Any] | None  # the whole answer once known; None for a failed or unfinished one
+
+    def feed(self, chunk: bytes) -> None:
+        """Bytes of the stream as they are written to the client."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Continuation:
+    """Server-side conversation state for an endpoint whose requests may continue an earlier answer.
+
+    The gateway remembers the conversation behind each answer it served (per key, bounded, in memory)
+    and splices it into a later request that names that answer, so every channel, the same-format fast
+    path included, receives a self-contained request. All functions are pure.
+    """
+
+    # body -> the id of the earlier answer the request continues; None for a request that continues none
+    previous: Callable[[Mapping[str, Any]], str | None]
+    # (body, the remembered conversation) -> the body with that conversation in place of the reference
+    splice: Callable[[Mapping[str, Any], Sequence[Any]], dict[str, Any]]
+    # id -> the error a client gets for an id the gateway does not hold (never served, evicted, restarted)
+    unknown: Callable[[str], GatewayError]
+    # (the request as served, the whole answer) -> (the answer's id, the whole conversation so far);
+    # None when the answer is not to be remembered (the client asked not to store it)
+    remember: Callable[[Mapping[str, Any], Mapping[str, Any]], tuple[str, tuple[Any, ...]] | None]
+    # body -> a fresh witness for the request's answer; None when its answer will not be remembered
+    witness: Callable[[Mapping[str, Any]], AnswerWitness | None]
 
 
 def sse_framing(query: Mapping[str, str]) -> Framing:
@@ -176,7 +217,8 @@ class Endpoint:
 
     A `counts` endpoint asks for a token count: channels whose format counts tokens serve it (their
     own format on the fast path, another format through its counting endpoint); for a model none of
-    them serves, the gateway answers with its own estimate, in the client's format.
+    them serves, the gateway answers with its own estimate, in the client's format. An endpoint with
+    a `continuation` may continue an earlier answer by its id (see `Continuation`).
     """
 
     name: str
@@ -187,6 +229,7 @@ class Endpoint:
     model_param: str | None = None
     stream: bool | None = None  # None: the body's `stream` field decides
     framing: Callable[[Mapping[str, str]], Framing] = sse_framing
+    continuation: Continuation | None = None
 
 
 @dataclass(frozen=True, slots=True)

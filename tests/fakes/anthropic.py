@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.fakes.upstream import Reply, ScriptedModel
+
 
 def message(
     content: list[dict[str, Any]] | None = None,
@@ -77,3 +79,14 @@ def _block_events(index: int, block: dict[str, Any]) -> list[bytes]:
 
 def error(error_type: str, message: str) -> dict[str, Any]:
     return {"type": "error", "error": {"type": error_type, "message": message}}
+
+
+def answer(body: dict[str, Any], content: list[dict[str, Any]], stop_reason: str | None = None) -> Reply:
+    """The reply a model gives to `body`: streamed when it asked for a stream, else one JSON message."""
+    reason = stop_reason or ("tool_use" if any(b["type"] == "tool_use" for b in content) else "end_turn")
+    msg = message(content, model=str(body.get("model", "claude-sonnet-4-5")), stop_reason=reason)
+    return Reply.sse(list(stream_events(msg))) if body.get("stream") else Reply.json(msg)
+
+
+class MessagesModel(ScriptedModel):
+    """A fake Anthropic model answering `/v1/messages` by reading each request."""

@@ -8,12 +8,9 @@ carries `id`, `object`, `created` and `model`; DeepSeek reports cache hits as
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
-from aiohttp import web
-
-from tests.fakes.upstream import FakeUpstream, Reply
+from tests.fakes.upstream import Reply, ScriptedModel
 
 CHUNK_ID = "chatcmpl-fake01"
 CREATED = 1767225600
@@ -168,21 +165,5 @@ def answer(
     return Reply.sse(sse(*chunks))
 
 
-class ChatModel(FakeUpstream):
-    """A fake OpenAI-compatible model that picks each reply by reading the request, not by its order.
-
-    `respond(body)` returns the Reply for one `/chat/completions` body; every request is still recorded.
-    """
-
-    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
-        super().__init__()
-        self.respond = respond
-
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read())
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            self.replies.appendleft(self.respond(body))
-        return await super()._handle(request)
+class ChatModel(ScriptedModel):
+    """A fake OpenAI-compatible model answering `/chat/completions` by reading each request."""

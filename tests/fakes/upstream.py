@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,3 +109,23 @@ class FakeUpstream:
             self.client_gone.set()
             raise
         return response
+
+
+class ScriptedModel(FakeUpstream):
+    """A fake model that picks each reply by reading the request, not by its order.
+
+    `respond(body)` returns the Reply for one JSON request body; every request is still recorded.
+    """
+
+    def __init__(self, respond: Callable[[dict[str, Any]], Reply]) -> None:
+        super().__init__()
+        self.respond = respond
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        if isinstance(body, dict):
+            self.replies.appendleft(self.respond(body))
+        return await super()._handle(request)

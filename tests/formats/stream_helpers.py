@@ -95,3 +95,72 @@ def _assert_blocks(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
             open_block = None
         elif name in ("message_delta", "message_stop"):
             assert open_block is None, "message_delta only after every block closed"
+
+
+# ------------------------------------------------------------------------------------- Responses
+
+_LIFECYCLE = (
+    "response.created",
+    "response.in_progress",
+    "response.completed",
+    "response.incomplete",
+    "response.failed",
+)
+_TERMINAL = ("response.completed", "response.incomplete", "response.failed")
+
+
+def assert_responses_grammar(events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """The stream invariants Codex and the openai SDK's accumulator rely on."""
+    names = [name for name, _ in events]
+    assert names[:2] == ["response.created", "response.in_progress"], names
+    assert names[-1] in _TERMINAL and sum(n in _TERMINAL for n in names) == 1, names
+    for name, data in events:
+        assert data["type"] == name
+    assert [data["sequence_number"] for _, data in events] == list(range(len(events)))
+    assert len({data["response"]["id"] for name, data in events if name in _LIFECYCLE}) == 1
+    added: dict[int, dict[str, Any]] = {}
+    done: dict[int, dict[str, Any]] = {}
+    for name, data in events:
+        if name == "response.output_item.added":
+            assert data["output_index"] == len(added), "output indexes are 0, 1, 2… in the order items open"
+            assert all(i in done for i in added), "an item opens only after the previous one is done"
+            added[data["output_index"]] = data["item"]
+        elif name == "response.output_item.done":
+            index = data["output_index"]
+            assert index in added and index not in done
+            assert (data["item"]["id"], data["item"]["type"]) == (added[index]["id"], added[index]["type"])
+            done[index] = data["item"]
+        elif "item_id" in data:
+            index = data["output_index"]
+            assert index in added and index not in done, f"{name} outside its item"
+            assert data["item_id"] == added[index]["id"]
+    assert len({item["id"] for item in added.values()}) == len(added), "item ids are unique"
+    last = events[-1][1]
+    if names[-1] == "response.failed":
+        assert set(last["response"]["error"]) == {"code", "message"} and last["response"]["error"]["message"]
+    else:
+        assert last["response"]["output"] == [done[i] for i in sorted(done)]
+        usage = last["response"]["usage"]
+        assert set(usage) == {
+            "input_tokens",
+            "input_tokens_details",
+            "output_tokens",
+            "output_tokens_details",
+            "total_tokens",
+        }
+        assert "cached_tokens" in usage["input_tokens_details"] and "reasoning_tokens" in usage["output_tokens_details"]
+        assert usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+
+
+def sdk_final_response(events: Sequence[tuple[str, dict[str, Any]]]) -> Any:
+    """The response the openai SDK's stream accumulator makes of `events` (it raises on a malformed stream);
+    None when the stream did not complete."""
+    from openai import omit
+    from openai._models import construct_type
+    from openai.lib.streaming.responses._responses import ResponseStreamState
+    from openai.types.responses import ResponseStreamEvent
+
+    state: ResponseStreamState[Any] = ResponseStreamState(input_tools=omit, text_format=omit)
+    for _, data in events:
+        state.handle_event(construct_type(type_=ResponseStreamEvent, value=data))  # type: ignore[arg-type]
+    return state._completed_response

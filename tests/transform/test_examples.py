@@ -1,4 +1,7 @@
-"""Every ready config in examples/ loads without errors and routes Claude Code's model ids somewhere."""
+"""Every ready config in examples/ loads without errors and routes its client's model ids somewhere.
+
+The `codex-*` configs serve Codex (OpenAI model names); the others serve Claude Code.
+"""
 
 from __future__ import annotations
 
@@ -12,27 +15,33 @@ from axonhub.profiles import resolve
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.yml"))
 CLAUDE_CODE_IDS = ("claude-opus-4-8[1m]", "claude-sonnet-4-5-20250929", "claude-sonnet-5", "claude-haiku-4-5-20251001")
+CODEX_IDS = ("gpt-6.1-sol", "gpt-5-codex", "gpt-5.1-codex-max", "o4-mini", "codex-mini-latest")
 
 
 def test_the_examples_folder_holds_the_deepseek_and_openrouter_configs() -> None:
-    assert {"claude-code-deepseek.yml", "claude-code-openrouter.yml", "claude-code-gemini.yml", "mixed-fleet.yml"} <= {
-        p.name for p in EXAMPLES
-    }
+    assert {
+        "claude-code-deepseek.yml",
+        "claude-code-openrouter.yml",
+        "codex-deepseek.yml",
+        "claude-code-gemini.yml",
+        "mixed-fleet.yml",
+    } <= {p.name for p in EXAMPLES}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_an_example_loads_and_every_profile_serves_claude_codes_models(path: Path) -> None:
+def test_an_example_loads_and_every_profile_serves_its_clients_models(path: Path) -> None:
     variables = set(re.findall(r"\$\{([A-Z_]+)\}", path.read_text()))
     config = load_config(path, env={name: "sk-test" for name in variables})
     assert config.warnings == ()
-    assert config.profiles, "an example without a profile leaves Claude Code's ids unmapped"
+    assert config.profiles, "an example without a profile leaves its client's ids unmapped"
+    codex = path.name.startswith("codex-")
     for profile in config.profiles:
         key = Key(name="k", secret_hash="sha256:" + "0" * 64, active_profile=profile)
-        for model in CLAUDE_CODE_IDS:
+        for model in CODEX_IDS if codex else CLAUDE_CODE_IDS:
             route = resolve(model, key, config)
             assert route.candidates, f"{path.name}: profile {profile} cannot serve {model}"
-            on_claude = all(c.channel.type == "anthropic" for c in route.candidates)
-            assert on_claude or not route.resolved_model.startswith("claude"), f"{path.name}: {model} left unmapped"
+            on_claude = model.startswith("claude") and all(c.channel.type == "anthropic" for c in route.candidates)
+            assert on_claude or route.resolved_model != model, f"{path.name}: {model} left unmapped"
 
 
 def routes(path: str, profile: str, *models: str) -> list[tuple[str, str, str]]:

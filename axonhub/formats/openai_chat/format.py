@@ -36,7 +36,6 @@ FORMAT = Format(
     ),
     generate="chat/completions",
     channel_types=tuple(QUIRKS),
-    # The Responses API shares OpenAI's error shape; until it is served its paths answer here.
-    path_prefixes=("/openai/", "/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/responses"),
+    path_prefixes=("/openai/", "/v1/chat/", "/v1/completions", "/v1/embeddings"),
     models=ModelList(("/v1/models", "/openai/v1/models"), _model_list),
 )

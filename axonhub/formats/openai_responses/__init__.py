@@ -1,0 +1,1 @@
+"""OpenAI Responses API (Codex, the openai SDK's `client.responses`): inbound format and channel type."""

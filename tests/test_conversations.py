@@ -1,0 +1,32 @@
+"""The conversation store behind `previous_response_id`: bounded per key, least recently used out first."""
+
+from __future__ import annotations
+
+from axonhub.conversations import ConversationStore
+
+
+def test_a_conversation_is_found_only_under_its_own_key() -> None:
+    store = ConversationStore()
+    store.put("alice", "resp_1", [{"role": "user", "content": "hi"}], limit=10)
+    assert store.get("alice", "resp_1") == ({"role": "user", "content": "hi"},)
+    assert store.get("bob", "resp_1") is None
+    assert store.get("alice", "resp_2") is None
+
+
+def test_each_key_keeps_its_most_recently_used_conversations() -> None:
+    store = ConversationStore()
+    for n in range(3):
+        store.put("alice", f"resp_{n}", [n], limit=3)
+    store.put("bob", "resp_b", ["b"], limit=3)
+    assert store.get("alice", "resp_0") == (0,)  # used: now the most recent
+    store.put("alice", "resp_3", [3], limit=3)
+    assert [store.get("alice", f"resp_{n}") for n in range(4)] == [(0,), None, (2,), (3,)]
+    assert store.get("bob", "resp_b") == ("b",)  # another key's answers do not push bob's out
+    assert len(store) == 4
+
+
+def test_a_limit_of_zero_keeps_nothing() -> None:
+    store = ConversationStore()
+    store.put("alice", "resp_1", ["x"], limit=0)
+    assert store.get("alice", "resp_1") is None
+    assert len(store) == 0
