@@ -28,6 +28,9 @@ from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_comment
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# A reasoning item sealed by the gateway (another provider's reasoning): OpenAI rejects it as
+# encrypted content, so such a request is translated rather than forwarded.
+_CARRIER_CONTENT = re.compile(rb'"encrypted_content"\s*:\s*"gw1\.')
 _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
 
 
@@ -126,6 +129,11 @@ def continued_error_frame(reader: StreamReader, kind: ErrorKind, message: str) -
     return failed_event(reader.last_sequence + 1, response, kind, message)
 
 
+def foreign_reasoning(raw: bytes) -> bool:
+    """Does the body hold a reasoning item the gateway sealed for another provider's reasoning?"""
+    return b'"gw1.' in raw and _CARRIER_CONTENT.search(raw) is not None
+
+
 DIALECT = Dialect(
     url=url,
     headers=headers,
@@ -136,4 +144,5 @@ DIALECT = Dialect(
     terminator=None,  # the terminal event is the stream's own: nothing is ever added after it
     keepalive=encode_comment("keep-alive"),
     continued_error_frame=continued_error_frame,
+    foreign_reasoning=foreign_reasoning,
 )
