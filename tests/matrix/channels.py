@@ -15,9 +15,11 @@ from typing import Any
 from tests.fakes import anthropic as a_wire
 from tests.fakes import gemini as g_wire
 from tests.fakes import openai as o_wire
+from tests.fakes import responses as r_wire
 from tests.fakes.upstream import Reply
 
-ANTHROPIC, OPENAI, GEMINI = "anthropic", "openai_chat", "gemini"
+ANTHROPIC, OPENAI, RESPONSES, GEMINI = "anthropic", "openai_chat", "openai_responses", "gemini"
+ENCRYPTED = "gAAAAmatrixOpenAIEncryptedReasoning=="  # what the fake Responses API seals its reasoning in
 SIGNATURE = "EqQBCkYIBxgCKkDmatrixAnthropicSignature+/=="  # what the fake Anthropic signs its thinking with
 INPUT, OUTPUT = 10, 3  # the usage every fake reports for a plain answer
 
@@ -221,11 +223,66 @@ def gemini_429(message: str) -> Reply:
     return Reply.json(g_wire.error(429, message, "RESOURCE_EXHAUSTED"), status=429, headers={"Retry-After": "3"})
 
 
+# ------------------------------------------------------------------------------ OpenAI Responses
+
+
+def responses_reply(answer: Answer, stream: bool) -> Reply:
+    output = [r_wire.reasoning(answer.reasoning, ENCRYPTED)] if answer.reasoning else []
+    output += [r_wire.message(answer.text)] if answer.text else []
+    if answer.call:
+        output.append(r_wire.function_call("call_matrix1", answer.call[0], json.dumps(answer.call[1])))
+    whole = r_wire.response(output, model="m", body_usage=r_wire.usage(INPUT, OUTPUT))
+    return Reply.sse(list(r_wire.stream_events(whole))) if stream else Reply.json(whole)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content or () if p.get("type") in ("input_text", "output_text", "text"))
+
+
+def read_responses(body: dict[str, Any]) -> Seen:
+    seen = Seen(
+        system=body.get("instructions") or "",
+        max_tokens=body.get("max_output_tokens"),
+        reasoning="effort" in (body.get("reasoning") or {}) and body["reasoning"]["effort"] != "none",
+        tools=tuple(t["name"] for t in body.get("tools", ()) if t.get("type") == "function"),
+    )
+    calls: list[str] = []
+    items = body["input"] if isinstance(body["input"], list) else [{"role": "user", "content": body["input"]}]
+    for item in items:
+        kind = item.get("type", "message")
+        if kind == "message" and item["role"] in ("system", "developer"):
+            seen.system = "\n\n".join(s for s in (seen.system, _text(item["content"])) if s)
+        elif kind == "message":
+            seen.turns.append((item["role"], _text(item["content"])))
+        elif kind == "function_call":
+            seen.turns.append(("call", item["name"], json.loads(item["arguments"])))
+            calls.append(item["call_id"])
+        elif kind == "function_call_output":
+            seen.turns.append(("result", item["output"], item["call_id"] in calls))
+        elif kind == "reasoning" and item.get("encrypted_content"):
+            seen.carried.append(("encrypted_content", item["encrypted_content"]))
+    return seen
+
+
+def responses_429(message: str) -> Reply:
+    body = r_wire.error(message, "rate_limit_error", "rate_limit_exceeded")
+    return Reply.json(body, status=429, headers={"Retry-After": "3"})
+
+
 CHANNELS: dict[str, ChannelFormat] = {
     ANTHROPIC: ChannelFormat(
         ANTHROPIC, lambda url: {"type": "anthropic", "base_url": url}, anthropic_reply, anthropic_429, read_anthropic
     ),
     OPENAI: ChannelFormat(OPENAI, lambda url: {"type": "deepseek", "base_url": url}, chat_reply, chat_429, read_chat),
+    RESPONSES: ChannelFormat(
+        RESPONSES,
+        lambda url: {"type": "openai_responses", "base_url": url},
+        responses_reply,
+        responses_429,
+        read_responses,
+    ),
     GEMINI: ChannelFormat(
         GEMINI, lambda url: {"type": "gemini", "base_url": url}, gemini_reply, gemini_429, read_gemini
     ),

@@ -16,7 +16,7 @@ from google.genai import types
 
 from tests.conftest import SECRET
 
-ANTHROPIC, OPENAI, GEMINI = "anthropic", "openai_chat", "gemini"
+ANTHROPIC, OPENAI, RESPONSES, GEMINI = "anthropic", "openai_chat", "openai_responses", "gemini"
 MODEL = "m"
 SYSTEM = "Be brief."
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -188,6 +188,70 @@ class ChatClient:
         await self.sdk.close()
 
 
+# ------------------------------------------------------------------------------ openai (Responses)
+
+
+class ResponsesClient:
+    name = RESPONSES
+    rate_limited = openai.RateLimitError
+    normal_stop = tool_stop = "completed"
+
+    def __init__(self, url: str) -> None:
+        self.sdk = openai.AsyncOpenAI(base_url=url + "/v1", api_key=SECRET, max_retries=0)
+        self.input: list[dict[str, Any]] = []
+
+    def user(self, text: str) -> None:
+        self.input.append({"role": "user", "content": text})
+
+    async def ask(self, stream: bool, *, tools: bool = False, reasoning: bool = False, max_tokens: int = 50) -> Got:
+        params: dict[str, Any] = {
+            "model": MODEL,
+            "instructions": SYSTEM,
+            "input": self.input,
+            "max_output_tokens": max_tokens,
+            "store": False,
+            "include": ["reasoning.encrypted_content"],
+        }
+        if tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "name": "get_weather",
+                    "description": "Weather of a city",
+                    "parameters": WEATHER_SCHEMA,
+                }
+            ]
+        if reasoning:
+            params["reasoning"] = {"effort": "low", "summary": "auto"}
+        if stream:
+            async with self.sdk.responses.stream(**params) as events:
+                response = await events.get_final_response()
+        else:
+            response = await self.sdk.responses.create(**params)
+        items = [item.model_dump(exclude_none=True) for item in response.output]
+        self.input += items
+        usage = response.usage
+        return Got(
+            text=response.output_text,
+            reasoning="".join(p["text"] for i in items if i["type"] == "reasoning" for p in i.get("summary", ())),
+            calls=[(i["name"], json.loads(i["arguments"])) for i in items if i["type"] == "function_call"],
+            stop=str(response.status),
+            usage=(usage.input_tokens, usage.output_tokens) if usage else (0, 0),
+        )
+
+    def results(self, output: str) -> None:
+        calls = [i for i in self.input if i.get("type") == "function_call"][-1:]
+        for call in calls:
+            self.input.append({"type": "function_call_output", "call_id": call["call_id"], "output": output})
+
+    def status(self, exc: Exception) -> int:
+        assert isinstance(exc, openai.APIStatusError)
+        return exc.status_code
+
+    async def close(self) -> None:
+        await self.sdk.close()
+
+
 # ------------------------------------------------------------------------------ google-genai
 
 
@@ -264,8 +328,9 @@ class GeminiClient:
         self.sdk.close()
 
 
-CLIENTS: dict[str, type[AnthropicClient] | type[ChatClient] | type[GeminiClient]] = {
+CLIENTS: dict[str, type[AnthropicClient] | type[ChatClient] | type[ResponsesClient] | type[GeminiClient]] = {
     ANTHROPIC: AnthropicClient,
     OPENAI: ChatClient,
+    RESPONSES: ResponsesClient,
     GEMINI: GeminiClient,
 }

@@ -3,8 +3,8 @@
 Turn 1: the channel reasons and calls a tool; the client (its official SDK) runs it. Turn 2: the
 client sends the call, its result and whatever it kept of the reasoning. What reaches the channel on
 turn 2 must carry that reasoning back in the provider's own terms when the same provider answers
-(Anthropic's signed thinking block byte for byte, DeepSeek's `reasoning_content`, Gemini's
-`thoughtSignature` on its call), and carry none of it when the key's profile switched the
+(Anthropic's signed thinking block byte for byte, DeepSeek's `reasoning_content`, OpenAI's
+`encrypted_content`, Gemini's `thoughtSignature` on its call), and carry none of it when the key's profile switched the
 conversation to another provider in between: another provider's reasoning would be refused, or
 worse, misread. Either way the call and its result arrive paired.
 """
@@ -22,7 +22,7 @@ from axonhub.config import load_config
 from tests.conftest import GatewayFactory, base_config, write_config
 from tests.fakes import gemini as g_wire
 from tests.fakes.upstream import FakeUpstream
-from tests.matrix.channels import ANTHROPIC, CHANNELS, GEMINI, OPENAI, SIGNATURE, Answer
+from tests.matrix.channels import ANTHROPIC, CHANNELS, ENCRYPTED, GEMINI, OPENAI, RESPONSES, SIGNATURE, Answer
 from tests.matrix.clients import BUDGET, CLIENTS, SYSTEM, Client
 
 pytestmark = [pytest.mark.slow]
@@ -35,6 +35,12 @@ CARRIED: dict[tuple[str, str], list[tuple[Any, ...]]] = {
     (ANTHROPIC, ANTHROPIC): [("thinking", THOUGHT, SIGNATURE)],
     (ANTHROPIC, OPENAI): [("reasoning_content", THOUGHT)],
     (ANTHROPIC, GEMINI): [("thoughtSignature", g_wire.SIGNATURE)],
+    (ANTHROPIC, RESPONSES): [("encrypted_content", ENCRYPTED)],
+    (RESPONSES, ANTHROPIC): [("thinking", THOUGHT, SIGNATURE)],
+    (RESPONSES, OPENAI): [("reasoning_content", THOUGHT)],
+    (RESPONSES, RESPONSES): [("encrypted_content", ENCRYPTED)],
+    (RESPONSES, GEMINI): [("thoughtSignature", g_wire.SIGNATURE)],
+    (GEMINI, RESPONSES): [("encrypted_content", ENCRYPTED)],
     (GEMINI, ANTHROPIC): [("thinking", THOUGHT, SIGNATURE)],
     (GEMINI, OPENAI): [("reasoning_content", THOUGHT)],
     (GEMINI, GEMINI): [("thoughtSignature", g_wire.SIGNATURE)],
@@ -43,6 +49,7 @@ CARRIED: dict[tuple[str, str], list[tuple[Any, ...]]] = {
     (OPENAI, ANTHROPIC): [],
     (OPENAI, OPENAI): [],
     (OPENAI, GEMINI): [STAND_IN],
+    (OPENAI, RESPONSES): [],
 }
 
 
