@@ -564,8 +564,24 @@ def test_a_gemini_cli_turn_is_read_into_the_ir() -> None:
         top_p=0.95,
         top_k=64,
         reasoning=ir.Reasoning(ir.ReasoningMode.ON, 8192, display="summarized"),
+        notes=("tools[1].googleSearch left out: only Google's API runs its hosted tools",),
     )
     assert parse_request(GEMINI_CLI_TURN) == parse_request(json.loads(json.dumps(GEMINI_CLI_TURN)))
+
+
+def test_what_other_providers_get_none_of_is_noted_for_the_trace() -> None:
+    body = {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "safetySettings": [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "threshold": "BLOCK_NONE"}],
+        "generationConfig": {"seed": 7, "presencePenalty": 0.5},
+        "tools": [{"codeExecution": {}}],
+    }
+    assert parse_request(body).notes == (
+        "tools[0].codeExecution left out: only Google's API runs its hosted tools",
+        "safetySettings left out: other providers have no such setting",
+        "generationConfig.presencePenalty left out: not carried to other providers",
+        "generationConfig.seed left out: not carried to other providers",
+    )
 
 
 def test_our_own_carrier_comes_back_as_the_reasoning_it_carried_in_either_base64_alphabet() -> None:

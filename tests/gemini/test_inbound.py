@@ -523,3 +523,19 @@ async def test_with_bodies_kept_the_trace_holds_the_whole_answer_of_a_relayed_js
     answer = (await traced(gateway))[-1]["response_body"]
     assert answer["candidates"][0]["content"]["parts"] == [{"text": "Hello"}]
     assert (answer["candidates"][0]["finishReason"], answer["usageMetadata"]["totalTokenCount"]) == ("STOP", 15)
+
+
+async def test_a_google_hosted_tool_left_out_on_another_provider_is_a_trace_note(
+    on_deepseek: Gateway, upstream: FakeUpstream
+) -> None:
+    upstream.enqueue(Reply.json(o_wire.completion("ok")))
+    body = {"contents": [{"role": "user", "parts": [{"text": "news?"}]}], "tools": [{"googleSearch": {}}]}
+    url = on_deepseek.url + "/gemini/v1beta/models/gemini-2.5-flash:generateContent"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"x-goog-api-key": SECRET}) as response,
+    ):
+        assert response.status == 200
+    assert "tools" not in upstream.requests[0].json()
+    record = (await traced(on_deepseek))[-1]
+    assert record["notes"] == ["tools[0].googleSearch left out: only Google's API runs its hosted tools"]

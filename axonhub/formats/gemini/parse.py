@@ -14,7 +14,7 @@ Fields are read in camelCase or snake_case, as Gemini itself accepts them.
 - `systemInstruction`, `tools[].functionDeclarations` (`parametersJsonSchema` as it is, `parameters`
   turned back into JSON Schema), `toolConfig`, `generationConfig` with `thinkingConfig` and JSON
   output. Google-hosted tools (search, code execution, URL context) have no equivalent elsewhere
-  and are dropped; safety settings and penalties too.
+  and are left out, as are safety settings, penalties and the seed; each is a note in the trace.
 - What cannot be served elsewhere without changing the answer is a 400 naming the field: several
   candidates, log probabilities, audio or image output, a Gemini cache (`cachedContent`), media other
   than images and PDFs.
@@ -100,11 +100,12 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
         )
     config = get(body, "generationConfig") or {}
     _refuse_unsupported(config)
+    tools = get(body, "tools") or ()
     return ir.Request(
         model="",
         messages=_Conversation().read(get(body, "contents")),
         system=_system(get(body, "systemInstruction")),
-        tools=tuple(t for i, raw in enumerate(get(body, "tools") or ()) for t in _tools(raw, i)),
+        tools=tuple(t for i, raw in enumerate(tools) for t in _tools(raw, i)),
         tool_choice=_tool_choice(get(body, "toolConfig")),
         max_output_tokens=_int(get(config, "maxOutputTokens")),
         temperature=_float(get(config, "temperature")),
@@ -113,7 +114,29 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
         stop=tuple(s for s in get(config, "stopSequences") or () if isinstance(s, str) and s),
         reasoning=_reasoning(get(config, "thinkingConfig")),
         response_format=_response_format(config),
+        notes=_notes(body, config, tools),
     )
+
+
+_UNCARRIED = ("presencePenalty", "frequencyPenalty", "seed")
+
+
+def _notes(body: Mapping[str, Any], config: Mapping[str, Any], tools: Any) -> tuple[str, ...]:
+    """What a channel of another provider gets none of, for the trace."""
+    notes = [
+        f"tools[{i}].{name} left out: only Google's API runs its hosted tools"
+        for i, tool in enumerate(tools)
+        for name in tool
+        if name not in ("functionDeclarations", "function_declarations")
+    ]
+    if get(body, "safetySettings"):
+        notes.append("safetySettings left out: other providers have no such setting")
+    notes += [
+        f"generationConfig.{name} left out: not carried to other providers"
+        for name in _UNCARRIED
+        if get(config, name) is not None
+    ]
+    return tuple(notes)
 
 
 def _refuse_unsupported(config: Mapping[str, Any]) -> None:
