@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.claude_code import CLIENTS_DIR, ensure_claude
+from tests.claude_code import CLIENTS_DIR, ensure_client
 
 GEMINI_BIN = CLIENTS_DIR / "node_modules" / ".bin" / "gemini"
 SETTINGS = {
@@ -33,10 +33,8 @@ SETTINGS = {
 
 
 def ensure_gemini() -> Path:
-    """The pinned Gemini CLI; the lock file installs it with Claude Code on first use."""
-    if not GEMINI_BIN.exists():
-        ensure_claude()
-    return GEMINI_BIN
+    """The pinned Gemini CLI; the lock file installs it with the other clients on first use."""
+    return ensure_client(GEMINI_BIN, "Gemini CLI")
 
 
 @dataclass

@@ -20,7 +20,7 @@ from tests.fakes.upstream import Reply
 from tests.gemini.conftest import deepseek_channel, gemini_config, traced
 from tests.gemini_cli import run_gemini
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [pytest.mark.gemini_cli, pytest.mark.slow]
 
 MARKER = "GEMINI_CLI_MARKER_7431"
 
