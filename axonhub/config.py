@@ -22,11 +22,11 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator
 
+from axonhub.config_errors import Problem, did_you_mean, render, schema_problems
 from axonhub.errors import ConfigError
 from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_overrides
-from axonhub.schema import CONFIG_SCHEMA
+from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
-DEFAULT_CONFIG_PATH = "axonhub.yml"
 EMPTY_DOCUMENT = (
     "(root): the file is empty or holds only comments; a config needs its sections "
     "(an empty file is never taken as a config with no keys and no channels)"
@@ -145,6 +145,11 @@ class Channel:
         may name an environment variable); None when it can serve."""
         if not self.enabled:
             return f"channel '{self.name}' is disabled in the config", None
+        if self.type not in SERVED_CHANNEL_TYPES:
+            return (
+                f"channel '{self.name}' is unavailable: this version of AxonHub cannot talk to type '{self.type}' yet",
+                None,
+            )
         if self.api_key_env and self.api_key is None:
             return (
                 f"channel '{self.name}' is unavailable: its API key is not configured",
@@ -166,16 +171,60 @@ class Channel:
 
 
 @dataclass(frozen=True, slots=True)
+class When:
+    """A rule's conditions on the request (all must hold); None / empty: not asked about."""
+
+    thinking: bool | None = None
+    tokens_above: int | None = None
+    images: bool | None = None
+    tools: tuple[str, ...] = ()  # any of these offered (names, or server-tool types)
+    clients: tuple[str, ...] = ()  # sent by any of these clients
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # lowercased name -> value
+
+    def needs(self) -> frozenset[str]:
+        """The request features these conditions read (see `axonhub.features`)."""
+        asked = {
+            "thinking": self.thinking is not None,
+            "tokens": self.tokens_above is not None,
+            "images": self.images is not None,
+            "tools": bool(self.tools),
+            "client": bool(self.clients),
+            "headers": bool(self.headers),
+        }
+        return frozenset(name for name, wanted in asked.items() if wanted)
+
+    def describe(self) -> str:
+        parts = []
+        if self.thinking is not None:
+            parts.append("thinking" if self.thinking else "no thinking")
+        if self.tokens_above is not None:
+            parts.append(f"tokens > {self.tokens_above}")
+        if self.images is not None:
+            parts.append("images" if self.images else "no images")
+        if self.tools:
+            parts.append("tool " + "|".join(self.tools))
+        if self.clients:
+            parts.append("client " + "|".join(self.clients))
+        parts += [f"header {name}={value}" for name, value in self.headers.items()]
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
 class Rule:
     model: str
     match: str | None = None
     regex: re.Pattern[str] | None = None
+    when: When | None = None
 
     def describe(self) -> str:
-        source = (
-            f"match {self.match}" if self.match is not None else f"regex {self.regex.pattern if self.regex else ''}"
-        )
-        return f"{source} -> {self.model}"
+        if self.match is not None:
+            source = f"match {self.match}"
+        elif self.regex is not None:
+            source = f"regex {self.regex.pattern}"
+        else:
+            source = "any model"
+        condition = f" when {self.when.describe()}" if self.when else ""
+        return f"{source}{condition} -> {self.model}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +232,8 @@ class Profile:
     name: str
     rules: tuple[Rule, ...] = ()
     description: str = ""
+    # the request features its rules' `when:` read; empty: routing looks at the model name only
+    needs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,14 +277,6 @@ def hash_secret(secret: str) -> str:
     return "sha256:" + hashlib.sha256(secret.encode()).hexdigest()
 
 
-def format_path(path: Any) -> str:
-    """`deque(['keys', 2, 'name'])` -> `keys[2].name`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(root)"
-
-
 def read_raw(path: Path) -> bytes:
     """The file's bytes, read once: the text parsed and the digest reported come from the same read."""
     try:
@@ -268,66 +311,75 @@ def parse_yaml(raw: bytes, path: Path) -> Any:
     return data
 
 
-def validate(data: Any) -> list[str]:
-    """Every schema and semantic error of a config document, as `path: message` lines."""
-    errors = [
-        f"{format_path(err.absolute_path)}: {err.message}"
-        for err in sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    ]
-    if errors:
-        return errors
-    return _semantic_errors(data)
+def validate(data: Any, text: str | None = None) -> list[str]:
+    """Every schema and semantic error of a config document, as `path: message (line N)` lines.
+
+    `text` is the YAML the document was read from, for line numbers.
+    """
+    ordered = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [problem for err in ordered for problem in schema_problems(err)]
+    if not problems:
+        problems = _semantic_errors(data)
+    return render(problems, text)
 
 
-def _semantic_errors(data: Mapping[str, Any]) -> list[str]:
-    errors: list[str] = []
+def _semantic_errors(data: Mapping[str, Any]) -> list[Problem]:
+    errors: list[Problem] = []
     errors += _duplicates(data.get("channels") or [], "channels", "name")
     errors += _duplicates(data.get("keys") or [], "keys", "name")
     errors += _duplicates(data.get("keys") or [], "keys", "secret_hash")
     for i, channel in enumerate(data.get("channels") or []):
         if "quirks" in channel and channel["type"] not in QUIRKS:
             errors.append(
-                f"channels[{i}].quirks: only OpenAI-compatible channel types ({', '.join(QUIRKS)}) take quirks, "
-                f"not '{channel['type']}'"
+                Problem(
+                    ("channels", i, "quirks"),
+                    f"only OpenAI-compatible channel types ({', '.join(QUIRKS)}) take quirks, not '{channel['type']}'",
+                )
             )
         for j, spec in enumerate(channel["models"]):
             if isinstance(spec, dict):
-                errors += _regex_error(spec["regex"], f"channels[{i}].models[{j}].regex")
+                errors += _regex_error(spec["regex"], ("channels", i, "models", j, "regex"))
     profiles = data.get("profiles") or {}
     for name, profile in profiles.items():
         for j, rule in enumerate(profile["rules"]):
             if "regex" in rule:
-                errors += _regex_error(rule["regex"], f"profiles.{name}.rules[{j}].regex")
+                errors += _regex_error(rule["regex"], ("profiles", name, "rules", j, "regex"))
     for i, key in enumerate(data.get("keys") or []):
         for j, profile_name in enumerate(key.get("profiles") or []):
             if profile_name not in profiles:
-                errors.append(f"keys[{i}].profiles[{j}]: no profile named '{profile_name}'")
+                errors.append(
+                    Problem(("keys", i, "profiles", j), _no_profile(profile_name, profiles)),
+                )
         active = key.get("active_profile")
         if active is not None:
             if active not in profiles:
-                errors.append(f"keys[{i}].active_profile: no profile named '{active}'")
+                errors.append(Problem(("keys", i, "active_profile"), _no_profile(active, profiles)))
             elif key.get("profiles") and active not in key["profiles"]:
-                errors.append(f"keys[{i}].active_profile: '{active}' is not one of the key's profiles")
+                errors.append(Problem(("keys", i, "active_profile"), f"'{active}' is not one of the key's profiles"))
     return errors
 
 
-def _duplicates(items: list[dict[str, Any]], where: str, field_name: str) -> list[str]:
+def _no_profile(name: str, profiles: Mapping[str, Any]) -> str:
+    return f"no profile named '{name}'{did_you_mean(name, profiles)}"
+
+
+def _duplicates(items: list[dict[str, Any]], where: str, field_name: str) -> list[Problem]:
     seen: set[Any] = set()
     errors = []
     for i, item in enumerate(items):
         value = item.get(field_name)
         if value in seen:
             shown = value if field_name != "secret_hash" else "(the same secret)"
-            errors.append(f"{where}[{i}].{field_name}: duplicate {field_name} {shown!r}")
+            errors.append(Problem((where, i, field_name), f"duplicate {field_name} {shown!r}"))
         seen.add(value)
     return errors
 
 
-def _regex_error(pattern: str, where: str) -> list[str]:
+def _regex_error(pattern: str, where: tuple[str | int, ...]) -> list[Problem]:
     try:
         re.compile(pattern)
     except re.error as exc:
-        return [f"{where}: invalid regex {pattern!r}: {exc}"]
+        return [Problem(where, f"invalid regex {pattern!r}: {exc}")]
     return []
 
 
@@ -340,7 +392,7 @@ def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = No
 def parse_config(raw: bytes, path: Path, env: Mapping[str, str] | None = None) -> Config:
     """Validate and freeze the bytes of a config file read from `path`."""
     data = parse_yaml(raw, path)
-    errors = validate(data)
+    errors = validate(data, raw.decode("utf-8"))  # parse_yaml has checked that it decodes
     if errors:
         raise ConfigError(errors, str(path))
     return build_config(data, source=path, env=os.environ if env is None else env, raw=raw)
@@ -456,10 +508,30 @@ def _channel(
 
 def _profile(name: str, raw: Mapping[str, Any]) -> Profile:
     rules = tuple(
-        Rule(model=r["model"], match=r.get("match"), regex=re.compile(r["regex"]) if "regex" in r else None)
+        Rule(
+            model=r["model"],
+            match=r.get("match"),
+            regex=re.compile(r["regex"]) if "regex" in r else None,
+            when=_when(r["when"]) if "when" in r else None,
+        )
         for r in raw["rules"]
     )
-    return Profile(name=name, rules=rules, description=raw.get("description", ""))
+    needs = frozenset().union(*(r.when.needs() for r in rules if r.when))
+    return Profile(name=name, rules=rules, description=raw.get("description", ""), needs=needs)
+
+
+def _when(raw: Mapping[str, Any]) -> When:
+    def names(value: Any) -> tuple[str, ...]:
+        return (value,) if isinstance(value, str) else tuple(value or ())
+
+    return When(
+        thinking=raw.get("thinking"),
+        tokens_above=raw.get("tokens_above"),
+        images=raw.get("images"),
+        tools=names(raw.get("tool")),
+        clients=names(raw.get("client")),
+        headers=MappingProxyType({str(k).lower(): str(v) for k, v in (raw.get("header") or {}).items()}),
+    )
 
 
 def _key(raw: Mapping[str, Any]) -> Key:

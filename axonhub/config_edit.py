@@ -181,7 +181,7 @@ def _check(target: Path, text: str) -> None:
         data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise InvalidEdit(target, [f"(yaml) {exc}"]) from None
-    errors = validate(data if data is not None else {})
+    errors = validate(data if data is not None else {}, text)
     if errors:
         raise InvalidEdit(target, errors)
 

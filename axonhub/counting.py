@@ -74,6 +74,7 @@ class CountPlan:
                 detail=describe_body(answer.body or b""),
             )
         assert self.client.counting is not None, "a counting endpoint's format renders its answer"
+        exchange.counted_tokens = tokens
         exchange.status = 200
         return web.json_response(
             self.client.counting.render_answer(tokens),

@@ -18,7 +18,10 @@ from axonhub.config import Config, Key
 from axonhub.errors import GatewayError
 from axonhub.formats.spec import WireFormat
 
-TRACE_VERSION = 1
+# 2: `rule` is 1-based (it was 0-based in 1), `rule_condition` added, count_tokens exchanges carry
+# their count in `counted_tokens` and never in `usage`. Readers upgrade version-1 records
+# (`trace_reader.upgrade`).
+TRACE_VERSION = 2
 
 
 def usage_record(usage: ir.Usage) -> dict[str, int]:
@@ -72,7 +75,8 @@ class Exchange:
     trace_source: str = "request"
     requested_model: str | None = None
     profile: str | None = None
-    rule: int | None = None
+    rule: int | None = None  # 1-based
+    rule_condition: str | None = None  # the `when:` of the rule as this request met it
     resolved_model: str | None = None
     channel: str | None = None
     upstream_model: str | None = None
@@ -81,7 +85,8 @@ class Exchange:
     stream: bool = False
     status: int = 0
     stop_reason: str | None = None
-    usage: ir.Usage | None = None
+    usage: ir.Usage | None = None  # what the upstream reported; never a count_tokens estimate
+    counted_tokens: int | None = None  # count_tokens: the count given to the client
     first_byte_at: float | None = None
     upstream_started: float | None = None
     upstream_finished: float | None = None
@@ -128,6 +133,7 @@ class Exchange:
             "requested_model": self.requested_model,
             "profile": self.profile,
             "rule": self.rule,
+            "rule_condition": self.rule_condition,
             "resolved_model": self.resolved_model,
             "channel": self.channel,
             "upstream_model": self.upstream_model,
@@ -136,7 +142,9 @@ class Exchange:
             "stream": self.stream,
             "status": self.status,
             "stop_reason": self.stop_reason,
-            "usage": usage_record(self.usage) if self.usage else None,
+            # count_tokens is an estimate, never billed usage: its count is kept apart
+            "usage": usage_record(self.usage) if self.usage and self.kind != "count_tokens" else None,
+            **({"counted_tokens": self.counted_tokens} if self.kind == "count_tokens" else {}),
             "timings": {
                 "ttfb_ms": round(ttfb, 2) if ttfb is not None else None,
                 "upstream_ms": round(upstream, 2),

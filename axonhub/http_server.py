@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -167,8 +169,13 @@ def run(
     port: int,
     client_timeouts: ClientTimeouts,
     shutdown_timeout: float = 10.0,
+    sockets: Sequence[socket.socket] = (),
 ) -> None:
-    """Serve `app` on host:port until SIGINT/SIGTERM, then close it cleanly (cleanup_ctx included)."""
+    """Serve `app` on host:port until SIGINT/SIGTERM, then close it cleanly (cleanup_ctx included).
+
+    `sockets`, when given, are already bound to host:port (so that a port in use was reported before
+    anything claimed to listen) and are served instead of binding again.
+    """
     runner = GatewayRunner(
         app,
         client_timeouts=client_timeouts,
@@ -181,7 +188,10 @@ def run(
     async def serve() -> None:
         await runner.setup()
         try:
-            await web.TCPSite(runner, host, port).start()
+            sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in sockets]
+            sites = sites or [web.TCPSite(runner, host, port)]
+            for site in sites:
+                await site.start()
             await asyncio.Event().wait()
         finally:
             await runner.cleanup()

@@ -19,7 +19,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from axonhub.errors import InvalidRequest
@@ -235,3 +235,22 @@ def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
         new = b'"model":' + json.dumps(model, ensure_ascii=False).encode()
         return raw[: found.start()] + new + raw[found.end() :]
     return json.dumps({**body, "model": model}, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def objects_under(node: Any, budget: int = 200_000) -> Iterator[Mapping[str, Any]]:
+    """Every JSON object under `node`, depth first, at most `budget` containers looked at (so a
+    pathological body cannot make a scan unbounded)."""
+    stack = [node]
+    while stack and budget > 0:
+        current = stack.pop()
+        budget -= 1
+        if isinstance(current, Mapping):
+            yield current
+            stack.extend(v for v in current.values() if isinstance(v, Mapping | list))
+        elif isinstance(current, list):
+            stack.extend(v for v in current if isinstance(v, Mapping | list))
+
+
+def has_object_of_type(node: Any, types: frozenset[str]) -> bool:
+    """Whether an object with one of `types` as its `type` lies anywhere under `node`."""
+    return any(obj.get("type") in types for obj in objects_under(node))

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -49,6 +50,47 @@ class RedactFields:
         return event_dict
 
 
+# The request line's fields: a terminal shows them as one short text, the JSON log as fields.
+_REQUEST_FIELDS = (
+    "status", "method", "path", "kind", "key", "model", "resolved", "channel", "input_tokens",
+    "output_tokens", "counted_tokens", "ms", "error", "stream", "request_id",
+)  # fmt: skip
+
+
+def request_line(width: int) -> Callable[[Any, str, MutableMapping[str, Any]], MutableMapping[str, Any]]:
+    """Console only: the one line per request as short text that fits `width` columns.
+
+    `200  812 ms  alice  in 1200 out 56  claude-sonnet-5 → deepseek-chat @ deepseek`: the fixed-width
+    facts first, the models last, so a narrow terminal cuts only the end of a long model name.
+    """
+
+    def processor(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        if event_dict.get("event") != "request" or "status" not in event_dict:
+            return event_dict
+        f = {name: event_dict.pop(name, None) for name in _REQUEST_FIELDS}
+        parts = [f"{f['status']} {round(f['ms'] or 0):5} ms", str(f["key"] or "-")]
+        if f["kind"] not in (None, "messages", "chat_completions", "responses"):
+            parts.append(f"[{f['kind']}]")
+        if f["counted_tokens"] is not None:
+            parts.append(f"counted {f['counted_tokens']}")
+        elif f["input_tokens"] is not None or f["output_tokens"] is not None:
+            parts.append(f"in {f['input_tokens'] or 0} out {f['output_tokens'] or 0}")
+        model, resolved = f["model"], f["resolved"]
+        route = str(model or f["path"]) if not resolved or resolved == model else f"{model} → {resolved}"
+        parts.append(route + (f" @ {f['channel']}" if f["channel"] else ""))
+        if f["error"]:
+            parts.append(f"· {f['error']}")
+        text = "  ".join(parts)
+        room = max(width - _PREFIX_WIDTH, 40)
+        event_dict["event"] = text if len(text) <= room else text[: room - 1] + "…"
+        return event_dict
+
+    return processor
+
+
+_PREFIX_WIDTH = len("12:00:00 [info     ] ")
+
+
 def summarize_parse_errors(_: Any, __: str, event_dict: EventDict) -> EventDict:
     """An aiohttp HTTP parse error becomes its one-line reason; the raw request line is never logged."""
     exc_info = event_dict.get("exc_info")
@@ -83,10 +125,15 @@ def configure_logging(
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # JSON lines keep the full UTC timestamp; a terminal gets the local time of day
+        structlog.processors.TimeStamper(fmt="iso", utc=True)
+        if as_json
+        else structlog.processors.TimeStamper("%H:%M:%S", utc=False),
     ]
+    # on a terminal, the request line is short text that fits its width (JSON keeps the fields)
+    shorten = [] if as_json else [request_line(shutil.get_terminal_size().columns)]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, redact, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact, *shorten, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=True,

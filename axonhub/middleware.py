@@ -3,7 +3,8 @@
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
     auth     the AxonHub key, where the request's format puts it (`x-api-key`, `x-goog-api-key`,
-             `?key=`) or as `Authorization: Bearer`
+             `?key=`) or as `Authorization: Bearer` (any of them may hold it); a refused request is
+             logged (what was presented, never the secret)
 
 Context sits outside errors so that the trace and the log line see the status the client got.
 Everything else (remap, transform, dispatch) is the pipeline's, because a middleware cannot
@@ -97,6 +98,7 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
         "request",
         method=exchange.method,
         path=exchange.path,
+        kind=exchange.kind,
         status=exchange.status,
         key=record["key"],
         model=exchange.requested_model,
@@ -105,6 +107,7 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
         stream=exchange.stream,
         input_tokens=usage.get("input"),
         output_tokens=usage.get("output"),
+        counted_tokens=record.get("counted_tokens"),
         ms=record["timings"]["total_ms"],
         error=exchange.error.message if exchange.error else None,
     )
@@ -118,7 +121,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except GatewayError as err:
         return _render(request, exchange, err)
     except web.HTTPNotFound:
-        return _render(request, exchange, UnknownRoute(f"no route for {request.method} {request.path}"))
+        unknown = UnknownRoute(f"no route for {request.method} {request.path}{base_url_hint(request)}")
+        return _render(request, exchange, unknown)
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
         refused = MethodNotAllowed(f"{request.method} is not supported on {request.path} (use {allowed})")
@@ -135,6 +139,23 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return _render(request, exchange, internal_error(exchange.request_id, exc), error_type="internal")
 
 
+_OPENAI_ENDPOINTS = ("/chat/completions", "/responses", "/models", "/completions", "/embeddings")
+
+
+def base_url_hint(request: web.Request) -> str:
+    """For an unknown path that looks like a client's base URL missing (or doubling) its /v1."""
+    path = request.path
+    origin = f"{request.scheme}://{request.host}"
+    if "/v1/v1/" in path:
+        return "; the client's base URL ends in /v1 twice: drop one (Anthropic clients: no /v1 at all)"
+    bare = path.removeprefix("/openai")
+    if bare.startswith(_OPENAI_ENDPOINTS):
+        return f"; an OpenAI client's base URL ends in /v1: {origin}/v1 (or {origin}/openai/v1)"
+    if path.startswith(("/messages", "/anthropic/messages")):
+        return f"; an Anthropic client's base URL is {origin}/anthropic (the client adds /v1/messages)"
+    return ""
+
+
 def _render(request: web.Request, exchange: Exchange, err: GatewayError, error_type: str | None = None) -> web.Response:
     """The error in the client's format, every secret hidden (an upstream may echo the channel's key)."""
     exchange.fail(err, error_type)
@@ -146,21 +167,22 @@ def _render(request: web.Request, exchange: Exchange, err: GatewayError, error_t
     return response
 
 
-def auth_key(request: web.Request, fmt: Format) -> str | None:
-    """The presented AxonHub key: in one of the format's key headers, else `Authorization: Bearer …`,
-    else in one of its key query parameters."""
+def auth_credentials(request: web.Request, fmt: Format) -> list[tuple[str, str]]:
+    """The AxonHub key candidates the request carries, where its format puts them: (where, value) for
+    each of the format's key headers, `Authorization: Bearer`, and each of its key query parameters."""
+    found = []
     for name in fmt.key_headers:
         key = request.headers.get(name, "").strip()
         if key:
-            return key
+            found.append((name, key))
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+        found.append(("Authorization", token.strip()))
     for name in fmt.key_params:
         key = request.query.get(name, "").strip()
         if key:
-            return key
-    return None
+            found.append((f"?{name}=", key))
+    return found
 
 
 def key_ways(fmt: Format) -> str:
@@ -169,20 +191,51 @@ def key_ways(fmt: Format) -> str:
     return ", ".join(ways) + " or `Authorization: Bearer`" if ways else "`Authorization: Bearer`"
 
 
-def authenticate(config: Config, presented: str | None, ways: str = "`x-api-key` or `Authorization: Bearer`") -> Key:
+def credential_kind(secret: str) -> str:
+    """What a refused credential looks like, never any of its characters."""
+    if secret.startswith("sk-ant-"):
+        return "an Anthropic API key"
+    if secret.startswith("ah-"):
+        return "an AxonHub key unknown to this config (revoked, rotated, or from another config?)"
+    if secret.startswith("sk-"):
+        return "an OpenAI-style API key"
+    return "an unknown token"
+
+
+def _lookup(config: Config, secret: str) -> Key | None:
+    digest = hash_secret(secret)
+    # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
+    # is constant time all the same.
+    key = config.keys_by_hash.get(digest)
+    return key if key is not None and hmac.compare_digest(key.secret_hash, digest) else None
+
+
+def authenticate(
+    config: Config, presented: list[tuple[str, str]], ways: str = "`x-api-key` or `Authorization: Bearer`"
+) -> Key:
+    """The AxonHub key in any of the places the request's format takes one (`ways` names them).
+
+    Claude Code sends both `x-api-key` (from ANTHROPIC_API_KEY) and `Authorization: Bearer` (from
+    ANTHROPIC_AUTH_TOKEN) when both variables are set, and the shell that exports the gateway's
+    own Anthropic key often has both: the request is accepted when either header holds a valid key.
+    """
     if not presented:
         raise AuthenticationFailed(
             f"missing API key: send your AxonHub key as {ways} (create one with `axonhub keys create NAME`)"
         )
-    digest = hash_secret(presented)
-    # The lookup is by hash, which tells an attacker nothing about a secret; the final comparison
-    # is constant time all the same.
-    key = config.keys_by_hash.get(digest)
-    if key is None or not hmac.compare_digest(key.secret_hash, digest):
-        raise AuthenticationFailed("invalid API key")
-    if not key.enabled:
-        raise AuthenticationFailed(f"API key '{key.name}' is disabled")
-    return key
+    disabled = None
+    for _, secret in presented:
+        key = _lookup(config, secret)
+        if key is not None and key.enabled:
+            return key
+        disabled = disabled or key
+    if disabled is not None:
+        raise AuthenticationFailed(f"API key '{disabled.name}' is disabled")
+    what = "; ".join(f"{header} holds {credential_kind(secret)}" for header, secret in presented)
+    hint = None
+    if any(secret.startswith("sk-ant-") for _, secret in presented):
+        hint = "ANTHROPIC_API_KEY is the gateway's upstream key: `axonhub run claude` starts Claude Code without it"
+    raise AuthenticationFailed(f"invalid API key: {what}", hint=hint)
 
 
 @web.middleware
@@ -194,9 +247,22 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if REPLAY_OF_HEADER in request.headers:  # an admin replay: the admin token, a key and a forced profile
         replay = replay_identity(request, exchange.config)
         exchange.key, exchange.replay_of, exchange.replay_trace = replay.key, replay.replay_of, replay.trace_id
-    else:
+        return await handler(request)
+    try:
         fmt = FORMATS[exchange.client_format]
-        exchange.key = authenticate(exchange.config, auth_key(request, fmt), key_ways(fmt))
+        exchange.key = authenticate(exchange.config, auth_credentials(request, fmt), key_ways(fmt))
+    except AuthenticationFailed as refused:
+        # Never the secret itself: only which header held what kind of credential.
+        log.warning(
+            "request refused",
+            method=request.method,
+            path=request.path,
+            status=401,
+            reason=refused.client_message(True),
+            user_agent=exchange.user_agent,
+            peer=request.remote,
+        )
+        raise
     return await handler(request)
 
 

@@ -30,11 +30,12 @@ from axonhub.conversations import ConversationStore
 from axonhub.counting import CountPlan
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
+from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
 from axonhub.formats.spec import AnswerWitness, Continuation, Counting, Endpoint, Format, Framing
 from axonhub.jsonbody import loads_object
 from axonhub.metrics import METRICS
-from axonhub.profiles import Candidate, Route, resolve
+from axonhub.profiles import Candidate, Route, active_profile, resolve
 from axonhub.relay import RelayPlan
 from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
@@ -156,7 +157,7 @@ def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitabl
         continuation, store = endpoint.continuation, request.app[CONVERSATIONS]
         if continuation is not None:
             inbound = continued(inbound, continuation, store, exchange)
-        route = resolve(exchange.requested_model or "", exchange.key, exchange.config)
+        route = route_request(exchange, inbound)
         if counting is not None and endpoint.counts:
             return await serve_count(request, exchange, inbound, route, counting)
         response = await serve(request, exchange, inbound, route)
@@ -202,6 +203,16 @@ def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     exchange.requested_model = inbound.model()
 
 
+def route_request(exchange: Exchange, inbound: Inbound) -> Route:
+    """The one place a request is routed: its features, only those the key's profile asks about
+    (`when:` rules), are computed once from the parsed body and handed to the pure `resolve`."""
+    config = exchange.config
+    profile = active_profile(exchange.key, config)
+    needs = profile.needs if profile is not None else frozenset()
+    features = request_features(inbound.format, inbound.body, inbound.headers, needs)
+    return resolve(exchange.requested_model or "", exchange.key, config, features)
+
+
 def _store_key(exchange: Exchange) -> str:
     return exchange.key.name if exchange.key is not None else ""
 
@@ -232,7 +243,8 @@ def remember(inbound: Inbound, continuation: Continuation, store: ConversationSt
 
 def note_route(exchange: Exchange, route: Route) -> None:
     exchange.profile = route.profile
-    exchange.rule = route.rule_index
+    exchange.rule = route.rule_number
+    exchange.rule_condition = route.condition
     exchange.resolved_model = route.resolved_model
 
 
@@ -277,7 +289,9 @@ async def serve_count(
     if able:
         return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=able))
     note_route(exchange, route)
-    answer = counting.render_answer(estimate_request_tokens(Planner(inbound, 0).ir_request()))
+    tokens = estimate_request_tokens(Planner(inbound, 0).ir_request())
+    answer = counting.render_answer(tokens)
+    exchange.counted_tokens = tokens  # a local count is an estimate: traced apart, never as usage
     exchange.status = 200
     return web.json_response(answer)
 

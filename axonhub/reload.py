@@ -12,6 +12,11 @@ signature after the read, else the watcher waits for the next poll. The bytes ar
 event loop; a valid config is swapped in whole. Anything else (unreadable, not UTF-8, broken YAML,
 an empty or comment-only file, a schema error) is logged with its reason, the old config keeps
 serving, and the watcher keeps watching: no failure ends it.
+
+What is fixed when the server starts stays as it was: the listen address and the client timeouts
+(the socket is bound) and `server.trace` (the trace writer is open on its file with its policy). A
+reload that changes one of them says which and that it takes a restart; the rest of the new file
+applies at once.
 """
 
 from __future__ import annotations
@@ -139,7 +144,9 @@ class ConfigWatcher:
             return False  # touched, not changed
         if config.server.client_timeouts != current.server.client_timeouts:
             log.warning("server.client_timeouts changed; they apply from the next restart", path=str(self.path))
-        config = _keep_socket_settings(config, current)
+        for setting in _trace_changes(config, current):
+            log.warning("setting changed; it takes effect after a restart of axonhub serve", setting=setting)
+        config = _keep_startup_settings(config, current)
         self.holder.swap(config)
         log.info("config reloaded", path=str(self.path), digest=config.digest, previous=current.digest)
         for warning in config.warnings:
@@ -147,14 +154,25 @@ class ConfigWatcher:
         return True
 
 
-def _keep_socket_settings(new: Config, current: Config) -> Config:
-    """The socket is already bound and its client timeouts set: a reload cannot change them, so keep
-    reporting the ones in effect."""
+def _trace_changes(new: Config, current: Config) -> list[str]:
+    """The trace settings `new` changes, as paths (`server.trace.bodies`)."""
+    old_trace, new_trace = current.server.trace, new.server.trace
+    return [
+        f"server.trace.{f.name}"
+        for f in dataclasses.fields(new_trace)
+        if getattr(new_trace, f.name) != getattr(old_trace, f.name)
+    ]
+
+
+def _keep_startup_settings(new: Config, current: Config) -> Config:
+    """The socket is bound with its client timeouts and the trace writer is open: a reload cannot
+    change them, so the live config keeps describing what really runs."""
     server = dataclasses.replace(
         new.server,
         host=current.server.host,
         port=current.server.port,
         client_timeouts=current.server.client_timeouts,
+        trace=current.server.trace,
     )
     return dataclasses.replace(new, server=server)
 

@@ -11,8 +11,12 @@ from typing import Any
 
 from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS
 
-# Every channel type; formats/registry.py maps each to the wire format that serves it.
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
+# The types this version can talk to (formats/registry.py has a codec for each); the others validate,
+# so a config written for a later version still loads, but their channels stay unavailable.
+SERVED_CHANNEL_TYPES = frozenset(
+    {"anthropic", "openai", "deepseek", "openrouter", "moonshot", "openai_responses", "gemini"}
+)
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
 _POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}
@@ -30,15 +34,52 @@ _MODEL_PATTERN = {
     ],
 }
 
+CLIENTS = ("claude-code", "codex", "anthropic-sdk", "openai-sdk", "other")
+_ONE_OR_MORE_NAMES = {
+    "oneOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1},
+    ]
+}
+
+_WHEN = {
+    "type": "object",
+    "description": "conditions on the request, all of which must hold for the rule to apply",
+    "properties": {
+        "thinking": {"type": "boolean", "description": "the request asks for thinking / reasoning"},
+        "tokens_above": {"type": "integer", "minimum": 0, "description": "estimated input tokens above N"},
+        "images": {"type": "boolean", "description": "the request carries images"},
+        "tool": {**_ONE_OR_MORE_NAMES, "description": "a tool offered, by name or type (any of a list)"},
+        "client": {
+            "oneOf": [
+                {"enum": list(CLIENTS)},
+                {"type": "array", "items": {"enum": list(CLIENTS)}, "minItems": 1},
+            ],
+            "description": "which client sent the request (any of a list)",
+        },
+        "header": {
+            "type": "object",
+            "description": "request header name -> the exact value it must have",
+            "additionalProperties": {"type": "string"},
+            "minProperties": 1,
+        },
+    },
+    "additionalProperties": False,
+    "minProperties": 1,
+}
+
 _RULE = {
     "type": "object",
     "properties": {
         "match": {"type": "string", "minLength": 1, "description": "exact model name"},
         "regex": {"type": "string", "minLength": 1, "description": "anchored regex on the model name"},
+        "when": _WHEN,
         "model": {"type": "string", "minLength": 1, "description": "the model to use; may use \\1 groups"},
     },
     "required": ["model"],
-    "oneOf": [{"required": ["match"]}, {"required": ["regex"]}],
+    # a rule names the model(s) it is for, or the conditions it applies under, or both
+    "anyOf": [{"required": ["match"]}, {"required": ["regex"]}, {"required": ["when"]}],
+    "not": {"required": ["match", "regex"]},
     "additionalProperties": False,
 }
 

@@ -7,6 +7,7 @@ it stops.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -43,13 +44,14 @@ PROBE_PREFIXES = ("", "/anthropic")
 
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG_HOLDER].current
+    channel_health, now = request.app[CHANNEL_HEALTH], time.monotonic()
     hints = config.server.operator_hints_enabled
     return web.json_response(
         {
             "status": "ok",
             "version": __version__,
             "config": {
-                "path": str(config.source) if config.source else None,
+                "path": str(config.source.absolute()) if config.source else None,
                 "digest": config.digest,
                 "loaded_at": datetime.fromtimestamp(config.loaded_at, UTC).isoformat(timespec="seconds"),
             },
@@ -59,11 +61,18 @@ async def health(request: web.Request) -> web.Response:
                     "type": ch.type,
                     "available": ch.unavailability is None,
                     "reason": ch.unavailable_reason if hints else (ch.unavailability or (None,))[0],
+                    **_cooldown(channel_health, ch.name, now),
                 }
                 for ch in config.channels
             ],
         }
     )
+
+
+def _cooldown(channel_health: ChannelHealth, name: str, now: float) -> dict[str, Any]:
+    """A channel's recent failures in a row and the seconds left of its cool-down (0: none)."""
+    failures, left = channel_health.cooldown(name, now)
+    return {"failures": failures, "cooldown_s": round(left, 1)}
 
 
 async def list_models(request: web.Request) -> web.Response:

@@ -4,9 +4,9 @@ One JSON object per exchange, one line, written whole. The pipeline builds the r
 (`Exchange.record()`); this module decides its trace id, redacts and caps the bodies, appends it
 without blocking the event loop, rotates the file by size, and reads it back for the CLI.
 
-The record, version 1 (`null` where a value is unknown or does not apply)::
+The record, version 2 (`null` where a value is unknown or does not apply)::
 
-    {"v": 1,
+    {"v": 2,
      "time": "2026-05-01T12:00:00.123+00:00",      # request start, UTC, milliseconds
      "request_id": "req_…", "trace_id": "…",
      "trace_source": "claude_code_header" | "claude_code_metadata" | "codex_session"
@@ -15,12 +15,14 @@ The record, version 1 (`null` where a value is unknown or does not apply)::
      "key": "alice" | null, "project": "demo" | null,
      "client_format": "anthropic" | "openai_chat" | …, "method": "POST", "path": "/v1/messages",
      "user_agent": "claude-cli/2.1.197 (external, sdk-cli)",
-     "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 0 | null,
+     "requested_model": "claude-sonnet-5", "profile": "deepseek" | null, "rule": 1 | null,
+     "rule_condition": "thinking requested" | null,    # the rule's `when:` as this request met it
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
      "upstream_id": "chatcmpl-…" | null,             # the upstream's own message id
      "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
+     "counted_tokens"?: 1234,                       # count_tokens only: the count, never usage
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "notes"?: ["tools: web_search left out: …"],   # what the gateway left out of the request, and why
@@ -31,7 +33,10 @@ A streamed answer's `response_body` is the whole message the stream carried, in 
 format, as a non-streaming request would have got it.
 
 `usage.input` counts uncached input tokens (Anthropic's `input_tokens`); cache reads and writes
-are counted apart. `overhead_ms` is `total_ms - upstream_ms`. Free-text fields (models, path,
+are counted apart. `usage` is only ever what an upstream reported for a model call: a count_tokens
+exchange is recorded with its count in `counted_tokens`. `rule` numbers a profile's rules from 1.
+Version-1 records (0-based `rule`, count_tokens counts in `usage`) are upgraded when read
+(`axonhub.trace_reader`). `overhead_ms` is `total_ms - upstream_ms`. Free-text fields (models, path,
 user agent, error text) are cut at `caps.TEXT_LIMIT` characters with the cut marked `…[+N chars]`;
 every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHub key included.
 
@@ -53,8 +58,7 @@ import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -65,6 +69,26 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from axonhub.caps import cap_redacted
 from axonhub.config import TraceConfig
 from axonhub.redact import PATTERNS_ONLY, REDACTED, Redaction, Redactor, is_credential_name
+from axonhub.trace_reader import (  # re-exported: the reader's home used to be here
+    ReadStats,
+    TraceFollower,
+    is_error,
+    iter_records,
+    parse_line,
+    read_files,
+    trace_files,
+)
+
+__all__ = [
+    "ReadStats",
+    "TraceFollower",
+    "TraceWriter",
+    "is_error",
+    "iter_records",
+    "parse_line",
+    "read_files",
+    "trace_files",
+]
 
 log = structlog.get_logger("axonhub.trace")
 
@@ -188,12 +212,6 @@ def capped_body(obj: Any, max_bytes: int, redaction: Redaction = PATTERNS_ONLY) 
         return clean
     head = text.encode()[:max_bytes].decode(errors="ignore")
     return {"truncated": True, "bytes": size, "head": head}
-
-
-def is_error(record: Mapping[str, Any]) -> bool:
-    """A failed exchange: an error was recorded or the client got a 4xx/5xx."""
-    status = record.get("status")
-    return bool(record.get("error")) or (isinstance(status, int) and status >= 400)
 
 
 def apply_body_policy(
@@ -468,132 +486,3 @@ def trace_writer_ctx(
                 log.warning("trace records dropped", path=str(writer.path), dropped=writer.dropped)
 
     return ctx
-
-
-# ---------------------------------------------------------------------------------------------
-# Reader
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class ReadStats:
-    """What a read saw besides the records: damaged lines and the files read."""
-
-    damaged: int = 0
-    files: list[Path] = field(default_factory=list)
-
-
-def trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
-    """The files of a trace log, oldest first: path.N … path.1, path."""
-    rotated: list[tuple[int, Path]] = []
-    if include_rotated and path.parent.is_dir():
-        prefix = path.name + "."
-        for candidate in path.parent.iterdir():
-            suffix = candidate.name[len(prefix) :]
-            if candidate.name.startswith(prefix) and suffix.isdigit():
-                rotated.append((int(suffix), candidate))
-    files = [p for _, p in sorted(rotated, reverse=True)]
-    return [*files, path] if path.exists() else files
-
-
-def parse_line(line: bytes) -> dict[str, Any] | None:
-    """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object)."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("v"), int):
-        return None
-    return record
-
-
-def iter_records(
-    path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
-) -> Iterator[dict[str, Any]]:
-    """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
-    return read_files(trace_files(Path(path), include_rotated=include_rotated), stats)
-
-
-def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
-    """The records of these files in order; damaged lines are skipped and counted in `stats`."""
-    stats = stats if stats is not None else ReadStats()
-    for file in files:
-        stats.files.append(file)
-        try:
-            handle = file.open("rb")
-        except FileNotFoundError:
-            continue  # rotated away between listing and opening
-        with handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                record = parse_line(line)
-                if record is None:
-                    stats.damaged += 1
-                    continue
-                yield record
-
-
-class TraceFollower:
-    """`tail -F` over the log: each `poll()` returns the complete lines added since the last one.
-
-    When the path comes to name another file (rotation, a log rotator's move or delete), the rest
-    of the old file is read first, then the new one from its start.
-    """
-
-    def __init__(self, path: Path, stats: ReadStats, *, at_end: bool) -> None:
-        self.path = path
-        self.stats = stats
-        self.handle = self._open(at_end=at_end)
-        self.pending = b""
-
-    def _open(self, *, at_end: bool) -> Any:
-        try:
-            handle = self.path.open("rb")
-        except FileNotFoundError:
-            return None
-        if at_end:
-            handle.seek(0, os.SEEK_END)
-        return handle
-
-    def poll(self) -> list[dict[str, Any]]:
-        if self.handle is None:
-            self.handle = self._open(at_end=False)
-            return self._read() if self.handle is not None else []
-        records = self._read()
-        if self._replaced():
-            records += self._read()  # whatever reached the old file before the switch
-            self.handle.close()
-            self.handle, self.pending = self._open(at_end=False), b""
-            if self.handle is not None:
-                records += self._read()
-        return records
-
-    def _replaced(self) -> bool:
-        try:
-            on_disk = os.stat(self.path)
-        except FileNotFoundError:
-            return True
-        mine = os.fstat(self.handle.fileno())
-        if on_disk.st_size < self.handle.tell() and on_disk.st_ino == mine.st_ino:
-            self.handle.seek(0)  # truncated in place (copytruncate)
-            self.pending = b""
-        return (on_disk.st_ino, on_disk.st_dev) != (mine.st_ino, mine.st_dev)
-
-    def _read(self) -> list[dict[str, Any]]:
-        data = self.pending + self.handle.read()
-        *lines, self.pending = data.split(b"\n")
-        records = []
-        for line in lines:
-            if not line.strip():
-                continue
-            record = parse_line(line)
-            if record is None:
-                self.stats.damaged += 1
-            else:
-                records.append(record)
-        return records
-
-    def close(self) -> None:
-        if self.handle is not None:
-            self.handle.close()

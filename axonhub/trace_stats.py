@@ -1,6 +1,10 @@
 """Aggregation of trace records for `axonhub traces` and `axonhub usage`: periods, totals, cost.
 
-Pure functions over the records `trace.iter_records` yields; no IO.
+Pure functions over the records `trace_reader.iter_records` yields; no IO.
+
+Only what an upstream reported counts as usage and cost. count_tokens exchanges (Claude Code's
+`/context` makes a dozen at a time) are estimates: they are counted apart (`token_counts`), never
+as requests, tokens or cost.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from axonhub.config import Price
-from axonhub.trace import is_error
+from axonhub.trace_reader import is_error
+
+if TYPE_CHECKING:
+    from axonhub.config import Price
 
 _SINCE = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -40,8 +46,16 @@ def record_time(record: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def is_count(record: Mapping[str, Any]) -> bool:
+    """A count_tokens exchange: an estimate for the client, never usage."""
+    return record.get("kind") == "count_tokens"
+
+
 def usage_of(record: Mapping[str, Any]) -> dict[str, int]:
+    """The tokens an upstream reported for this exchange (none for count_tokens)."""
     usage = record.get("usage") or {}
+    if is_count(record) or not isinstance(usage, Mapping):
+        return dict.fromkeys(TOKEN_FIELDS, 0)
     return {name: int(usage.get(name) or 0) for name in TOKEN_FIELDS}
 
 
@@ -77,13 +91,17 @@ def cost_of(usage: Mapping[str, int], price: Price) -> float:
 
 @dataclass(slots=True)
 class Totals:
-    """Requests, errors, tokens and (where priced) cost of a group of records."""
+    """Requests, errors, tokens and (where priced) cost of a group of records.
+
+    `requests` and `errors` count model calls; count_tokens exchanges only add to `token_counts`.
+    """
 
     name: str
     first: str = ""
     last: str = ""
     requests: int = 0
     errors: int = 0
+    token_counts: int = 0
     tokens: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOKEN_FIELDS, 0))
     cost: float | None = None
     unpriced_requests: int = 0
@@ -92,6 +110,9 @@ class Totals:
         moment = str(record.get("time") or "")
         self.first = min(self.first, moment) if self.first else moment
         self.last = max(self.last, moment)
+        if is_count(record):
+            self.token_counts += 1
+            return
         self.requests += 1
         self.errors += is_error(record)
         usage = usage_of(record)
@@ -109,6 +130,7 @@ class Totals:
             "last": self.last,
             "requests": self.requests,
             "errors": self.errors,
+            "token_counts": self.token_counts,
             "tokens": dict(self.tokens),
             "cost_usd": round(self.cost, 6) if self.cost is not None else None,
             "unpriced_requests": self.unpriced_requests,

@@ -61,6 +61,18 @@ class Gateway:
         return str(self.server.make_url("")).rstrip("/")
 
 
+@pytest.fixture(autouse=True)
+def private_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own ~/.config and ~/.cache: the saved key secrets, the user-level config
+    and the status line's cache never touch the real ones, and no AXONHUB_* setting leaks in."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    for name in ("AXONHUB_CONFIG", "AXONHUB_API_KEY", "AXONHUB_HOST", "AXONHUB_PORT", "AXONHUB_TRACE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
 @pytest.fixture
 async def upstream() -> AsyncIterator[FakeUpstream]:
     fake = FakeUpstream()

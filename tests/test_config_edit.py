@@ -105,7 +105,7 @@ def test_a_refused_invalid_edit_leaves_the_file_byte_identical(tmp_path: Path) -
     result = run(path, "profiles", "add-rule", "deepseek", "--match", "claude-x", "--to", "")
     assert result.exit_code == 1
     assert "refused: the change would make" in result.output
-    assert "profiles.deepseek.rules[2].model: '' should be non-empty" in result.output
+    assert "profiles.deepseek rule 3.model: '' should be non-empty" in result.output
     assert path.read_bytes() == before and path.stat().st_mtime_ns == stamp
 
 

@@ -41,7 +41,18 @@ def free_port() -> int:
             "missing API key: send your AxonHub key as `x-api-key` or `Authorization: Bearer` "
             "(create one with `axonhub keys create NAME`)",
         ),
-        ({"x-api-key": "ah-not-a-real-key"}, "invalid API key"),
+        (
+            {"x-api-key": "ah-not-a-real-key"},
+            "invalid API key: x-api-key holds an AxonHub key unknown to this config (revoked, rotated, or from "
+            "another config?)",
+        ),
+        (
+            # the same-shell trap: the gateway's own Anthropic key exported where Claude Code runs
+            {"x-api-key": "sk-ant-api03-someone-s-real-key", "Authorization": "Bearer ah-not-a-real-key"},
+            "invalid API key: x-api-key holds an Anthropic API key; Authorization holds an AxonHub key unknown to "
+            "this config (revoked, rotated, or from another config?);"
+            " ANTHROPIC_API_KEY is the gateway's upstream key: `axonhub run claude` starts Claude Code without it",
+        ),
         ({"x-api-key": DISABLED_SECRET}, "API key 'mallory' is disabled"),
         ({"x-api-key": "", "Authorization": "Basic abc"}, None),
     ],

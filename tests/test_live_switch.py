@@ -259,7 +259,7 @@ async def test_an_invalid_edit_does_not_interrupt_service(live: Live) -> None:
     live.config.write_text(text.replace("active_profile: deepseek", "active_profile: ghost"))
     await asyncio.sleep(1.2)
     rejected = [e["error"] for e in live.log_events() if e["event"] == "config reload rejected"]
-    assert rejected[1:] == ["keys[0].active_profile: no profile named 'ghost'"]
+    assert rejected[1:] == ["keys[0].active_profile: no profile named 'ghost' (line 52)"]
     assert await live.ask("claude-haiku-4-5") == "hello from deepseek"
     assert models(live.deepseek) == ["deepseek-reasoner", "deepseek-chat"]
 

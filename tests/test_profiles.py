@@ -79,7 +79,7 @@ def shape(r: Route) -> tuple[str, int | None, str, str]:
     first = r.candidates[0]
     return (
         r.resolved_model,
-        None if r.rule_index is None else r.rule_index + 1,
+        r.rule_number,
         first.channel.name,
         first.upstream_model,
     )
@@ -140,7 +140,7 @@ def test_the_form_a_rule_matched_and_the_suffix_are_recorded(config: Config) -> 
 def test_a_key_resolves_through_its_active_profile(config: Config) -> None:
     key = config.key_by_name("seeded")
     r = resolve("claude-haiku-4-5", key, config)
-    assert (r.profile, r.resolved_model, r.rule_index) == ("seed", "deepseek-chat", 1)
+    assert (r.profile, r.resolved_model, r.rule_number) == ("seed", "deepseek-chat", 2)
 
 
 def test_a_key_without_a_profile_passes_the_name_through(config: Config) -> None:

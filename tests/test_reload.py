@@ -91,13 +91,13 @@ async def test_an_invalid_file_keeps_the_old_config_and_logs_each_error(config_f
         assert await watcher.check() is False
     assert holder.current is before
     assert [(e["event"], e["log_level"], e.get("error")) for e in logs] == [
-        ("config reload rejected", "error", "server.port: 0 is less than the minimum of 1"),
+        ("config reload rejected", "error", "server.port: 0 is less than the minimum of 1 (line 6)"),
         ("keeping the previous config", "warning", None),
     ]
     rewrite(config_file, lambda d: d["server"].update(port=8090))
     with capture_logs() as logs:
         assert await watcher.check() is False
-    assert [e.get("error") for e in logs] == ["keys[0].active_profile: no profile named 'ghost'", None]
+    assert [e.get("error") for e in logs] == ["keys[0].active_profile: no profile named 'ghost' (line 25)", None]
     with capture_logs() as logs:
         assert await watcher.check() is False  # an unchanged broken file is reported once, not every poll
     assert logs == []
@@ -207,3 +207,22 @@ async def test_a_request_in_flight_finishes_on_the_config_it_started_with(
         await ask(gateway.url)
     assert await task == "slow but complete"
     assert upstream.requests[0].json()["model"] == "claude-target-a"
+
+
+async def test_a_changed_trace_setting_says_it_needs_a_restart_and_the_rest_applies(config_file: Path) -> None:
+    holder, watcher = watcher_for(config_file)
+    before = holder.current
+
+    def change(data: dict[str, Any]) -> None:
+        data["server"]["trace"].update(bodies="all", claude_code_trace_enabled=False)
+        data["profiles"]["remap"]["rules"][0]["model"] = "claude-target-b"
+
+    rewrite(config_file, change)
+    with capture_logs() as logs:
+        assert await watcher.check() is True
+    assert [(e["event"], e.get("setting")) for e in logs if "setting" in e] == [
+        ("setting changed; it takes effect after a restart of axonhub serve", "server.trace.claude_code_trace_enabled"),
+        ("setting changed; it takes effect after a restart of axonhub serve", "server.trace.bodies"),
+    ]
+    assert target_of(holder.current) == "claude-target-b"  # the rest of the file applies at once
+    assert holder.current.server.trace == before.server.trace  # the live config says what really runs

@@ -1,7 +1,9 @@
 """`axonhub keys`: create, list, switch and retire the API keys clients present to AxonHub.
 
 A secret is `ah-` + 32 random bytes (URL-safe base64), printed once on stdout (everything else goes
-to stderr, so `SECRET=$(axonhub keys create NAME)` works); the file keeps only its SHA-256.
+to stderr, so `SECRET=$(axonhub keys create NAME)` works); the config file keeps only its SHA-256.
+`create` and `rotate` also save the secret, for `axonhub run`, in the user's credentials file
+(mode 0600, see `axonhub.credentials`) unless `--no-save`; `revoke` removes it from there.
 Every write goes through `axonhub.config_edit` (locked, validated, atomic, comments kept), and a
 running `axonhub serve` picks the change up within a second.
 
@@ -108,13 +110,38 @@ def get_key(config: Config, name: str) -> Key:
     return key
 
 
-def print_secret(name: str, secret: str, verb: str) -> None:
-    click.echo(f"{verb} key '{name}'. Its secret is shown only this once; store it now:", err=True)
+def print_secret(name: str, secret: str, verb: str, saved_to: Path | None) -> None:
+    click.echo(f"{verb} key '{name}'. Its secret is shown only this once:", err=True)
     click.echo(secret)
-    click.echo(
-        "Clients send it as `x-api-key` or `Authorization: Bearer` (Claude Code: ANTHROPIC_AUTH_TOKEN).",
-        err=True,
-    )
+    if saved_to is not None:
+        click.echo(
+            f"Saved for `axonhub run claude|codex` in {saved_to} (readable only by you).\n"
+            "Other clients send it as `x-api-key` or `Authorization: Bearer`.",
+            err=True,
+        )
+    else:
+        click.echo(
+            "Store it now. Clients send it as `x-api-key` or `Authorization: Bearer` "
+            "(Claude Code: ANTHROPIC_AUTH_TOKEN).",
+            err=True,
+        )
+
+
+def save_secret(name: str, secret: str, config_path: Path) -> Path:
+    from axonhub.credentials import save
+
+    try:
+        return save(name, secret, config_path)
+    except AxonHubError as exc:
+        raise reraise_as_click(exc) from exc
+
+
+save_option = click.option(
+    "--save/--no-save",
+    default=True,
+    show_default=True,
+    help="Save the secret for `axonhub run` in ~/.config/axonhub/credentials (mode 0600).",
+)
 
 
 @click.group(name="keys", context_settings=CONTEXT)
@@ -131,17 +158,21 @@ def keys_group() -> None:
     multiple=True,
     help="A profile the key may use (repeatable); the first becomes its active profile.",
 )
+@save_option
 @config_option
 @json_option
-def create(name: str, project: str, profiles: tuple[str, ...], config_path: Path, as_json: bool) -> None:
-    """Create a key; its secret is printed once and only its hash is stored."""
+def create(name: str, project: str, profiles: tuple[str, ...], save: bool, config_path: Path, as_json: bool) -> None:
+    """Create a key; its secret is printed once, only its hash goes in the config."""
     secret = new_secret()
     created_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     def change(document: CommentedMap) -> None:
         entries = key_entries(document)
         if any(isinstance(e, dict) and e.get("name") == name for e in entries):
-            raise EditError(f"a key named '{name}' already exists")
+            raise EditError(
+                f"a key named '{name}' already exists: `axonhub keys rotate {name}` gives it a new secret "
+                f"(`axonhub keys show {name}` shows it), or create one with another name"
+            )
         for profile in profiles:
             require_profile(document, profile)
         entry = CommentedMap(name=yaml_str(name), secret_hash=hash_secret(secret), project=yaml_str(project))
@@ -153,6 +184,7 @@ def create(name: str, project: str, profiles: tuple[str, ...], config_path: Path
             entries.append(entry)
 
     apply_edit(config_path, change)
+    saved_to = save_secret(name, secret, config_path) if save else None
     if as_json:
         echo_json(
             {
@@ -162,10 +194,11 @@ def create(name: str, project: str, profiles: tuple[str, ...], config_path: Path
                 "active_profile": profiles[0] if profiles else None,
                 "profiles": list(dict.fromkeys(profiles)),
                 "created_at": created_at,
+                "saved_to": str(saved_to) if saved_to else None,
             }
         )
         return
-    print_secret(name, secret, "Created")
+    print_secret(name, secret, "Created", saved_to)
 
 
 @keys_group.command("list")
@@ -258,14 +291,21 @@ def revoke(name: str, config_path: Path) -> None:
             entries.remove(entry)
 
     apply_edit(config_path, change)
-    click.echo(f"Key '{name}' revoked.")
+    from axonhub.credentials import forget
+
+    try:
+        forgotten = forget(name, config_path)
+    except AxonHubError as exc:
+        raise reraise_as_click(exc) from exc
+    click.echo(f"Key '{name}' revoked" + (" (and its saved secret removed)." if forgotten else "."))
 
 
 @keys_group.command("rotate")
 @click.argument("name")
+@save_option
 @config_option
 @json_option
-def rotate(name: str, config_path: Path, as_json: bool) -> None:
+def rotate(name: str, save: bool, config_path: Path, as_json: bool) -> None:
     """Give a key a new secret (printed once); the old secret stops working."""
     secret = new_secret()
 
@@ -273,10 +313,11 @@ def rotate(name: str, config_path: Path, as_json: bool) -> None:
         find_key(document, name)["secret_hash"] = hash_secret(secret)
 
     apply_edit(config_path, change)
+    saved_to = save_secret(name, secret, config_path) if save else None
     if as_json:
-        echo_json({"name": name, "secret": secret})
+        echo_json({"name": name, "secret": secret, "saved_to": str(saved_to) if saved_to else None})
         return
-    print_secret(name, secret, "Rotated")
+    print_secret(name, secret, "Rotated", saved_to)
 
 
 @keys_group.command("use-profile")
@@ -303,3 +344,80 @@ def use_profile(name: str, profile: str, config_path: Path) -> None:
     added = apply_edit(config_path, change)
     note = " (added to its profiles)" if added else ""
     click.echo(f"Key '{name}' now uses profile '{profile}'{note}.")
+
+
+@keys_group.command("add-profile")
+@click.argument("name")
+@click.argument("profiles", nargs=-1, required=True)
+@config_option
+def add_profile(name: str, profiles: tuple[str, ...], config_path: Path) -> None:
+    """Let a key switch to more profiles; a key with no active profile gets the first as active."""
+
+    def change(document: CommentedMap) -> list[str]:
+        for profile in profiles:
+            require_profile(document, profile)
+        entry = find_key(document, name)
+        allowed = entry.get("profiles")
+        if allowed is None:
+            allowed = CommentedSeq()
+            set_field(entry, "profiles", allowed, after=("project", "secret_hash"))
+        added = [p for p in dict.fromkeys(profiles) if p not in allowed]
+        with kept_tail(allowed):
+            allowed.extend(yaml_str(p) for p in added)
+        if entry.get("active_profile") is None:
+            set_field(entry, "active_profile", yaml_str(profiles[0]), after=("profiles", "project", "secret_hash"))
+        return added
+
+    added = apply_edit(config_path, change)
+    shown = ", ".join(added) if added else "nothing new"
+    click.echo(f"Key '{name}': added {shown}; its profiles are now {_profiles_of(config_path, name)}.")
+
+
+@keys_group.command("remove-profile")
+@click.argument("name")
+@click.argument("profile")
+@config_option
+def remove_profile(name: str, profile: str, config_path: Path) -> None:
+    """Take a profile away from a key (not its active one: switch that first)."""
+
+    def change(document: CommentedMap) -> None:
+        entry = find_key(document, name)
+        if entry.get("active_profile") == profile:
+            others = [str(p) for p in entry.get("profiles") or [] if p != profile]
+            switch = (
+                f"`axonhub keys use-profile {name} {others[0]}`"
+                if others
+                else f"`axonhub keys use-profile {name} OTHER` or `axonhub keys clear-profile {name}`"
+            )
+            raise EditError(f"'{profile}' is key '{name}''s active profile; switch it first with {switch}")
+        allowed = entry.get("profiles")
+        if not isinstance(allowed, CommentedSeq) or profile not in allowed:
+            allowed = allowed or []
+            raise EditError(
+                f"key '{name}' does not list profile '{profile}' (its profiles: {', '.join(allowed) or 'none'})"
+            )
+        with kept_tail(allowed):
+            allowed.remove(profile)
+
+    apply_edit(config_path, change)
+    click.echo(f"Key '{name}': removed '{profile}'; its profiles are now {_profiles_of(config_path, name)}.")
+
+
+@keys_group.command("clear-profile")
+@click.argument("name")
+@config_option
+def clear_profile(name: str, config_path: Path) -> None:
+    """Give a key no active profile: the model names its clients ask for pass through unchanged."""
+
+    def change(document: CommentedMap) -> None:
+        entry = find_key(document, name)
+        if entry.get("active_profile") is not None:
+            entry["active_profile"] = None
+
+    apply_edit(config_path, change)
+    click.echo(f"Key '{name}' has no active profile now: model names pass through unchanged.")
+
+
+def _profiles_of(config_path: Path, name: str) -> str:
+    key = get_key(load(config_path), name)
+    return ", ".join(f"{p} (active)" if p == key.active_profile else p for p in key.profiles) or "none"

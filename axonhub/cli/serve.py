@@ -1,16 +1,22 @@
-"""`axonhub serve`: validate the config, configure logging, run the gateway until SIGINT/SIGTERM."""
+"""`axonhub serve`: validate the config, bind the port, configure logging, run until SIGINT/SIGTERM.
+
+The listening sockets are bound before anything says the gateway is listening, so a port in use is
+one clear error line and exit 1. On a terminal, `serve` then prints what to do next.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import errno
+import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
-import structlog
 
-from axonhub.cli.common import config_option, fail, load
+from axonhub.cli.common import config_args, config_option, executable, fail, load
 from axonhub.config import Config
 
 
@@ -44,6 +50,9 @@ from axonhub.config import Config
 )
 def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
+    import structlog
+
+    from axonhub.config_advice import config_advice
     from axonhub.http_server import run
     from axonhub.log import configure_logging
     from axonhub.redact import Redactor
@@ -52,6 +61,7 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
+    sockets = bind(server.host, server.port)  # a port in use fails here, before any "listening"
     redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
     configure_logging(log_format, redactor=redactor)
     app = make_app(config, redactor=redactor)
@@ -59,18 +69,90 @@ def serve(config_path: Path, host: str | None, port: int | None, log_format: str
     log = structlog.get_logger("axonhub")
     for warning in config.warnings:
         log.warning("channel unavailable", detail=warning)
+    for advice in config_advice(config):
+        log.warning("config", detail=advice)
     if not config.keys:
         log.warning("no API keys configured; create one with `axonhub keys create NAME`")
     log.info(
         "axonhub listening",
-        url=f"http://{server.host}:{server.port}",
+        url=f"http://{_url_host(server.host)}:{server.port}",
         config=str(config_path),
         trace=str(server.trace.path) if server.trace.enabled else None,
         event_loop=type(loop).__module__.split(".")[0],
     )
     _announce_dashboard(config, log)
-    run(app, loop=loop, host=server.host, port=server.port, client_timeouts=server.client_timeouts, shutdown_timeout=10)
+    if sys.stderr.isatty():
+        click.echo(next_steps(config, host, port), err=True)
+    run(
+        app,
+        loop=loop,
+        host=server.host,
+        port=server.port,
+        client_timeouts=server.client_timeouts,
+        shutdown_timeout=10,
+        sockets=sockets,
+    )
     log.info("axonhub stopped")
+
+
+def bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets for every address of `host`, bound now; a clear CLI error when taken."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise fail(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sockets: list[socket.socket] = []
+    for family, kind, proto, _, address in dict.fromkeys(infos):
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            sock.close()
+            for opened in sockets:
+                opened.close()
+            raise fail(_bind_error(host, port, exc)) from None
+        sock.setblocking(False)
+        sockets.append(sock)
+    return sockets
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another `axonhub serve`? "
+            f"`curl http://{_url_host(host)}:{port}/health` tells); stop it, or pick another port with --port N"
+        )
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on {host}:{port} (ports below 1024 need privileges); pick one with --port N"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def _url_host(host: str) -> str:
+    """The host to put in a URL a local client uses: a wildcard address means this machine."""
+    if host in ("0.0.0.0", ""):  # noqa: S104 - reading the setting, not binding
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def next_steps(config: Config, host: str | None, port: int | None) -> str:
+    """What to type next, in another terminal, for this config (shown on a terminal only)."""
+    exe, config_flag = executable(), config_args()
+    where = config_flag + (f" --host {host}" if host else "") + (f" --port {port}" if port else "")
+    lines = ["", "Next, in another terminal:"]
+    if not config.keys:
+        lines.append(f"  {exe} keys create{config_flag} NAME    first, a key for your agents (there is none yet)")
+    lines += [
+        f"  {exe} run{where} claude    Claude Code through this gateway",
+        f'  eval "$({exe} env{where} claude)"    or set up a shell for it',
+        f"  {exe} traces tail -f{config_flag}    watch the requests go by",
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _announce_dashboard(config: Config, log: Any) -> None:

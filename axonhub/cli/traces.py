@@ -1,7 +1,8 @@
 """`axonhub traces tail|list|show` and `axonhub usage`: read the JSONL trace log, rotated files too.
 
 Every command finds the log through the config (`--config`) or takes it from `--file`, skips a
-damaged line instead of dying, and says on stderr how many it skipped.
+damaged line instead of dying, and says on stderr how many it skipped. Only what upstreams reported
+is counted as tokens and cost: count_tokens exchanges (estimates) are shown, never summed.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
-from axonhub.config import Price, load_config
-from axonhub.errors import ConfigError
-from axonhub.trace import ReadStats, TraceFollower, is_error, read_files, trace_files
+from axonhub.trace_reader import ReadStats, TraceFollower, is_error, read_files, trace_files
 from axonhub.trace_stats import (
     GROUP_FIELDS,
     Totals,
     group_totals,
+    is_count,
     parse_since,
     record_time,
     records_of_trace,
@@ -31,6 +31,9 @@ from axonhub.trace_stats import (
     usage_of,
     without_replays,
 )
+
+if TYPE_CHECKING:
+    from axonhub.config import Price
 
 FOLLOW_POLL_S = 0.25
 Record = dict[str, Any]
@@ -81,6 +84,9 @@ def trace_path(config_path: Path, trace_file: Path | None) -> Path:
 
 def pricing_for(config_path: Path, trace_file: Path | None) -> Mapping[str, Price]:
     """The config's prices; with `--file` and no readable config, none."""
+    from axonhub.config import load_config
+    from axonhub.errors import ConfigError
+
     if trace_file is None:
         return load(config_path).pricing
     try:
@@ -140,16 +146,36 @@ def ms_text(record: Mapping[str, Any]) -> str:
     return f"{round(total)} ms" if isinstance(total, int | float) else "- ms"
 
 
-def exchange_line(record: Mapping[str, Any]) -> str:
-    """One readable line: time, trace, model → resolved @ channel, status, tokens, ms."""
+def usage_text(record: Mapping[str, Any]) -> str:
+    """The upstream's usage; for count_tokens the count it answered (an estimate, not usage)."""
+    if is_count(record):
+        counted = record.get("counted_tokens")
+        return f"counted {counted}" if isinstance(counted, int) else "no usage"
+    return token_text(usage_of(record)) if record.get("usage") else "no usage"
+
+
+def profile_text(record: Mapping[str, Any]) -> str:
+    """`profile cheap rule 2 (thinking requested)`, or `` when no profile routed the exchange."""
+    profile = record.get("profile")
+    if not profile:
+        return ""
+    rule = record.get("rule")
+    text = f"profile {profile} " + (f"rule {rule}" if isinstance(rule, int) else "no rule")
+    condition = record.get("rule_condition")
+    return text + (f" ({condition})" if condition else "")
+
+
+def exchange_line(record: Mapping[str, Any], *, with_profile: bool = False) -> str:
+    """One readable line: time, trace, model → resolved @ channel, [profile,] status, tokens, ms."""
     kind = record.get("kind")
     parts = [
         short_time(record),
         short_trace(record.get("trace_id")),
         *([f"[{kind}]"] if kind not in (None, "messages") else []),
         model_route(record),
+        *([text] if with_profile and (text := profile_text(record)) else []),
         str(record.get("status", "-")),
-        token_text(usage_of(record)) if record.get("usage") else "no usage",
+        usage_text(record),
         ms_text(record),
     ]
     line = "  ".join(parts)
@@ -236,8 +262,12 @@ def tail(
     follower = TraceFollower(path, stats, at_end=False)
     rotated = [p for p in trace_files(path) if p != path]
     history = [*read_files(rotated, stats), *follower.poll()]
-    emit(deque(filter(keep, history), maxlen=count), as_json)
+    shown = deque(filter(keep, history), maxlen=count)
+    emit(shown, as_json)
     report_damaged(stats)
+    if not shown:
+        what = "no exchanges yet" if not history else "no matching exchanges yet"
+        click.echo(f"{what} in {path}; waiting for new ones (Ctrl-C to stop)…", err=True)
     try:
         for batch in poll_forever(follower):
             emit(filter(keep, batch), as_json)
@@ -279,7 +309,8 @@ def list_traces(since: datetime | None, config_path: Path, trace_file: Path | No
     if as_json:
         echo_json([{"trace_id": t.name, **_without_name(t.as_dict())} for t in traces])
     elif traces:
-        click.echo(table(["TRACE", "FIRST", "LAST", "REQUESTS", "IN", "OUT", "ERRORS"], [trace_row(t) for t in traces]))
+        headers = ["TRACE", "FIRST", "LAST", "REQUESTS", "COUNTS", "IN", "OUT", "ERRORS"]
+        click.echo(table(headers, [trace_row(t) for t in traces]))
     else:
         click.echo("no exchanges" + (" in that period" if since else ""))
     report_damaged(stats)
@@ -295,6 +326,7 @@ def trace_row(totals: Totals) -> list[str]:
         totals.first[:19].replace("T", " "),
         totals.last[:19].replace("T", " "),
         str(totals.requests),
+        str(totals.token_counts),
         str(totals.tokens["input"]),
         str(totals.tokens["output"]),
         str(totals.errors),
@@ -303,11 +335,25 @@ def trace_row(totals: Totals) -> list[str]:
 
 @traces_group.command("show")
 @click.argument("trace_id", metavar="ID")
+@click.option("--bodies/--no-bodies", default=True, show_default=True, help="Print the recorded bodies.")
+@click.option(
+    "--body-lines",
+    type=click.IntRange(min=0),
+    default=20,
+    show_default=True,
+    metavar="N",
+    help="Show at most N lines of each body (0: all of it).",
+)
 @config_option
 @file_option
 @json_option
-def show(trace_id: str, config_path: Path, trace_file: Path | None, as_json: bool) -> None:
-    """The requests of one trace as a timeline; ID may be the unique start of the id."""
+def show(
+    trace_id: str, bodies: bool, body_lines: int, config_path: Path, trace_file: Path | None, as_json: bool
+) -> None:
+    """The requests of one trace as a timeline, with profile, rule and recorded bodies.
+
+    ID may be the unique start of the id. Bodies are recorded with `server.trace.bodies: errors|all`.
+    """
     stats = ReadStats()
     records = read_files(existing_files(trace_path(config_path, trace_file)), stats)
     try:
@@ -318,25 +364,46 @@ def show(trace_id: str, config_path: Path, trace_file: Path | None, as_json: boo
     if as_json:
         echo_json({"trace_id": full_id, "requests": found})
     else:
-        for line in timeline(full_id, found):
+        for line in timeline(full_id, found, body_lines if bodies else None):
             click.echo(line)
     report_damaged(stats)
 
 
-def timeline(trace_id: str, records: list[Record]) -> Iterator[str]:
+def timeline(trace_id: str, records: list[Record], body_lines: int | None = None) -> Iterator[str]:
+    """The trace's summary, then each exchange; `body_lines` None leaves the bodies out."""
     totals = group_totals(records, "trace")[0]
     sources = sorted({str(r.get("trace_source")) for r in records})
     yield f"trace {trace_id} ({', '.join(sources)})"
+    counts = f", {totals.token_counts} token counts" if totals.token_counts else ""
     yield (
-        f"  {totals.requests} requests, {totals.errors} errors, {token_text(totals.tokens)}, "
+        f"  {totals.requests} requests{counts}, {totals.errors} errors, {token_text(totals.tokens)}, "
         f"{short_time(records[0])} … {short_time(records[-1])}"
     )
     start = record_time(records[0])
     for record in records:
         moment = record_time(record)
         offset = (moment - start).total_seconds() if moment and start else 0.0
-        yield f"+{offset:7.1f}s  {exchange_line(record)}  {record.get('stop_reason') or ''}".rstrip()
+        line = exchange_line(record, with_profile=True)
+        yield f"+{offset:7.1f}s  {line}  {record.get('stop_reason') or ''}".rstrip()
         yield from attempt_lines(record)
+        if body_lines is not None:
+            yield from body_text(record, body_lines)
+
+
+BODY_INDENT = " " * 12
+
+
+def body_text(record: Mapping[str, Any], max_lines: int) -> Iterator[str]:
+    """The recorded request and response bodies, pretty-printed and cut at `max_lines` (0: whole)."""
+    for name in ("request_body", "response_body"):
+        if name not in record:
+            continue
+        lines = json.dumps(record[name], indent=2, ensure_ascii=False).splitlines()
+        yield f"{BODY_INDENT}{name.replace('_', ' ')}:"
+        shown = lines if not max_lines else lines[:max_lines]
+        yield from (f"{BODY_INDENT}  {line}" for line in shown)
+        if len(shown) < len(lines):
+            yield f"{BODY_INDENT}  … {len(lines) - len(shown)} more lines (--body-lines 0 shows all)"
 
 
 def attempt_lines(record: Mapping[str, Any]) -> Iterator[str]:
@@ -371,14 +438,16 @@ def usage(since: datetime | None, by: str, config_path: Path, trace_file: Path |
     pricing = pricing_for(config_path, trace_file)
     stats = ReadStats()
     records = list(since_filter(without_replays(read_files(existing_files(path), stats)), since))
-    rows = group_totals(records, by, pricing)
+    counts = sum(map(is_count, records))
+    rows = group_totals([r for r in records if not is_count(r)], by, pricing)
     total = overall(rows)
+    total.token_counts = counts
     if as_json:
         echo_json(
             {
                 "by": by,
                 "since": since.isoformat() if since else None,
-                "rows": [t.as_dict() for t in rows],
+                "rows": [_without_counts(t.as_dict()) for t in rows],
                 "total": total.as_dict(),
             }
         )
@@ -417,4 +486,14 @@ def usage_table(by: str, rows: list[Totals], total: Totals) -> str:
     text = table(headers, body)
     if total.unpriced_requests:
         text += f"\n({total.unpriced_requests} requests with tokens have no price in the config's `pricing:`)"
+    if total.token_counts:
+        text += (
+            f"\n({total.token_counts} count_tokens requests not counted: their numbers are estimates, "
+            "not upstream usage)"
+        )
     return text
+
+
+def _without_counts(data: dict[str, Any]) -> dict[str, Any]:
+    """A usage row: count_tokens exchanges are left out of the rows (the total says how many)."""
+    return {k: v for k, v in data.items() if k != "token_counts"}

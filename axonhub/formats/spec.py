@@ -205,6 +205,19 @@ def sse_framing(query: Mapping[str, str]) -> Framing:
 
 
 @dataclass(frozen=True, slots=True)
+class Traits:
+    """What routing rules (`when:`) ask of a request, read straight off a body of this format.
+
+    Cheap reads of the raw body, so routing by them costs no IR parse; none may raise on a body of
+    the wrong shape (routing runs after the boundary check, but a format's check is not its parse).
+    """
+
+    asks_thinking: Callable[[Mapping[str, Any]], bool]  # the client asked for reasoning
+    has_images: Callable[[Mapping[str, Any]], bool]  # an image anywhere in the conversation
+    offered_tools: Callable[[Mapping[str, Any]], frozenset[str]]  # tool names and server tool types, lowercased
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One inbound route of a format.
 
@@ -260,6 +273,7 @@ class Format:
     dialect: Dialect
     endpoints: tuple[Endpoint, ...]
     generate: str  # the endpoint a model request translated from another format goes to on its channels
+    traits: Traits
     channel_types: tuple[str, ...]  # the config's channel `type`s that speak this format
     path_prefixes: tuple[str, ...]  # paths that speak this format even when no route matches them
     claiming_headers: tuple[str, ...] = ()  # on shared paths (/v1/models, unknown ones): headers only its clients send

@@ -58,7 +58,7 @@ def test_two_keys_never_share_a_secret(config_path: Path) -> None:
     assert create(config_path, "a") != create(config_path, "b")
 
 
-def test_create_json_gives_the_secret_and_the_key(config_path: Path) -> None:
+def test_create_json_gives_the_secret_and_the_key(config_path: Path, private_user_dirs: Path) -> None:
     result = run(config_path, "keys", "create", "alice", "--profile", "passthrough", "--profile", "deepseek", "--json")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
@@ -69,13 +69,19 @@ def test_create_json_gives_the_secret_and_the_key(config_path: Path) -> None:
         "project": "default",
         "active_profile": "passthrough",
         "profiles": ["passthrough", "deepseek"],
+        "saved_to": str(private_user_dirs / ".config" / "axonhub" / "credentials"),
     }
 
 
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["alice"], 1, "Error: a key named 'alice' already exists"),
+        (
+            ["alice"],
+            1,
+            "Error: a key named 'alice' already exists: `axonhub keys rotate alice` gives it a new secret "
+            "(`axonhub keys show alice` shows it), or create one with another name",
+        ),
         (["bob", "--profile", "ghost"], 1, "Error: no profile named 'ghost' (profiles: passthrough, deepseek)"),
         (["bad name"], 2, "Invalid value for 'NAME': 'bad name': use up to 64 letters"),
     ],
@@ -201,7 +207,19 @@ def test_every_write_keeps_the_comments(config_path: Path) -> None:
     assert comments(config_path.read_text()) == comments(COMMENTED)
 
 
-COMMANDS = ["create", "list", "show", "disable", "enable", "revoke", "rotate", "use-profile"]
+COMMANDS = [
+    "create",
+    "list",
+    "show",
+    "disable",
+    "enable",
+    "revoke",
+    "rotate",
+    "use-profile",
+    "add-profile",
+    "remove-profile",
+    "clear-profile",
+]
 
 
 @pytest.mark.parametrize("command", [[], *[[c] for c in COMMANDS]])
@@ -221,3 +239,78 @@ def test_a_broken_config_is_a_short_error(tmp_path: Path, args: list[str]) -> No
     assert "(yaml) line" in result.output
     assert "Traceback" not in result.output
     assert path.read_text() == "keys: [\n"
+
+
+def saved(home: Path) -> list[dict[str, str]]:
+    return list(json.loads((home / ".config" / "axonhub" / "credentials").read_text())["keys"])
+
+
+def test_create_saves_the_secret_for_the_launcher_in_a_user_only_file(
+    config_path: Path, private_user_dirs: Path
+) -> None:
+    result = run(config_path, "keys", "create", "alice")
+    secret = result.stdout.strip()
+    credentials = private_user_dirs / ".config" / "axonhub" / "credentials"
+    assert result.stderr == (
+        "Created key 'alice'. Its secret is shown only this once:\n"
+        f"Saved for `axonhub run claude|codex` in {credentials} (readable only by you).\n"
+        "Other clients send it as `x-api-key` or `Authorization: Bearer`.\n"
+    )
+    assert (credentials.stat().st_mode & 0o777, credentials.parent.stat().st_mode & 0o777) == (0o600, 0o700)
+    assert [(k["name"], k["secret"], k["config"]) for k in saved(private_user_dirs)] == [
+        ("alice", secret, str(config_path.resolve()))
+    ]
+    assert secret not in config_path.read_text()
+    unsaved = run(config_path, "keys", "create", "bob", "--no-save")
+    assert "Store it now." in unsaved.stderr
+    assert [k["name"] for k in saved(private_user_dirs)] == ["alice"]
+
+
+def test_rotate_replaces_the_saved_secret_and_revoke_removes_it(config_path: Path, private_user_dirs: Path) -> None:
+    create(config_path, "alice")
+    create(config_path, "bob")
+    new = run(config_path, "keys", "rotate", "alice").stdout.strip()
+    assert [(k["name"], k["secret"]) for k in saved(private_user_dirs)][1] == ("alice", new)
+    revoked = run(config_path, "keys", "revoke", "alice")
+    assert revoked.stdout == "Key 'alice' revoked (and its saved secret removed).\n"
+    assert [k["name"] for k in saved(private_user_dirs)] == ["bob"]
+
+
+def test_a_credentials_file_others_can_read_is_refused(config_path: Path, private_user_dirs: Path) -> None:
+    create(config_path, "alice")
+    credentials = private_user_dirs / ".config" / "axonhub" / "credentials"
+    credentials.chmod(0o644)
+    before = config_path.read_bytes()
+    result = run(config_path, "keys", "rotate", "alice")
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"Error: {credentials} can be read by other users; run `chmod 600 {credentials}` (it holds secrets)\n"
+    )
+    assert config_path.read_bytes() != before  # the rotation itself happened; only saving was refused
+
+
+def test_a_keys_profiles_can_be_added_removed_and_cleared(config_path: Path) -> None:
+    create(config_path, "alice")
+    added = run(config_path, "keys", "add-profile", "alice", "deepseek", "passthrough")
+    assert added.stdout == (
+        "Key 'alice': added deepseek, passthrough; its profiles are now deepseek (active), passthrough.\n"
+    )
+    refused = run(config_path, "keys", "remove-profile", "alice", "deepseek")
+    assert refused.exit_code == 1
+    assert refused.output == (
+        "Error: 'deepseek' is key 'alice''s active profile; switch it first with "
+        "`axonhub keys use-profile alice passthrough`\n"
+    )
+    assert run(config_path, "keys", "use-profile", "alice", "passthrough").exit_code == 0
+    removed = run(config_path, "keys", "remove-profile", "alice", "deepseek")
+    assert removed.stdout == "Key 'alice': removed 'deepseek'; its profiles are now passthrough (active).\n"
+    assert run(config_path, "keys", "remove-profile", "alice", "deepseek").output == (
+        "Error: key 'alice' does not list profile 'deepseek' (its profiles: passthrough)\n"
+    )
+    cleared = run(config_path, "keys", "clear-profile", "alice")
+    assert cleared.stdout == "Key 'alice' has no active profile now: model names pass through unchanged.\n"
+    key = loaded(config_path).keys[0]
+    assert (key.profiles, key.active_profile) == (("passthrough",), None)
+    assert run(config_path, "keys", "remove-profile", "alice", "passthrough").exit_code == 0
+    assert loaded(config_path).keys[0].profiles == ()
+    assert comments(config_path.read_text()) == comments(COMMENTED)

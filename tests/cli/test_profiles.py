@@ -82,15 +82,35 @@ def test_create_an_empty_profile_and_a_copy(config_path: Path) -> None:
     assert "no profile named 'ghost'" in fails(config_path, "create", "other", "--from", "ghost")
 
 
-def test_delete_is_refused_while_a_key_uses_the_profile(config_path: Path) -> None:
+def test_delete_is_refused_while_a_key_uses_the_profile_and_the_steps_it_gives_free_it(config_path: Path) -> None:
     assert run(config_path, "keys", "create", "alice", "--profile", "deepseek").exit_code == 0
     assert run(config_path, "keys", "create", "bob", "--profile", "passthrough", "--profile", "deepseek").exit_code == 0
+    assert (
+        run(config_path, "keys", "create", "carol", "--profile", "deepseek", "--profile", "passthrough").exit_code == 0
+    )
     message = fails(config_path, "delete", "deepseek")
-    assert "Error: profile 'deepseek' is used by key(s) alice, bob;" in message
-    assert run(config_path, "keys", "revoke", "alice").exit_code == 0
-    assert run(config_path, "keys", "revoke", "bob").exit_code == 0
+    assert message == (
+        "Error: profile 'deepseek' is still used; free it first:\n"
+        "  axonhub keys clear-profile alice    (key 'alice' uses it now)\n"
+        "  axonhub keys remove-profile alice deepseek    (key 'alice' may switch to it)\n"
+        "  axonhub keys remove-profile bob deepseek    (key 'bob' may switch to it)\n"
+        "  axonhub keys use-profile carol passthrough    (key 'carol' uses it now)\n"
+        "  axonhub keys remove-profile carol deepseek    (key 'carol' may switch to it)\n"
+    )
+    # The message tells the truth: its commands, run as written, free the profile.
+    for line in message.splitlines()[1:]:
+        command = line.split("    (")[0].split()
+        assert command[:2] == ["axonhub", "keys"]
+        result = run(config_path, *command[1:])
+        assert result.exit_code == 0, result.output
     assert ok(config_path, "delete", "deepseek") == "Profile 'deepseek' deleted.\n"
-    assert list(load_config(config_path, env=ENV).profiles) == ["passthrough"]
+    config = load_config(config_path, env=ENV)
+    assert list(config.profiles) == ["passthrough"]
+    assert [(k.name, k.profiles, k.active_profile) for k in config.keys] == [
+        ("alice", (), None),
+        ("bob", ("passthrough",), "passthrough"),
+        ("carol", ("passthrough",), "passthrough"),
+    ]
     assert "no profile named 'deepseek'" in fails(config_path, "delete", "deepseek")
 
 
@@ -112,8 +132,10 @@ def test_add_rule_appends_or_inserts_at_a_1_based_position(config_path: Path) ->
     [
         (["--match", "a", "--to", "b", "--at", "4"], 1, "position 4 is out of range (1..3)"),
         (["--match", "a", "--to", "b", "--at", "0"], 1, "position 0 is out of range (1..3)"),
-        (["--match", "a", "--regex", "b", "--to", "c"], 2, "give exactly one of --match or --regex"),
-        (["--to", "c"], 2, "give exactly one of --match or --regex"),
+        (["--match", "a", "--regex", "b", "--to", "c"], 2, "give --match or --regex, not both"),
+        (["--to", "c"], 2, "give --match MODEL, --regex PATTERN or --when COND (or several)"),
+        (["--when", "tokens_above=many", "--to", "c"], 2, "'tokens_above=many': A condition on the request"),
+        (["--when", "client=emacs", "--to", "c"], 2, "client=emacs: one of claude-code, codex, anthropic-sdk"),
         (["--regex", "claude-(", "--to", "c"], 1, "invalid regex 'claude-('"),
         (["--match", "a"], 2, "Missing option '--to'"),
     ],
@@ -178,8 +200,17 @@ def test_test_with_a_key_uses_its_active_profile_and_says_which_form_matched(con
     assert data == {
         "model": "claude-haiku-4-5-20251001",
         "key": "alice",
+        "request": {
+            "thinking": False,
+            "input_tokens": 0,
+            "images": False,
+            "tools": [],
+            "client": "other",
+            "headers": {},
+        },
         "profile": "deepseek",
-        "rule": {"number": 3, "regex": "claude-.*haiku.*", "model": "deepseek-chat"},
+        "rule": {"number": 3, "regex": "claude-.*haiku.*", "model": "deepseek-chat", "because": None},
+        "checked": [],
         "matched_as": None,
         "resolved_model": "deepseek-chat",
         "channels": [
@@ -266,3 +297,136 @@ def test_a_regex_is_written_verbatim_in_single_quotes(config_path: Path) -> None
         "      - regex: 'gpt-(\\d+)''s-(mini|max)\\.v[0-9]'\n        model: deepseek-\\1\n" in config_path.read_text()
     )
     assert rules(config_path, "passthrough") == [rf"regex {pattern} -> deepseek-\1"]
+
+
+def test_add_rule_with_when_writes_the_conditions_and_test_shows_which_rule_decides_and_why(config_path: Path) -> None:
+    added = ok(
+        config_path, "add-rule", "deepseek", "--regex", "claude-.*", "--when", "thinking", "--when", "tokens_above=60000",
+        "--to", "deepseek-reasoner", "--at", "1",
+    )  # fmt: skip
+    assert added == "Profile 'deepseek' rule 1: regex claude-.* when thinking, tokens > 60000 -> deepseek-reasoner\n"
+    ok(
+        config_path,
+        "add-rule",
+        "deepseek",
+        "--when",
+        "images",
+        "--when",
+        "client=claude-code",
+        "--to",
+        "deepseek-chat",
+        "--at",
+        "1",
+    )
+    ok(
+        config_path,
+        "add-rule",
+        "deepseek",
+        "--when",
+        "header=X-Team:red",
+        "--when",
+        "tool=web_search",
+        "--to",
+        "deepseek-chat",
+    )
+    text = config_path.read_text()
+    assert (
+        "      - regex: 'claude-.*'\n        when: {thinking: true, tokens_above: 60000}\n        model: deepseek-reasoner\n"
+        in text
+    )
+    assert "      - when: {images: true, client: claude-code}\n        model: deepseek-chat\n" in text
+    assert "      - when: {header: {x-team: red}, tool: web_search}\n        model: deepseek-chat\n" in text
+    assert comments(text) == comments(COMMENTED)
+
+    long_thinking = ok(
+        config_path, "test", "claude-sonnet-4-5", "--profile", "deepseek", "--thinking", "--tokens", "81234"
+    )
+    assert long_thinking == (
+        "model     claude-sonnet-4-5\n"
+        "request   thinking, ~81234 input tokens, no images, client other\n"
+        "profile   deepseek\n"
+        "checked   1. any model when images, client claude-code -> deepseek-chat  (does not apply: no images; client other)\n"
+        "rule      2. regex claude-.* when thinking, tokens > 60000 -> deepseek-reasoner  "
+        "(because: thinking requested, estimated input tokens 81234 > 60000)\n"
+        "resolved  deepseek-reasoner\n"
+        "channel   deepseek (deepseek, priority 0, weight 1) -> upstream model deepseek-reasoner\n"
+    )
+    short = json.loads(ok(config_path, "test", "claude-sonnet-4-5", "--profile", "deepseek", "--thinking", "--json"))
+    assert (short["rule"]["number"], short["rule"]["because"], short["resolved_model"]) == (
+        3,
+        None,
+        "deepseek-reasoner",
+    )
+    assert short["checked"] == [
+        {"number": 1, "when": "images, client claude-code", "model": "deepseek-chat", "applies": False,
+         "reason": "no images; client other"},
+        {"number": 2, "regex": "claude-.*", "when": "thinking, tokens > 60000", "model": "deepseek-reasoner",
+         "applies": False, "reason": "estimated input tokens 0 <= 60000"},
+    ]  # fmt: skip
+    screenshot = json.loads(
+        ok(config_path, "test", "gpt-4o", "--profile", "deepseek", "--images", "--client", "claude-code", "--json")
+    )
+    assert (screenshot["rule"]["number"], screenshot["rule"]["because"]) == (1, "images present, client claude-code")
+    team = json.loads(
+        ok(
+            config_path,
+            "test",
+            "x",
+            "--profile",
+            "deepseek",
+            "--header",
+            "X-Team: red",
+            "--tool",
+            "web_search",
+            "--json",
+        )
+    )
+    assert (team["rule"]["number"], team["rule"]["because"]) == (5, "tool web_search offered, header x-team: red")
+
+
+def test_test_routes_a_recorded_request_from_the_trace(config_path: Path, tmp_path: Path) -> None:
+    ok(
+        config_path,
+        "add-rule",
+        "deepseek",
+        "--regex",
+        "claude-.*",
+        "--when",
+        "images",
+        "--to",
+        "deepseek-chat",
+        "--at",
+        "1",
+    )
+    assert run(config_path, "keys", "create", "alice", "--profile", "deepseek").exit_code == 0
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AAAA"}}
+    body = {"model": "claude-opus-4-8", "max_tokens": 10, "messages": [{"role": "user", "content": [image]}]}
+    records = [
+        {"v": 2, "request_id": "req_img", "kind": "messages", "key": "alice", "client_format": "anthropic",
+         "requested_model": "claude-opus-4-8", "user_agent": "claude-cli/2.1.197", "request_body": body},
+        {"v": 2, "request_id": "req_bare", "kind": "messages", "key": "alice", "client_format": "anthropic",
+         "requested_model": "claude-opus-4-8", "user_agent": "claude-cli/2.1.197"},
+    ]  # fmt: skip
+    log = tmp_path / "trace.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    routed = run(config_path, "profiles", "test", "--request", "req_img", "--file", str(log), "--json")
+    assert routed.exit_code == 0, routed.output
+    data = json.loads(routed.stdout)
+    assert (data["model"], data["key"], data["request"]["images"], data["request"]["client"]) == (
+        "claude-opus-4-8",
+        "alice",
+        True,
+        "claude-code",
+    )
+    assert (data["rule"]["number"], data["rule"]["because"], data["resolved_model"]) == (
+        1,
+        "images present",
+        "deepseek-chat",
+    )
+    assert "request headers are not recorded" in routed.stderr
+    bare = run(config_path, "profiles", "test", "--request", "req_bare", "--file", str(log))
+    assert bare.exit_code == 0
+    assert "rule      2. regex claude-(opus|sonnet)-.* -> deepseek-reasoner" in bare.stdout
+    assert "the request's body was not recorded (`server.trace.bodies: all` records it)" in bare.stderr
+    missing = run(config_path, "profiles", "test", "--request", "req_nope", "--file", str(log))
+    assert (missing.exit_code, missing.output) == (1, f"Error: no request with id 'req_nope' in the trace log {log}\n")

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from axonhub.cli import main
 from axonhub.config import EMPTY_DOCUMENT
 from tests.conftest import base_config, write_config
+from tests.processes import axonhub
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,7 +81,9 @@ def test_serve_refuses_an_invalid_config_with_every_error_and_its_path(tmp_path:
     config = write_config(tmp_path / "axonhub.yml", data)
     result = CliRunner().invoke(main, ["serve", "--config", str(config)])
     assert result.exit_code == 1
-    assert "channels[0].type: 'telegraph' is not one of" in result.output
+    assert (
+        "channels[0].type: 'telegraph' is not one of anthropic, openai, deepseek, openrouter, moonshot" in result.output
+    )
     assert "Traceback" not in result.output
 
 
@@ -103,7 +106,7 @@ def test_config_check_lists_every_error_and_exits_1(tmp_path: Path) -> None:
     assert json.loads(result.output) == {
         "valid": False,
         "path": str(config),
-        "errors": ["server.port: 0 is less than the minimum of 1"],
+        "errors": ["server.port: 0 is less than the minimum of 1 (line 6)"],
         "warnings": [],
     }
 
@@ -144,3 +147,60 @@ def test_a_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["config", "check", "--config", str(path)])
     assert result.exit_code == 1
     assert "(yaml) line" in result.output
+
+
+def test_a_port_in_use_is_one_clear_error_before_anything_claims_to_listen(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = ["serve", "--config", str(config), "--port", str(port), "--log-format", "json"]
+        result = axonhub(*serve, env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"}, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"Error: port {port} on 127.0.0.1 is already in use (another `axonhub serve`? "
+        f"`curl http://127.0.0.1:{port}/health` tells); stop it, or pick another port with --port N\n"
+    )
+    assert "listening" not in result.stdout + result.stderr
+
+
+def test_serve_on_a_terminal_says_what_to_do_next(tmp_path: Path) -> None:
+    import pty
+
+    data = base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl")
+    data["keys"] = []
+    config = write_config(tmp_path / "axonhub.yml", data)
+    port = free_port()
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "axonhub", "serve", "--config", str(config), "--port", str(port)],
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x", "COLUMNS": "200"},
+        cwd=REPO,
+    )
+    os.close(terminal)
+    screen = b""
+    try:
+        deadline = time.monotonic() + 30
+        while b"watch the requests go by" not in screen and time.monotonic() < deadline:
+            try:
+                screen += os.read(controller, 4096)
+            except OSError:
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=20)
+        os.close(controller)
+    text = screen.decode().replace("\r\n", "\n")
+    exe = f"{sys.executable} -m axonhub"
+    assert (
+        "Next, in another terminal:\n"
+        f"  {exe} keys create --config {config} NAME    first, a key for your agents (there is none yet)\n"
+        f"  {exe} run --config {config} --port {port} claude    Claude Code through this gateway\n"
+        f'  eval "$({exe} env --config {config} --port {port} claude)"    or set up a shell for it\n'
+        f"  {exe} traces tail -f --config {config}    watch the requests go by\n"
+    ) in text
+    assert text.index("axonhub listening") < text.index("Next, in another terminal")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import select
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from axonhub.cli import main
+from axonhub.trace_reader import upgrade
 from axonhub.trace_stats import parse_since
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "traces"
@@ -33,7 +35,7 @@ def run(*args: str) -> Result:
 def fixture_records() -> list[dict[str, Any]]:
     lines = (FIXTURES / "axonhub-trace.jsonl.1").read_text().splitlines()
     lines += (FIXTURES / "axonhub-trace.jsonl").read_text().splitlines()[1:]  # the first line is torn
-    return [json.loads(line) for line in lines]
+    return [upgrade(json.loads(line)) for line in lines]  # version-1 records, read as version 2
 
 
 LINE_1 = (
@@ -87,10 +89,10 @@ def test_list_shows_one_row_per_trace() -> None:
     result = run("traces", "list", "-c", str(CONFIG))
     assert result.exit_code == 0
     assert result.stdout == (
-        "TRACE                                 FIRST                LAST                 REQUESTS  IN    OUT  ERRORS\n"
-        f"{A}  2026-05-01 10:00:00  2026-05-01 10:01:00         3  3000  500       0\n"
-        f"{B}  2026-05-01 11:00:00  2026-05-01 11:00:00         1   500   50       0\n"
-        "req_0005                              2026-05-01 11:00:30  2026-05-01 11:00:30         1     0    0       1\n"
+        "TRACE                                 FIRST                LAST                 REQUESTS  COUNTS  IN    OUT  ERRORS\n"
+        f"{A}  2026-05-01 10:00:00  2026-05-01 10:01:00         2       1  3000  500       0\n"
+        f"{B}  2026-05-01 11:00:00  2026-05-01 11:00:00         1       0   500   50       0\n"
+        "req_0005                              2026-05-01 11:00:30  2026-05-01 11:00:30         1       0     0    0       1\n"
     )
     assert result.stderr == DAMAGED
 
@@ -108,6 +110,7 @@ def test_list_json_and_since() -> None:
             "last": "2026-05-01T10:01:00.000+00:00",
             "requests": 1,
             "errors": 0,
+            "token_counts": 0,
             "tokens": tokens(2000, 300, 6000, 100),
         },
         {
@@ -116,6 +119,7 @@ def test_list_json_and_since() -> None:
             "last": "2026-05-01T11:00:00.000+00:00",
             "requests": 1,
             "errors": 0,
+            "token_counts": 0,
             "tokens": tokens(500, 50, 0, 2000),
         },
         {
@@ -124,6 +128,7 @@ def test_list_json_and_since() -> None:
             "last": "2026-05-01T11:00:30.000+00:00",
             "requests": 1,
             "errors": 1,
+            "token_counts": 0,
             "tokens": tokens(0, 0),
         },
     ]
@@ -134,14 +139,21 @@ def test_show_accepts_a_unique_prefix_and_prints_the_timeline_with_attempts() ->
     assert result.exit_code == 0
     assert result.stdout.splitlines() == [
         f"trace {A} (claude_code_header)",
-        "  3 requests, 0 errors, in 3000 out 500 cache r 11000 w 100, 2026-05-01 10:00:00 … 2026-05-01 10:01:00",
-        f"+    0.0s  {LINE_1}  end_turn",
-        f"+    5.0s  {LINE_2}",
-        f"+   60.0s  {LINE_3}  end_turn",
+        "  2 requests, 1 token counts, 0 errors, in 3000 out 500 cache r 11000 w 100, "
+        "2026-05-01 10:00:00 … 2026-05-01 10:01:00",
+        f"+    0.0s  {with_profile(LINE_1, 'profile deepseek rule 1')}  end_turn",
+        f"+    5.0s  {with_profile(LINE_2, 'profile deepseek rule 1')}",
+        f"+   60.0s  {with_profile(LINE_3, 'profile deepseek rule 1')}  end_turn",
         "            attempt 1: deepseek-backup (deepseek-chat) 529 120 ms  overloaded",
         "            attempt 2: deepseek (deepseek-chat) 200 2330 ms",
     ]
     assert result.stderr == DAMAGED
+
+
+def with_profile(line: str, profile: str) -> str:
+    """A tail line as `traces show` prints it: the profile and rule after the route."""
+    route_end = line.index("  200  ")
+    return f"{line[:route_end]}  {profile}{line[route_end:]}"
 
 
 def test_show_json_gives_the_trace_records() -> None:
@@ -167,9 +179,10 @@ def test_usage_by_model_prices_the_resolved_model() -> None:
     assert result.exit_code == 0
     assert result.stdout == (
         "MODEL            REQUESTS  ERRORS  IN    OUT  CACHE_READ  CACHE_WRITE  REASONING  COST\n"
-        "deepseek-chat           3       0  3000  500       11000          100          0  $0.0021\n"
+        "deepseek-chat           2       0  3000  500       11000          100          0  $0.0021\n"
         "claude-opus-4-8         2       1   500   50           0         2000          0  $0.0488\n"
-        "TOTAL                   5       1  3500  550       11000         2100          0  $0.0509\n"
+        "TOTAL                   4       1  3500  550       11000         2100          0  $0.0509\n"
+        "(1 count_tokens requests not counted: their numbers are estimates, not upstream usage)\n"
     )
     assert result.stderr == DAMAGED
 
@@ -184,7 +197,7 @@ def test_usage_json_by_key() -> None:
                 "name": "alice",
                 "first": "2026-05-01T10:00:00.000+00:00",
                 "last": "2026-05-01T10:01:00.000+00:00",
-                "requests": 3,
+                "requests": 2,
                 "errors": 0,
                 "tokens": tokens(3000, 500, 11000, 100),
                 # (1000*0.27 + 200*1.10 + 5000*0.07) + (2000*0.27 + 300*1.10 + 6000*0.07) per million
@@ -206,8 +219,9 @@ def test_usage_json_by_key() -> None:
             "name": "TOTAL",
             "first": "2026-05-01T10:00:00.000+00:00",
             "last": "2026-05-01T11:00:30.000+00:00",
-            "requests": 5,
+            "requests": 4,
             "errors": 1,
+            "token_counts": 1,
             "tokens": tokens(3500, 550, 11000, 2100),
             "cost_usd": 0.05088,
             "unpriced_requests": 0,
@@ -231,10 +245,11 @@ def test_file_overrides_the_config_and_unpriced_models_have_no_cost(tmp_path: Pa
     assert result.exit_code == 0
     assert result.stdout == (
         "MODEL            REQUESTS  ERRORS  IN    OUT  CACHE_READ  CACHE_WRITE  REASONING  COST\n"
-        "deepseek-chat           3       0  3000  500       11000          100          0  -\n"
+        "deepseek-chat           2       0  3000  500       11000          100          0  -\n"
         "claude-opus-4-8         2       1   500   50           0         2000          0  -\n"
-        "TOTAL                   5       1  3500  550       11000         2100          0  -\n"
+        "TOTAL                   4       1  3500  550       11000         2100          0  -\n"
         "(3 requests with tokens have no price in the config's `pricing:`)\n"
+        "(1 count_tokens requests not counted: their numbers are estimates, not upstream usage)\n"
     )
 
 
@@ -327,3 +342,74 @@ def test_tail_follow_prints_new_records_across_rotation_and_deletion(tmp_path: P
     finally:
         stderr = follow.stop()
     assert "1 damaged line(s) skipped" in stderr
+
+
+def test_tail_follow_on_an_empty_log_says_it_is_waiting_then_prints_what_comes(tmp_path: Path) -> None:
+    log = tmp_path / "trace.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "axonhub", "traces", "tail", "-f", "--json", "--file", str(log)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None and process.stdout is not None
+        assert select.select([process.stderr], [], [], 30)[0], "tail -f said nothing in 30 s"
+        waiting = process.stderr.readline()
+        assert waiting == f"no exchanges yet in {log}; waiting for new ones (Ctrl-C to stop)…\n"
+        with log.open("a") as handle:
+            handle.write(line_of(1))
+        assert select.select([process.stdout], [], [], 30)[0], "tail -f printed nothing in 30 s"
+        assert json.loads(process.stdout.readline())["request_id"] == "req_1"
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_show_prints_the_profile_rule_and_recorded_bodies(tmp_path: Path) -> None:
+    log = tmp_path / "trace.jsonl"
+    record = {
+        **fixture_records()[0],
+        "v": 2,
+        "rule": 2,
+        "rule_condition": "thinking requested",
+        "request_body": {"model": "claude-sonnet-5", "messages": [{"role": "user", "content": "hi"}]},
+        "response_body": {"content": [{"type": "text", "text": "hello"}]},
+    }
+    log.write_text(json.dumps(record) + "\n")
+    result = run("traces", "show", "5f0c", "--file", str(log))
+    lines = result.stdout.splitlines()
+    assert lines[2] == (
+        "+    0.0s  2026-05-01 10:00:00  5f0c7a2e  claude-sonnet-5 → deepseek-chat @ deepseek  "
+        "profile deepseek rule 2 (thinking requested)  200  in 1000 out 200 cache r 5000 w 0  1500 ms  end_turn"
+    )
+    assert lines[3:] == [
+        "            request body:",
+        "              {",
+        '                "model": "claude-sonnet-5",',
+        '                "messages": [',
+        "                  {",
+        '                    "role": "user",',
+        '                    "content": "hi"',
+        "                  }",
+        "                ]",
+        "              }",
+        "            response body:",
+        "              {",
+        '                "content": [',
+        "                  {",
+        '                    "type": "text",',
+        '                    "text": "hello"',
+        "                  }",
+        "                ]",
+        "              }",
+    ]
+    short = run("traces", "show", "5f0c", "--file", str(log), "--body-lines", "3").stdout.splitlines()
+    assert short[3:8] == [
+        "            request body:",
+        "              {",
+        '                "model": "claude-sonnet-5",',
+        '                "messages": [',
+        "              … 6 more lines (--body-lines 0 shows all)",
+    ]
+    assert run("traces", "show", "5f0c", "--file", str(log), "--no-bodies").stdout.splitlines()[3:] == []

@@ -106,3 +106,23 @@ def test_another_providers_reasoning_is_recognised_in_either_format() -> None:
     )
     assert anthropic_foreign(b'{"type":"thinking","thinking":"x","signature": "gw1.eyJwIjoiZ2VtaW5pIn0"}')
     assert not anthropic_foreign(b'{"type":"thinking","thinking":"gw1.","signature":"EqQBreal=="}')
+
+
+def test_routing_reads_thinking_images_and_tools_off_a_gemini_body() -> None:
+    from axonhub.formats.gemini.traits import TRAITS
+
+    body = {
+        "contents": [
+            {"role": "user", "parts": [{"text": "x"}, {"inlineData": {"mimeType": "image/png", "data": "AA"}}]}
+        ],
+        "tools": [{"functionDeclarations": [{"name": "Read_File"}]}, {"googleSearch": {}}],
+        "generationConfig": {"thinkingConfig": {"thinkingBudget": 1024}},
+    }
+    assert (TRAITS.asks_thinking(body), TRAITS.has_images(body), TRAITS.offered_tools(body)) == (
+        True,
+        True,
+        frozenset({"read_file", "web_search"}),
+    )
+    off = {"contents": [{"parts": [{"fileData": {"mimeType": "application/pdf", "fileUri": "gs://x"}}]}]}
+    off["generation_config"] = {"thinking_config": {"thinking_budget": 0}}
+    assert (TRAITS.asks_thinking(off), TRAITS.has_images(off), TRAITS.offered_tools(off)) == (False, False, frozenset())

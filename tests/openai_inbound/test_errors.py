@@ -25,12 +25,18 @@ MISSING_KEY = (
 )
 
 
+UNKNOWN_KEY = (
+    "invalid API key: Authorization holds an AxonHub key unknown to this config (revoked, rotated, or from another "
+    "config?)"
+)
+
+
 @pytest.mark.parametrize("base_path", BASE_PATHS)
 @pytest.mark.parametrize(
     ("headers", "message"),
     [
         ({}, MISSING_KEY),
-        (bearer("ah-not-a-key"), "invalid API key"),
+        (bearer("ah-not-a-key"), UNKNOWN_KEY),
         (bearer(DISABLED_SECRET), "API key 'mallory' is disabled"),
     ],
 )
@@ -47,7 +53,7 @@ async def test_the_sdk_raises_its_authentication_error(sdk: SDK, openai_upstream
         await sdk(api_key="ah-not-a-key").chat.completions.create(model="fast", messages=HI)  # type: ignore[arg-type]
     assert caught.value.status_code == 401
     assert caught.value.body == {
-        "message": "invalid API key",
+        "message": UNKNOWN_KEY,
         "type": "invalid_request_error",
         "param": None,
         "code": "invalid_api_key",

@@ -73,14 +73,15 @@ def test_a_channel_without_quirks_gets_its_types_row_and_an_anthropic_channel_no
         (
             {"max_tokens_field": "max_output_tokens"},
             [
-                "channels[0].quirks.max_tokens_field: 'max_output_tokens' is not one of ['max_tokens', 'max_completion_tokens']"
+                "channels[0].quirks.max_tokens_field: 'max_output_tokens' is not one of max_tokens, "
+                "max_completion_tokens (did you mean 'max_tokens'?)"
             ],
         ),
         (
             {"reasoning_param": "effort"},
             [
                 "channels[0].quirks.reasoning_param: 'effort' is not one of "
-                "['none', 'reasoning_effort', 'deepseek_thinking', 'openrouter_reasoning']"
+                "none, reasoning_effort, deepseek_thinking, openrouter_reasoning"
             ],
         ),
         ({"supports_pdf": "yes"}, ["channels[0].quirks.supports_pdf: 'yes' is not of type 'boolean'"]),
@@ -90,7 +91,10 @@ def test_a_channel_without_quirks_gets_its_types_row_and_an_anthropic_channel_no
         ),
         (
             {"name": "openai", "reasoning": "high"},
-            ["channels[0].quirks: Additional properties are not allowed ('name', 'reasoning' were unexpected)"],
+            [
+                "channels[0].quirks.name: unknown field (expected one of " + ", ".join(QUIRK_OPTIONS) + ")",
+                "channels[0].quirks.reasoning: unknown field (did you mean 'reasoning_param'?)",
+            ],
         ),
         (["max_tokens"], ["channels[0].quirks: ['max_tokens'] is not of type 'object'"]),
     ],

@@ -56,9 +56,11 @@ async def test_the_seeds_example_on_deepseek_then_a_live_switch_to_another_chann
     kimi = openai_channel(
         "kimi", backup.url, "moonshot", api_key="${FAKE_BACKUP_KEY}", models=["kimi-k2", "kimi-k2-thinking"]
     )
-    gateway = await start_gateway(
-        transform_config([deepseek, kimi], tmp_path / "trace.jsonl", kimi=KIMI_PROFILE), watch=True
-    )
+    config = transform_config([deepseek, kimi], tmp_path / "trace.jsonl", kimi=KIMI_PROFILE)
+    # the CLI below runs in this process beside the gateway: the dashboard index's log lines (printed by
+    # its thread at any moment) would land in the CLI's captured output
+    config["server"]["dashboard"] = {"enabled": False}
+    gateway = await start_gateway(config, watch=True)
     upstream.enqueue(
         Reply.sse(wire.text_stream("deep thoughts", model="deepseek-reasoner", reasoning=("hmm",))),
         Reply.json(wire.completion("quick answer", model="deepseek-chat")),

@@ -17,6 +17,7 @@ from axonhub import ir
 from axonhub.formats.anthropic.codec import CODEC
 from axonhub.formats.anthropic.dialect import DIALECT
 from axonhub.formats.anthropic.request import check_count_tokens, check_messages, render_count_request
+from axonhub.formats.anthropic.traits import TRAITS
 from axonhub.formats.spec import Counting, Endpoint, Format, ModelList, WireFormat
 from axonhub.models import anthropic_list
 
@@ -55,6 +56,7 @@ FORMAT = Format(
         ),
     ),
     generate="messages",
+    traits=TRAITS,
     channel_types=("anthropic",),
     path_prefixes=("/anthropic/", "/v1/messages"),
     claiming_headers=("anthropic-version", "x-api-key"),

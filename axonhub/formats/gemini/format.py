@@ -19,6 +19,7 @@ from axonhub.formats.gemini.codec import CODEC
 from axonhub.formats.gemini.dialect import DIALECT
 from axonhub.formats.gemini.parse import check_count_request, check_request
 from axonhub.formats.gemini.request import output_limit, render_count_request
+from axonhub.formats.gemini.traits import TRAITS
 from axonhub.formats.spec import Counting, Endpoint, Format, Framing, ModelList, WireFormat
 
 if TYPE_CHECKING:
@@ -99,6 +100,7 @@ FORMAT = Format(
         ),
     ),
     generate="generateContent",
+    traits=TRAITS,
     channel_types=("gemini",),
     path_prefixes=("/gemini/", "/v1beta/"),
     claiming_headers=("x-goog-api-key", "x-goog-api-client"),

@@ -14,6 +14,7 @@ from axonhub.formats.openai_chat.codec import CODEC
 from axonhub.formats.openai_chat.dialect import DIALECT
 from axonhub.formats.openai_chat.quirks import QUIRKS
 from axonhub.formats.openai_chat.request import check_request
+from axonhub.formats.openai_chat.traits import TRAITS
 from axonhub.formats.spec import Endpoint, Format, ModelList, WireFormat
 from axonhub.models import openai_list
 
@@ -35,6 +36,7 @@ FORMAT = Format(
         ),
     ),
     generate="chat/completions",
+    traits=TRAITS,
     channel_types=tuple(QUIRKS),
     path_prefixes=("/openai/", "/v1/chat/", "/v1/completions", "/v1/embeddings"),
     models=ModelList(("/v1/models", "/openai/v1/models"), _model_list),

@@ -13,6 +13,7 @@ from axonhub.formats.openai_responses.codec import CODEC
 from axonhub.formats.openai_responses.conversation import CONTINUATION
 from axonhub.formats.openai_responses.dialect import DIALECT
 from axonhub.formats.openai_responses.request import check_request
+from axonhub.formats.openai_responses.traits import TRAITS
 from axonhub.formats.spec import Endpoint, Format, WireFormat
 
 PATHS = ("/v1/responses", "/openai/v1/responses")
@@ -23,6 +24,7 @@ FORMAT = Format(
     dialect=DIALECT,
     endpoints=(Endpoint("responses", "responses", PATHS, check_request, continuation=CONTINUATION),),
     generate="responses",
+    traits=TRAITS,
     channel_types=("openai_responses",),
     path_prefixes=PATHS,
     sessions=True,  # Codex: the session-id header
