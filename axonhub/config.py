@@ -25,6 +25,8 @@ from jsonschema import Draft202012Validator
 from axonhub.config_errors import Problem, did_you_mean, render, schema_problems
 from axonhub.errors import ConfigError
 from axonhub.formats.openai_chat.quirks import QUIRKS, Quirks, quirks_for, with_overrides
+from axonhub.limits import model as limits
+from axonhub.limits.model import NO_CHANNEL_LIMITS, NO_KEY_LIMITS, ChannelLimits, KeyLimits
 from axonhub.schema import CONFIG_SCHEMA, SERVED_CHANNEL_TYPES
 
 EMPTY_DOCUMENT = (
@@ -32,6 +34,7 @@ EMPTY_DOCUMENT = (
     "(an empty file is never taken as a config with no keys and no channels)"
 )
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_ENV_REF_ANYWHERE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _VALIDATOR = Draft202012Validator(CONFIG_SCHEMA)
 
 # The C loader is several times faster on large files; fall back when libyaml is absent.
@@ -41,7 +44,8 @@ _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 @dataclass(frozen=True, slots=True)
 class Timeouts:
     connect: float = 10.0
-    read: float = 600.0
+    read: float = 600.0  # idle: the longest quiet spell between two reads
+    first_byte: float | None = None  # until the upstream starts answering; None: `read`
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,30 @@ class TraceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class StateConfig:
+    """Where limit counters live; `url` is None when its environment variable is not set."""
+
+    backend: str = "memory"  # memory | redis
+    url: str | None = None
+    url_env: str | None = None
+    prefix: str = "axonhub:"
+    on_error: str = "open"  # open: admit when the state cannot be reached; closed: refuse (503)
+    timeout: float = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class OtlpConfig:
+    """OpenTelemetry export; `unavailable_reason` is set when a header's variable is missing."""
+
+    endpoint: str
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    service_name: str = "axonhub"
+    timeout: float = 10.0
+    max_queue: int = 2048
+    unavailable_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DashboardConfig:
     """The local dashboard: on by default, loopback only, opened with the admin token in `token_file`."""
 
@@ -83,6 +111,9 @@ class ServerConfig:
     client_timeouts: ClientTimeouts = ClientTimeouts()
     ping_interval: float = 10.0
     trace: TraceConfig = TraceConfig()
+    state: StateConfig = StateConfig()
+    otlp: OtlpConfig | None = None
+    shutdown_grace: float = 30.0  # seconds in-flight requests may finish after SIGTERM
     dashboard: DashboardConfig = DashboardConfig()
     operator_hints: str = "auto"  # auto | always | never
     # answers remembered per key for requests that continue one by its id (`previous_response_id`)
@@ -138,6 +169,7 @@ class Channel:
     quirks: Quirks | None = None  # OpenAI-compatible types: the type's row with the config's overrides
     timeouts: Timeouts = Timeouts()
     enabled: bool = True
+    limits: ChannelLimits = NO_CHANNEL_LIMITS
 
     @property
     def unavailability(self) -> tuple[str, str | None] | None:
@@ -245,6 +277,14 @@ class Key:
     active_profile: str | None = None
     enabled: bool = True
     created_at: str = ""
+    limits: KeyLimits = NO_KEY_LIMITS  # the key's own over its project's defaults
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str
+    limits: KeyLimits = NO_KEY_LIMITS
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +307,7 @@ class Config:
     loaded_at: float = 0.0
     warnings: tuple[str, ...] = ()
     keys_by_hash: Mapping[str, Key] = field(default_factory=lambda: MappingProxyType({}))
+    projects: Mapping[str, Project] = field(default_factory=lambda: MappingProxyType({}))
 
     def key_by_name(self, name: str) -> Key | None:
         return next((k for k in self.keys if k.name == name), None)
@@ -356,11 +397,41 @@ def _semantic_errors(data: Mapping[str, Any]) -> list[Problem]:
                 errors.append(Problem(("keys", i, "active_profile"), _no_profile(active, profiles)))
             elif key.get("profiles") and active not in key["profiles"]:
                 errors.append(Problem(("keys", i, "active_profile"), f"'{active}' is not one of the key's profiles"))
+    errors += _state_errors((data.get("server") or {}).get("state"))
     return errors
 
 
 def _no_profile(name: str, profiles: Mapping[str, Any]) -> str:
     return f"no profile named '{name}'{did_you_mean(name, profiles)}"
+
+
+def _state_errors(state: Any) -> list[Problem]:
+    if not isinstance(state, dict):
+        advice = "redis needs a url: write it as `state: {backend: redis, url: …}`"
+        return [Problem(("server", "state"), advice)] if state == "redis" else []
+    url = state.get("url")
+    errors = []
+    if state.get("backend") == "redis" and url is None:
+        errors.append(
+            Problem(("server", "state", "url"), "required with backend redis (redis://host:6379/0 or ${REDIS_URL})")
+        )
+    if isinstance(url, str) and not _ENV_REF.match(url) and _url_has_password(url):
+        errors.append(
+            Problem(
+                ("server", "state", "url"),
+                "holds a password; put the URL in an environment variable: url: ${REDIS_URL}",
+            )
+        )
+    return errors
+
+
+def _url_has_password(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        return bool(urlsplit(url).password)
+    except ValueError:
+        return False
 
 
 def _duplicates(items: list[dict[str, Any]], where: str, field_name: str) -> list[Problem]:
@@ -402,9 +473,10 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, env: Mapping[s
     """Turn an already validated document into a Config."""
     base_dir = source.parent if source else Path.cwd()
     warnings: list[str] = []
-    server = _server(data.get("server") or {}, base_dir)
+    server = _server(data.get("server") or {}, base_dir, env, warnings)
     channels = tuple(_channel(c, env, warnings, server.timeouts) for c in data.get("channels") or [])
-    keys = tuple(_key(k) for k in data.get("keys") or [])
+    projects = {name: _project(name, raw) for name, raw in (data.get("projects") or {}).items()}
+    keys = tuple(_key(k, projects) for k in data.get("keys") or [])
     return Config(
         server=server,
         channels=channels,
@@ -416,16 +488,66 @@ def build_config(data: Mapping[str, Any], *, source: Path | None, env: Mapping[s
         loaded_at=time.time(),
         warnings=tuple(warnings),
         keys_by_hash=MappingProxyType({k.secret_hash: k for k in keys}),
+        projects=MappingProxyType(projects),
     )
 
 
 def _timeouts(raw: Mapping[str, Any] | None, default: Timeouts = Timeouts()) -> Timeouts:
     """Each field from `raw`, else from `default` (a channel's default is `server.timeouts`)."""
     raw = raw or {}
-    return Timeouts(connect=raw.get("connect", default.connect), read=raw.get("read", default.read))
+    return Timeouts(
+        connect=raw.get("connect", default.connect),
+        read=raw.get("read", default.read),
+        first_byte=raw.get("first_byte", default.first_byte),
+    )
 
 
-def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
+def _state(raw: Any, env: Mapping[str, str], warnings: list[str]) -> StateConfig:
+    if raw is None or isinstance(raw, str):
+        return StateConfig(backend=raw or "memory")
+    url, url_env = raw.get("url"), None
+    if isinstance(url, str) and (match := _ENV_REF.match(url)):
+        url_env = match.group(1)
+        url = env.get(url_env) or None
+        if url is None and raw.get("backend", "redis") == "redis":
+            warnings.append(f"server.state: environment variable {url_env} is not set; limits follow state.on_error")
+    default = StateConfig()
+    return StateConfig(
+        backend=raw.get("backend", "redis" if "url" in raw else "memory"),
+        url=url,
+        url_env=url_env,
+        prefix=raw.get("prefix", default.prefix),
+        on_error=raw.get("on_error", default.on_error),
+        timeout=raw.get("timeout", default.timeout),
+    )
+
+
+def _otlp(raw: Mapping[str, Any] | None, env: Mapping[str, str], warnings: list[str]) -> OtlpConfig | None:
+    if raw is None or not raw.get("enabled", True):
+        return None
+    missing = sorted(
+        {name for value in (raw.get("headers") or {}).values() for name in _ENV_REF_ANYWHERE.findall(value)} - set(env)
+    )
+    headers = {
+        name: _ENV_REF_ANYWHERE.sub(lambda m: env.get(m.group(1), ""), value)
+        for name, value in (raw.get("headers") or {}).items()
+    }
+    reason = None
+    if missing:
+        reason = f"server.otlp: environment variable {', '.join(missing)} is not set; spans are not exported"
+        warnings.append(reason)
+    default = OtlpConfig(endpoint="")
+    return OtlpConfig(
+        endpoint=raw["endpoint"],
+        headers=MappingProxyType(headers),
+        service_name=raw.get("service_name", default.service_name),
+        timeout=raw.get("timeout", default.timeout),
+        max_queue=raw.get("max_queue", default.max_queue),
+        unavailable_reason=reason,
+    )
+
+
+def _server(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str], warnings: list[str]) -> ServerConfig:
     trace_raw = raw.get("trace") or {}
     default_trace, default = TraceConfig(), ServerConfig()
     trace_path = Path(os.path.expanduser(trace_raw.get("path", default_trace.path)))
@@ -446,6 +568,9 @@ def _server(raw: Mapping[str, Any], base_dir: Path) -> ServerConfig:
         client_timeouts=_client_timeouts(raw.get("client_timeouts") or {}),
         ping_interval=raw.get("ping_interval", default.ping_interval),
         trace=trace,
+        state=_state(raw.get("state"), env, warnings),
+        otlp=_otlp(raw.get("otlp"), env, warnings),
+        shutdown_grace=raw.get("shutdown_grace", default.shutdown_grace),
         dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
         conversations_per_key=(raw.get("conversations") or {}).get("max_per_key", default.conversations_per_key),
@@ -499,6 +624,7 @@ def _channel(
         quirks=with_overrides(quirks_for(raw["type"]), raw.get("quirks")) if raw["type"] in QUIRKS else None,
         timeouts=_timeouts(raw.get("timeouts"), default_timeouts),
         enabled=raw.get("enabled", True),
+        limits=_channel_limits(raw.get("limits")),
     )
     reason = channel.unavailable_reason
     if reason and channel.enabled:
@@ -534,13 +660,28 @@ def _when(raw: Mapping[str, Any]) -> When:
     )
 
 
-def _key(raw: Mapping[str, Any]) -> Key:
+def _channel_limits(raw: Mapping[str, Any] | None) -> ChannelLimits:
+    return ChannelLimits(**raw) if raw else NO_CHANNEL_LIMITS
+
+
+def _project(name: str, raw: Mapping[str, Any]) -> Project:
+    return Project(
+        name=name,
+        limits=limits.with_overrides(NO_KEY_LIMITS, raw.get("limits")),
+        description=raw.get("description", ""),
+    )
+
+
+def _key(raw: Mapping[str, Any], projects: Mapping[str, Project]) -> Key:
+    project = raw.get("project", "default")
+    defaults = projects[project].limits if project in projects else NO_KEY_LIMITS
     return Key(
         name=raw["name"],
         secret_hash=raw["secret_hash"],
-        project=raw.get("project", "default"),
+        project=project,
         profiles=tuple(raw.get("profiles") or ()),
         active_profile=raw.get("active_profile"),
         enabled=raw.get("enabled", True),
         created_at=str(raw.get("created_at", "")),
+        limits=limits.with_overrides(defaults, raw.get("limits")),
     )

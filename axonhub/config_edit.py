@@ -53,7 +53,7 @@ T = TypeVar("T")
 LOCK_TIMEOUT = 120.0
 LOCK_TIMEOUT_ENV = "AXONHUB_LOCK_TIMEOUT"
 # The order of the top-level sections in the schema and the shipped file.
-SECTION_ORDER = ("version", "server", "channels", "profiles", "keys", "pricing")
+SECTION_ORDER = ("version", "server", "channels", "profiles", "projects", "keys", "pricing")
 
 # The server's reader: libyaml's loader when present, as in config.py.
 _SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

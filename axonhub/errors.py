@@ -10,6 +10,7 @@
         ├── UnknownRoute           404  no such path
         ├── MethodNotAllowed       405  a path that exists, asked with another method
         ├── RequestTooLarge        413  body above server.max_body_bytes
+        ├── RateLimited            429  a key's or a channel's limit in AxonHub (with Retry-After)
         ├── ChannelUnavailable     503  the channel's secret env var is not set, or it is disabled
         └── UpstreamError          any status   the upstream answered with an error, or could not be reached
 
@@ -127,6 +128,16 @@ class MethodNotAllowed(GatewayError):
 
 class RequestTooLarge(GatewayError):
     kind = ErrorKind.TOO_LARGE
+
+
+class RateLimited(GatewayError):
+    """A limit AxonHub enforces refused the request; `limit` says which one and when it resets."""
+
+    kind = ErrorKind.RATE_LIMIT
+
+    def __init__(self, message: str, *, headers: Mapping[str, str], limit: Mapping[str, object]) -> None:
+        super().__init__(message, headers=headers)
+        self.limit = dict(limit)
 
 
 class ChannelUnavailable(GatewayError):

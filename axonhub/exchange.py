@@ -15,7 +15,7 @@ from typing import Any
 
 from axonhub import ir
 from axonhub.config import Config, Key
-from axonhub.errors import GatewayError
+from axonhub.errors import GatewayError, RateLimited
 from axonhub.formats.spec import WireFormat
 
 # 2: `rule` is 1-based (it was 0-based in 1), `rule_condition` added, count_tokens exchanges carry
@@ -46,6 +46,8 @@ class Attempt:
     status: int | None = None
     latency_ms: float = 0.0
     error: str | None = None
+    started_ms: float = 0.0  # since the exchange began
+    queued_ms: float = 0.0  # of latency_ms, waiting for a slot of the channel (limits.max_concurrent)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,8 @@ class Attempt:
             "upstream_model": self.upstream_model,
             "status": self.status,
             "latency_ms": round(self.latency_ms, 2),
+            "started_ms": round(self.started_ms, 2),
+            "queued_ms": round(self.queued_ms, 2),
             "error": self.error,
         }
 
@@ -153,6 +157,7 @@ class Exchange:
             },
             "error": self._error(),
             **({"notes": list(self.notes)} if self.notes else {}),
+            "limit": self.error.limit if isinstance(self.error, RateLimited) else None,
             **({"replay_of": self.replay_of} if self.replay_of else {}),
             **self._bodies(),
         }

@@ -15,7 +15,8 @@ A request aiohttp cannot parse (a malformed header line, a bad request line) get
 naming the problem without quoting the raw bytes, and is logged as that one-line reason: the raw
 line may carry a key in any shape.
 
-`run()` serves an app with this protocol until SIGINT or SIGTERM, as `web.run_app` does.
+`serving.serve_app` runs an app with this protocol until SIGTERM or SIGINT, then shuts it down
+gracefully.
 
 aiohttp has no public hook for any of this, so `GatewayRequestHandler` subclasses its protocol and
 reads two of its internals (the queue of parsed requests, the closing flags); the tests drive each
@@ -25,9 +26,6 @@ limit through a real `axonhub serve`, so an aiohttp upgrade that moves them show
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import socket
-from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -36,7 +34,6 @@ from aiohttp.http_exceptions import BadHttpMethod, HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
-from aiohttp.web_runner import GracefulExit
 
 from axonhub.config import ClientTimeouts
 from axonhub.errors import ClientTooSlow
@@ -159,62 +156,3 @@ class GatewayRunner(web.AppRunner):
 
     async def _make_server(self) -> web.Server:
         return GatewayServer(await super()._make_server(), self.client_timeouts)
-
-
-def run(
-    app: web.Application,
-    *,
-    loop: asyncio.AbstractEventLoop,
-    host: str,
-    port: int,
-    client_timeouts: ClientTimeouts,
-    shutdown_timeout: float = 10.0,
-    sockets: Sequence[socket.socket] = (),
-) -> None:
-    """Serve `app` on host:port until SIGINT/SIGTERM, then close it cleanly (cleanup_ctx included).
-
-    `sockets`, when given, are already bound to host:port (so that a port in use was reported before
-    anything claimed to listen) and are served instead of binding again.
-    """
-    runner = GatewayRunner(
-        app,
-        client_timeouts=client_timeouts,
-        handle_signals=True,
-        handler_cancellation=True,  # a client that goes away cancels its upstream request at once
-        access_log=None,
-        shutdown_timeout=shutdown_timeout,
-    )
-
-    async def serve() -> None:
-        await runner.setup()
-        try:
-            sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in sockets]
-            sites = sites or [web.TCPSite(runner, host, port)]
-            for site in sites:
-                await site.start()
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-
-    main = loop.create_task(serve())
-    try:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(main)
-    except (GracefulExit, KeyboardInterrupt):
-        pass
-    finally:
-        if not main.done():
-            main.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                loop.run_until_complete(main)
-        _cancel_leftovers(loop)
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
-
-
-def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
-    leftovers = asyncio.all_tasks(loop)
-    for task in leftovers:
-        task.cancel()
-    if leftovers:
-        loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))

@@ -4,6 +4,11 @@ One `Metrics` per app, each with its own `CollectorRegistry` (no process-global 
 apps in one test process never share counts). Label values are bounded: at most `MAX_VALUES`
 distinct models, channels and error types each; later newcomers are counted under `other`.
 
+Under `serve --workers N` every worker counts into prometheus_client's multiprocess files (the
+supervisor sets `PROMETHEUS_MULTIPROC_DIR`), and `/metrics` on any worker answers the sum over all
+of them. Counts kept elsewhere (the trace writer's, the OTLP exporter's) are followed: copied into
+counters at every scrape, and every second in a worker.
+
     axonhub_requests_total{kind, channel, model, status}   kind "unrouted": no route (404, 405), by status only
     axonhub_errors_total{kind, channel, model, error_type}
     axonhub_tokens_total{channel, model, type}          type: input|output|cache_read|cache_write|reasoning
@@ -12,18 +17,20 @@ distinct models, channels and error types each; later newcomers are counted unde
     axonhub_gateway_overhead_seconds                                  histogram, total minus upstream time
     axonhub_inflight_streams                                          gauge
     axonhub_trace_records_total / axonhub_trace_dropped_records_total (when a trace writer is watched)
+    axonhub_limit_*, axonhub_state_*, axonhub_channel_*       limits (axonhub/limits/limiter.py)
+    axonhub_otlp_spans_exported_total / axonhub_otlp_spans_dropped_total    (when OTLP export is on)
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from axonhub.formats.registry import FORMATS
 from axonhub.trace import TraceWriter
@@ -76,21 +83,16 @@ def seconds(timings: Mapping[str, Any], name: str) -> float | None:
     return value / 1000 if isinstance(value, int | float) and value >= 0 else None
 
 
-class _TraceWriterCollector(Collector):
-    """The trace writer's own counts, read at scrape time."""
+def multiprocess_dir() -> str | None:
+    """The directory worker processes count into, when running under `serve --workers`."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
-    def __init__(self, writer: TraceWriter) -> None:
-        self.writer = writer
 
-    def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            "axonhub_trace_records", "Trace records appended to the trace log.", value=self.writer.written
-        )
-        yield CounterMetricFamily(
-            "axonhub_trace_dropped_records",
-            "Trace records lost (unwritable path, full disk, full queue).",
-            value=self.writer.dropped,
-        )
+@dataclass(slots=True)
+class _Followed:
+    counter: Counter
+    read: Callable[[], float]
+    seen: float = 0.0
 
 
 class Metrics:
@@ -127,7 +129,13 @@ class Metrics:
             buckets=OVERHEAD_BUCKETS,
             registry=r,
         )
-        self.inflight = Gauge("axonhub_inflight_streams", "Streaming responses being relayed now.", registry=r)
+        self.inflight = Gauge(
+            "axonhub_inflight_streams",
+            "Streaming responses being relayed now.",
+            registry=r,
+            multiprocess_mode="livesum",
+        )
+        self._followed: list[_Followed] = []
 
     def observe(self, record: Mapping[str, Any]) -> None:
         """Count one finished exchange from its trace record (`trace.py` documents the shape)."""
@@ -175,11 +183,36 @@ class Metrics:
 
     def watch_trace_writer(self, writer: TraceWriter) -> None:
         """Expose the writer's written and dropped record counts."""
-        self.registry.register(_TraceWriterCollector(writer))
+        self.follow("axonhub_trace_records", "Trace records appended to the trace log.", lambda: writer.written)
+        self.follow(
+            "axonhub_trace_dropped_records",
+            "Trace records lost (unwritable path, full disk, full queue).",
+            lambda: writer.dropped,
+        )
+
+    def follow(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """A counter that follows `read()`, an ever-growing count kept outside the registry."""
+        self._followed.append(_Followed(Counter(name, documentation, registry=self.registry), read))
+
+    def sync(self) -> None:
+        """Copy the followed counts into their counters."""
+        for followed in self._followed:
+            value = followed.read()
+            if value > followed.seen:
+                followed.counter.inc(value - followed.seen)
+                followed.seen = value
 
     def render(self) -> bytes:
-        """The Prometheus text exposition of this app's metrics."""
-        return generate_latest(self.registry)  # type: ignore[no-any-return]
+        """The Prometheus text exposition: this app's metrics, or every worker's under `serve --workers`."""
+        self.sync()
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)  # type: ignore[no-any-return]
+        from prometheus_client import multiprocess
+
+        merged = CollectorRegistry()
+        multiprocess.MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)  # type: ignore[no-any-return]
 
 
 METRICS = web.AppKey("metrics", Metrics)

@@ -2,6 +2,7 @@
 
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
+    drain    knows each handler in flight, so a graceful shutdown can wait for it or end it (drain.py)
     auth     the AxonHub key, where the request's format puts it (`x-api-key`, `x-goog-api-key`,
              `?key=`) or as `Authorization: Bearer` (any of them may hold it); a refused request is
              logged (what was presented, never the secret)
@@ -23,6 +24,7 @@ from aiohttp.typedefs import Handler, Middleware
 from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
 from axonhub.config import Config, Key, hash_secret
 from axonhub.dashboard.access import REPLAY_OF_HEADER, replay_identity
+from axonhub.drain import drain_middleware
 from axonhub.error_response import error_response
 from axonhub.errors import (
     AuthenticationFailed,
@@ -266,4 +268,4 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     return await handler(request)
 
 
-MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, auth_middleware]
+MIDDLEWARES: list[Middleware] = [context_middleware, error_middleware, drain_middleware, auth_middleware]

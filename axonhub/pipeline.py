@@ -34,6 +34,7 @@ from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
 from axonhub.formats.spec import AnswerWitness, Continuation, Counting, Endpoint, Format, Framing
 from axonhub.jsonbody import loads_object
+from axonhub.limits.limiter import LIMITER
 from axonhub.metrics import METRICS
 from axonhub.profiles import Candidate, Route, active_profile, resolve
 from axonhub.relay import RelayPlan
@@ -249,10 +250,12 @@ def note_route(exchange: Exchange, route: Route) -> None:
 
 
 async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, route: Route) -> web.StreamResponse:
-    """Dispatch to the route's first healthy channel, answer in the client's format."""
+    """Check the key's limits, dispatch to the route's first healthy channel, answer in the client's format."""
     note_route(exchange, route)
-    candidates = order_candidates(route.candidates, request.app[CHANNEL_HEALTH])
     planner = Planner(inbound, exchange.config.server.ping_interval)
+    limiter = request.app[LIMITER]
+    await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
+    candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
     candidate, answer = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
@@ -261,6 +264,7 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
         parse_error=lambda c: planner.plan(c).error_parser(c),
         accept=lambda c, response: planner.plan(c).accept(c, response),
         health=request.app[CHANNEL_HEALTH],
+        limiter=limiter,
     )
     exchange.channel = candidate.channel.name
     exchange.upstream_model = candidate.upstream_model

@@ -229,18 +229,34 @@ class Redactor:
 
 
 def config_secrets(config: Config) -> frozenset[str]:
-    """The channel secrets of a config: resolved API keys and credential-named header values."""
+    """The secrets of a config: channel API keys and credential-named header values, the limits'
+    Redis password, and the credential headers of the OTLP export."""
     secrets: set[str] = set()
+    headers = [channel.headers for channel in config.channels]
+    headers.append(config.server.otlp.headers if config.server.otlp else {})
     for channel in config.channels:
         if channel.api_key:
             secrets.add(channel.api_key)
-        for name, value in channel.headers.items():
+    for group in headers:
+        for name, value in group.items():
             if is_credential_name(name):
                 secrets.add(value)
                 scheme, _, token = value.partition(" ")
                 if token and scheme.isalpha():
                     secrets.add(token.strip())
+    password = _url_password(config.server.state.url)
+    if password:
+        secrets.add(password)
     return frozenset(secrets)
+
+
+def _url_password(url: str | None) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:
+        return None
 
 
 def presented_credentials(headers: Mapping[str, str]) -> tuple[str, ...]:

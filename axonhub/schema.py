@@ -88,10 +88,78 @@ _TIMEOUTS = {
     "properties": {
         "connect": _POSITIVE_NUMBER,
         "read": _POSITIVE_NUMBER,
+        "first_byte": {**_POSITIVE_NUMBER, "description": "seconds for the upstream to start answering"},
     },
     "additionalProperties": False,
 }
 
+_COUNT_LIMIT = {"type": ["integer", "null"], "minimum": 0}
+_USD_LIMIT = {"type": ["number", "null"], "minimum": 0}
+_KEY_LIMITS = {
+    "type": "object",
+    "description": "per-key limits; null lifts a limit the project sets",
+    "properties": {
+        "requests_per_minute": _COUNT_LIMIT,
+        "input_tokens_per_minute": _COUNT_LIMIT,
+        "output_tokens_per_minute": _COUNT_LIMIT,
+        "input_tokens_per_day": _COUNT_LIMIT,
+        "output_tokens_per_day": _COUNT_LIMIT,
+        "spend_per_day_usd": _USD_LIMIT,
+        "spend_per_month_usd": _USD_LIMIT,
+        "concurrent_requests": {"type": ["integer", "null"], "minimum": 1},
+    },
+    "additionalProperties": False,
+}
+_CHANNEL_LIMITS = {
+    "type": "object",
+    "properties": {
+        "max_concurrent": {"type": "integer", "minimum": 1},
+        "max_queue": {"type": "integer", "minimum": 0},
+        "queue_timeout": _POSITIVE_NUMBER,
+        "requests_per_minute": {"type": "integer", "minimum": 1},
+    },
+    "additionalProperties": False,
+}
+_ENV_REF = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$"
+_STATE = {
+    "description": "where limit counters live: memory (one process) or redis (shared by every instance)",
+    "oneOf": [
+        {"enum": ["memory", "redis"]},
+        {
+            "type": "object",
+            "properties": {
+                "backend": {"enum": ["memory", "redis"]},
+                "url": {
+                    "type": "string",
+                    "pattern": r"^(rediss?|unix)://|" + _ENV_REF,
+                    "description": "redis://host:6379/0, or ${REDIS_URL} when it holds a password",
+                },
+                "prefix": {"type": "string"},
+                "on_error": {"enum": ["open", "closed"]},
+                "timeout": _POSITIVE_NUMBER,
+            },
+            "additionalProperties": False,
+        },
+    ],
+}
+_OTLP = {
+    "type": "object",
+    "description": "export every exchange as OpenTelemetry spans over OTLP/HTTP (pip install 'axonhub[otel]')",
+    "properties": {
+        "enabled": {"type": "boolean"},
+        "endpoint": {"type": "string", "pattern": r"^https?://[^\s]+$"},
+        "headers": {
+            "type": "object",
+            "description": "values may use ${ENV} references, e.g. 'Basic ${LANGFUSE_AUTH}'",
+            "additionalProperties": {"type": "string"},
+        },
+        "service_name": {"type": "string", "minLength": 1},
+        "timeout": _POSITIVE_NUMBER,
+        "max_queue": {"type": "integer", "minimum": 1},
+    },
+    "required": ["endpoint"],
+    "additionalProperties": False,
+}
 _CLIENT_TIMEOUTS = {
     "type": "object",
     "description": "seconds a client may take: to send its headers, to send its body, to sit idle between requests",
@@ -144,6 +212,13 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "properties": {"max_per_key": {"type": "integer", "minimum": 0}},
                     "additionalProperties": False,
                 },
+                "shutdown_grace": {
+                    "type": "number",
+                    "minimum": 0,
+                    "description": "seconds in-flight requests may finish after SIGTERM",
+                },
+                "state": _STATE,
+                "otlp": _OTLP,
                 "operator_hints": {
                     "enum": ["auto", "always", "never"],
                     "description": "whether error messages name environment variables and where to look; "
@@ -207,6 +282,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "max_output_tokens": {"type": "integer", "minimum": 1},
                     "quirks": _QUIRKS,
                     "timeouts": _TIMEOUTS,
+                    "limits": _CHANNEL_LIMITS,
                     "enabled": {"type": "boolean"},
                 },
                 "required": ["name", "type", "base_url", "models"],
@@ -238,8 +314,19 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "active_profile": {"anyOf": [_NAME, {"type": "null"}]},
                     "enabled": {"type": "boolean"},
                     "created_at": {"type": "string"},
+                    "limits": _KEY_LIMITS,
                 },
                 "required": ["name", "secret_hash"],
+                "additionalProperties": False,
+            },
+        },
+        "projects": {
+            "type": "object",
+            "description": "project name -> defaults for the keys of that project",
+            "propertyNames": {"type": "string", "minLength": 1},
+            "additionalProperties": {
+                "type": "object",
+                "properties": {"description": {"type": "string"}, "limits": _KEY_LIMITS},
                 "additionalProperties": False,
             },
         },

@@ -1,17 +1,22 @@
 """`make_app(config)`: the aiohttp application — routes, middlewares, app-wide resources.
 
 Nothing here runs at import. App-wide resources (the upstream ClientSession, the trace writer, the
-config watcher) live in `cleanup_ctx`, so they open when the server starts and close, flushed, when
-it stops.
+config watcher, the limits' state, the OTLP exporter) live in `cleanup_ctx`, so they open when the
+server starts and close, flushed, when it stops; before that, the drain (`on_shutdown`) lets the
+requests in flight finish.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from aiohttp import web
 
 from axonhub import __version__, pipeline
@@ -24,12 +29,17 @@ from axonhub.appkeys import (
     PUBLIC_PATHS,
     REDACTOR,
 )
-from axonhub.config import Config
+from axonhub.config import Config, OtlpConfig
 from axonhub.conversations import ConversationStore
 from axonhub.dashboard.app import add_dashboard
+from axonhub.drain import DRAIN, Drain, remember_prepared
+from axonhub.errors import ErrorKind
 from axonhub.exchange import Exchange
 from axonhub.formats.registry import FORMATS, UNCLAIMED
-from axonhub.metrics import METRICS, Metrics, metrics_handler
+from axonhub.formats.spec import Dialect
+from axonhub.framing import encode_sse
+from axonhub.limits.limiter import LIMITER, Limiter, limiter_ctx, open_state
+from axonhub.metrics import METRICS, Metrics, metrics_handler, multiprocess_dir
 from axonhub.middleware import MIDDLEWARES
 from axonhub.models import reachable_models
 from axonhub.redact import Redactor
@@ -42,14 +52,31 @@ from axonhub.upstream.dispatch import ChannelHealth
 PROBE_PREFIXES = ("", "/anthropic")
 
 
+# client wire format -> the SSE bytes that end one of its streams with an error (a graceful shutdown's cut)
+def _sse_error(dialect: Dialect) -> Callable[[ErrorKind, str], bytes]:
+    return lambda kind, message: encode_sse([dialect.error_frame(kind, message)])
+
+
+ERROR_FRAMES = {wire: _sse_error(fmt.dialect) for wire, fmt in FORMATS.items()}
+METRICS_SYNC_S = 1.0
+
+log = structlog.get_logger("axonhub.server")
+
+
 async def health(request: web.Request) -> web.Response:
     config = request.app[CONFIG_HOLDER].current
     channel_health, now = request.app[CHANNEL_HEALTH], time.monotonic()
     hints = config.server.operator_hints_enabled
+    limiter = request.app[LIMITER]
+    state = limiter.health()
+    exhausted = limiter.exhausted()
+    worker = os.environ.get("AXONHUB_WORKER")
     return web.json_response(
         {
-            "status": "ok",
+            "status": "draining" if request.app[DRAIN].draining else "ok" if state["ok"] else "degraded",
             "version": __version__,
+            "worker": {"index": int(worker), "pid": os.getpid()} if worker else None,
+            "state": {**state, "error": state["error"] if hints else ("unreachable" if state["error"] else None)},
             "config": {
                 "path": str(config.source.absolute()) if config.source else None,
                 "digest": config.digest,
@@ -62,6 +89,7 @@ async def health(request: web.Request) -> web.Response:
                     "available": ch.unavailability is None,
                     "reason": ch.unavailable_reason if hints else (ch.unavailability or (None,))[0],
                     **_cooldown(channel_health, ch.name, now),
+                    "quota_exhausted_until": _iso(exhausted.get(ch.name)),
                 }
                 for ch in config.channels
             ],
@@ -73,6 +101,10 @@ def _cooldown(channel_health: ChannelHealth, name: str, now: float) -> dict[str,
     """A channel's recent failures in a row and the seconds left of its cool-down (0: none)."""
     failures, left = channel_health.cooldown(name, now)
     return {"failures": failures, "cooldown_s": round(left, 1)}
+
+
+def _iso(moment: float | None) -> str | None:
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds") if moment else None
 
 
 async def list_models(request: web.Request) -> web.Response:
@@ -121,11 +153,71 @@ async def _wire_trace(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = None) -> web.Application:
+def otlp_ctx(config: OtlpConfig) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Export every exchange as OTLP spans while the app runs; flush them (bounded) at the end."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        try:
+            from axonhub.otlp import OtlpExporter
+        except ImportError:
+            log.error("server.otlp is set but OpenTelemetry is not installed: pip install 'axonhub[otel]'")
+            yield
+            return
+        holder = app[CONFIG_HOLDER]
+
+        def channel_info(name: str) -> tuple[str, str] | None:
+            channel = next((c for c in holder.current.channels if c.name == name), None)
+            return (channel.type, channel.base_url) if channel else None
+
+        exporter = OtlpExporter(config, channel_info)
+        exporter.start()
+        app[ON_EXCHANGE_DONE].append(exporter.submit)
+        metrics = app[METRICS]
+        metrics.follow("axonhub_otlp_spans_exported", "Spans the OTLP collector accepted.", lambda: exporter.exported)
+        metrics.follow(
+            "axonhub_otlp_spans_dropped",
+            "Spans lost: the export queue was full, or the collector refused or could not be reached.",
+            lambda: exporter.dropped,
+        )
+        try:
+            yield
+        finally:
+            await asyncio.get_running_loop().run_in_executor(None, exporter.close, config.timeout)
+
+    return ctx
+
+
+async def _sync_metrics(app: web.Application) -> AsyncIterator[None]:
+    """Under `serve --workers`: copy followed counts into this worker's share every second."""
+    if multiprocess_dir() is None:
+        yield
+        return
+
+    async def sync_forever() -> None:
+        while True:
+            app[METRICS].sync()
+            await asyncio.sleep(METRICS_SYNC_S)
+
+    task = asyncio.create_task(sync_forever(), name="axonhub-metrics-sync")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    app[METRICS].sync()
+
+
+def make_app(
+    config: Config,
+    *,
+    watch: bool = True,
+    redactor: Redactor | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
     """The gateway for `config`. With `watch`, edits of `config.source` are picked up live.
 
     `redactor` is shared with the logging setup (`axonhub serve` makes one for both); it learns the
-    secrets of `config` and of every config swapped in later.
+    secrets of `config` and of every config swapped in later. `clock` (epoch seconds) is what the
+    limits' windows and quota resets are measured with.
     """
     # The body limit is enforced by the pipeline against the live config, so aiohttp's own
     # limit only has to be out of the way.
@@ -139,11 +231,25 @@ def make_app(config: Config, *, watch: bool = True, redactor: Redactor | None = 
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
+    holder = app[CONFIG_HOLDER]
+    state = config.server.state
+    limiter = Limiter(open_state(state), on_error=state.on_error, registry=app[METRICS].registry, clock=clock)
+    app[LIMITER] = limiter
+    app[ON_EXCHANGE_DONE].append(limiter.settle_record)
+    drain = Drain(ERROR_FRAMES, lambda: holder.current.server.shutdown_grace)
+    app[DRAIN] = drain
+    app.on_shutdown.append(drain.shutdown)
+    app.on_response_prepare.append(remember_prepared)
     app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
     app.cleanup_ctx.append(http_session_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))
         app.cleanup_ctx.append(_wire_trace)
+    app.cleanup_ctx.append(limiter_ctx(limiter, lambda: [c.name for c in holder.current.channels]))
+    otlp = config.server.otlp
+    if otlp is not None and otlp.unavailable_reason is None:
+        app.cleanup_ctx.append(otlp_ctx(otlp))
+    app.cleanup_ctx.append(_sync_metrics)
     if watch and config.source is not None:
         app.cleanup_ctx.append(watch_config)
     return app

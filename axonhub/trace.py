@@ -19,13 +19,14 @@ The record, version 2 (`null` where a value is unknown or does not apply)::
      "rule_condition": "thinking requested" | null,    # the rule's `when:` as this request met it
      "resolved_model": "deepseek-chat", "channel": "deepseek", "upstream_model": "deepseek-chat",
      "upstream_id": "chatcmpl-…" | null,             # the upstream's own message id
-     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "error"}],
+     "attempts": [{"channel", "upstream_model", "status", "latency_ms", "started_ms", "queued_ms", "error"}],
      "stream": true, "status": 200, "stop_reason": "end_turn",
      "usage": {"input", "output", "cache_read", "cache_write", "reasoning"} | null,
      "counted_tokens"?: 1234,                       # count_tokens only: the count, never usage
      "timings": {"ttfb_ms", "upstream_ms", "total_ms", "overhead_ms"},
      "error": {"type", "message", "detail"?} | null,   # detail: what clients are never shown
      "notes"?: ["tools: web_search left out: …"],   # what the gateway left out of the request, and why
+     "limit": {"scope", "subject", "name", "limit", "used", "reset_at"} | null,   # an AxonHub limit refused
      "replay_of"?: "req_…",                        # only on an admin replay (its own trace id)
      "request_body"?: …, "response_body"?: …}     # only per `trace.bodies`, redacted, capped
 
@@ -42,23 +43,25 @@ every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHu
 
 Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never
 raises; a dedicated thread applies the body policy, redacts, serialises, and appends each line with
-one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave);
-rotation keeps `path.1 … path.N`; a file moved or deleted by a log rotator is reopened before the
-next line; an unwritable path or a full disk is logged (rate-limited) and the lost records are
-counted in `TraceWriter.dropped`.
+one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave, also between the
+processes of `serve --workers`, which all append to the one file); rotation keeps `path.1 … path.N`
+and happens under a lock (`flock` on the log's directory), one process at a time; a file moved or
+deleted by a log rotator is reopened before the next line; an unwritable path or a full disk is
+logged (rate-limited) and the lost records are counted in `TraceWriter.dropped`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import queue
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
@@ -306,8 +309,11 @@ class _AppendFile:
     def append(self, line: bytes) -> None:
         """Write one line whole; raises OSError when it could not."""
         self.ensure_current()
-        if self.max_bytes and self._size() + len(line) > self.max_bytes and self._size() > 0:
-            self._rotate()
+        if self._full(line):
+            with self._rotation_lock():
+                self.ensure_current()  # another process may have rotated the file meanwhile
+                if self._full(line):
+                    self._rotate()
         data = b"\n" + line if self.torn else line
         self._write_all(data)
         self.torn = False
@@ -335,6 +341,22 @@ class _AppendFile:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.torn = False
+
+    def _full(self, line: bytes) -> bool:
+        return bool(self.max_bytes) and self._size() + len(line) > self.max_bytes and self._size() > 0
+
+    @contextlib.contextmanager
+    def _rotation_lock(self) -> Iterator[None]:
+        """Several processes (`serve --workers`) append to one file: one of them rotates it at a time.
+
+        The lock is taken on the log's directory, so no lock file is left beside the log.
+        """
+        lock = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
     def _size(self) -> int:
         assert self.fd is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from axonhub.config import Config, hash_secret, load_config
 from axonhub.server import make_app
 from tests.fakes.upstream import FakeUpstream
+from tests.redis_server import RedisServer
 from tests.serve_process import ServeProcess, start_serve
 
 SECRET = "ah-test-0123456789abcdefghijklmnopqrstuvwxyzABCDEF"
@@ -82,6 +83,15 @@ async def upstream() -> AsyncIterator[FakeUpstream]:
 
 
 @pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A real redis-server on a free loopback port (skipped with the reason where none is installed)."""
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def upstream_key(monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("FAKE_ANTHROPIC_KEY", "sk-ant-upstream-secret-key-000")
     return "sk-ant-upstream-secret-key-000"
@@ -95,9 +105,9 @@ async def start_gateway(tmp_path: Path, upstream_key: str) -> AsyncIterator[Gate
     """`await start_gateway(config_dict)` serves that config on a loopback port."""
     servers: list[TestServer] = []
 
-    async def start(data: dict[str, Any], *, watch: bool = False) -> Gateway:
+    async def start(data: dict[str, Any], *, watch: bool = False, **app_options: Any) -> Gateway:
         config = load_config(write_config(tmp_path / "axonhub.yml", data))
-        server = TestServer(make_app(config, watch=watch), host="127.0.0.1")
+        server = TestServer(make_app(config, watch=watch, **app_options), host="127.0.0.1")
         await server.start_server()
         servers.append(server)
         return Gateway(server, config)

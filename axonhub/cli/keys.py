@@ -14,8 +14,10 @@ command can edit the file anyway, so refusing would only send them to an editor.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from axonhub.cli.common import config_option, echo_json, json_option, load, rera
 from axonhub.config import Config, Key, hash_secret
 from axonhub.config_edit import EditError, block, edit_config, kept_tail, section, yaml_str
 from axonhub.errors import AxonHubError
+from axonhub.limits.model import MICRO_USD, utc_iso
 from axonhub.schema import CONFIG_SCHEMA
 
 T = TypeVar("T")
@@ -239,14 +242,81 @@ def echo_table(rows: list[tuple[str, ...]]) -> None:
 @config_option
 @json_option
 def show(name: str, config_path: Path, as_json: bool) -> None:
-    """Show one key (never its secret)."""
-    summary = key_summary(get_key(load(config_path), name))
+    """Show one key (never its secret) with its limits and their current use."""
+    config = load(config_path)
+    key = get_key(config, name)
+    summary = key_summary(key)
+    rows, source = limits_with_use(config, key)
     if as_json:
-        echo_json(summary)
+        echo_json({**summary, "limits": rows, "use_from": source})
         return
     for field, value in summary.items():
         shown = ", ".join(value) if isinstance(value, list) else value
         click.echo(f"{field.replace('_', ' '):15} {shown if shown not in (None, '') else '-'}")
+    if not rows:
+        click.echo(f"{'limits':15} none")
+        return
+    click.echo(f"{'limits':15} (use {source})")
+    for row in rows:
+        click.echo("  " + limit_line(row))
+
+
+def limits_with_use(config: Config, key: Key) -> tuple[list[dict[str, Any]], str]:
+    """The key's limits (where each comes from) with their use in the current window, and where the use was read."""
+    from axonhub.limits.usage import use_from_trace
+    from axonhub.trace import iter_records
+
+    if key.limits.empty:
+        return [], "-"
+    now = time.time()
+    state = config.server.state
+    if state.backend == "redis":
+        try:
+            rows, source = asyncio.run(redis_use(config, key, now)), "from Redis"
+        except AxonHubError as exc:
+            rows, source = use_from_trace([], key.name, key.limits, config.pricing, now), f"unknown: {exc}"
+            for row in rows:
+                row["used"] = None
+    else:
+        trace = config.server.trace
+        records = iter_records(trace.path) if trace.enabled else iter(())
+        rows = use_from_trace(records, key.name, key.limits, config.pricing, now)
+        source = "summed from the trace log" if trace.enabled else "unknown: the trace log is off"
+    project = config.projects.get(key.project)
+    for row in rows:
+        from_project = project is not None and getattr(project.limits, row["limit"]) == getattr(
+            key.limits, row["limit"]
+        )
+        row["from"] = "project" if from_project else "key"
+        row["resets_at"] = utc_iso(row["resets_at"]) if row["resets_at"] else None
+        if row["limit"].startswith("spend_"):
+            row["value"] = row["value"] / MICRO_USD
+            row["used"] = row["used"] / MICRO_USD if row["used"] is not None else None
+    return rows, source
+
+
+async def redis_use(config: Config, key: Key, now: float) -> list[dict[str, Any]]:
+    from axonhub.limits.limiter import open_state
+    from axonhub.limits.usage import key_usage
+
+    state = open_state(config.server.state)
+    try:
+        return await key_usage(state, key.name, key.limits, now)
+    finally:
+        await state.close()
+
+
+def limit_line(row: dict[str, Any]) -> str:
+    spend = row["limit"].startswith("spend_")
+
+    def amount(value: Any) -> str:
+        if value is None:
+            return "-"
+        return f"${value:,.2f}" if spend else f"{value:,}"
+
+    resets = f"resets {row['resets_at']}" if row["resets_at"] else ""
+    origin = "(project default)" if row["from"] == "project" else ""
+    return f"{row['limit']:26} {amount(row['value']):>12}  used {amount(row['used']):>12}  {resets} {origin}".rstrip()
 
 
 def _set_enabled(config_path: Path, name: str, enabled: bool) -> None:

@@ -2,6 +2,10 @@
 
 The listening sockets are bound before anything says the gateway is listening, so a port in use is
 one clear error line and exit 1. On a terminal, `serve` then prints what to do next.
+
+With `--workers N` this process becomes the supervisor of N worker processes (`supervisor.py`),
+each of which is `axonhub serve` again with `AXONHUB_WORKER=i` in its environment (and, where the
+platform has no SO_REUSEPORT, `AXONHUB_LISTEN_FD`): internal variables, set by the supervisor only.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import errno
+import os
 import socket
 import sys
 from pathlib import Path
@@ -48,51 +53,115 @@ from axonhub.config import Config
     show_envvar=True,
     help="auto: uvloop when it is installed (about 15 % more requests per second), else asyncio.",
 )
-def serve(config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str) -> None:
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 512),
+    default=1,
+    envvar="AXONHUB_WORKERS",
+    show_default=True,
+    show_envvar=True,
+    help="Processes serving the one port (SO_REUSEPORT), all writing the one trace log. "
+    "They share limits only with server.state: redis; with memory state each enforces them alone.",
+)
+def serve(
+    config_path: Path, host: str | None, port: int | None, log_format: str, event_loop: str, workers: int
+) -> None:
     """Run the gateway on the config file; edits to it are picked up live (or on SIGHUP)."""
     import structlog
 
     from axonhub.config_advice import config_advice
-    from axonhub.http_server import run
     from axonhub.log import configure_logging
     from axonhub.redact import Redactor
-    from axonhub.server import make_app
 
     config = load(config_path)  # refuses an invalid file with every error and its path
     server = dataclasses.replace(config.server, host=host or config.server.host, port=port or config.server.port)
     config = dataclasses.replace(config, server=server)
-    sockets = bind(server.host, server.port)  # a port in use fails here, before any "listening"
+    worker = os.environ.get("AXONHUB_WORKER")
+    # A single process binds now, so a port in use fails before any "listening"; workers bind their
+    # shared port themselves (SO_REUSEPORT) and the supervisor checks the port first.
+    sockets = bind(server.host, server.port) if workers == 1 and not worker else []
     redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
     configure_logging(log_format, redactor=redactor)
-    app = make_app(config, redactor=redactor)
-    loop = _new_loop(event_loop)
     log = structlog.get_logger("axonhub")
-    for warning in config.warnings:
-        log.warning("channel unavailable", detail=warning)
-    for advice in config_advice(config):
-        log.warning("config", detail=advice)
-    if not config.keys:
-        log.warning("no API keys configured; create one with `axonhub keys create NAME`")
+    if workers > 1 and not worker:
+        _announce_dashboard(config, log)  # the admin token exists before any worker reads it
+        command = [sys.executable, "-m", "axonhub", "serve", "--config", str(config_path), "--host", server.host]
+        command += ["--port", str(server.port), "--log-format", log_format, "--event-loop", event_loop]
+        raise SystemExit(_supervise([*command, "--workers", "1"], config, workers, log))
+    if worker:
+        structlog.contextvars.bind_contextvars(worker=int(worker))
+    else:
+        for warning in config.warnings:
+            log.warning("config warning", detail=warning)
+        for advice in config_advice(config):
+            log.warning("config", detail=advice)
+        if not config.keys:
+            log.warning("no API keys configured; create one with `axonhub keys create NAME`")
+    _serve(config, config_path, event_loop, bool(worker), log, redactor, sockets, (host, port))
+
+
+def _serve(
+    config: Config,
+    config_path: Path,
+    event_loop: str,
+    worker: bool,
+    log: Any,
+    redactor: Any,
+    sockets: list[socket.socket],
+    given: tuple[str | None, int | None],
+) -> None:
+    from axonhub.server import make_app
+    from axonhub.serving import Listen, inherited_socket, serve_app
+
+    server = config.server
+    inherited = inherited_socket() if worker else None
+    socks = (inherited,) if inherited is not None else tuple(sockets)
+    listen = Listen(server.host, server.port, reuse_port=worker and inherited is None, socks=socks)
+    loop = _new_loop(event_loop)
     log.info(
         "axonhub listening",
         url=f"http://{_url_host(server.host)}:{server.port}",
         config=str(config_path),
         trace=str(server.trace.path) if server.trace.enabled else None,
+        state=server.state.backend,
         event_loop=type(loop).__module__.split(".")[0],
     )
-    _announce_dashboard(config, log)
-    if sys.stderr.isatty():
-        click.echo(next_steps(config, host, port), err=True)
-    run(
-        app,
-        loop=loop,
-        host=server.host,
-        port=server.port,
-        client_timeouts=server.client_timeouts,
-        shutdown_timeout=10,
-        sockets=sockets,
-    )
+    if not worker:
+        _announce_dashboard(config, log)  # under --workers the supervisor does, once
+        if sys.stderr.isatty():
+            click.echo(next_steps(config, *given), err=True)
+
+    async def main() -> None:
+        await serve_app(make_app(config, redactor=redactor), listen, server.client_timeouts)
+
+    with asyncio.Runner(loop_factory=lambda: loop) as runner:
+        runner.run(main())
     log.info("axonhub stopped")
+
+
+def _supervise(command: list[str], config: Config, workers: int, log: Any) -> int:
+    from axonhub.supervisor import Supervisor, can_reuse_port, check_port, listening_socket
+
+    if os.name != "posix":
+        raise fail("--workers needs Linux or macOS")
+    server = config.server
+    listen_fd = None
+    if can_reuse_port():
+        check_port(server.host, server.port)  # a port held by another program fails here, once
+    else:
+        listen_fd = listening_socket(server.host, server.port).fileno()
+    log.info(
+        "axonhub supervising workers",
+        workers=workers,
+        url=f"http://{_url_host(server.host)}:{server.port}",
+        shared_socket="SO_REUSEPORT" if listen_fd is None else "inherited",
+        state=server.state.backend,
+    )
+    if server.state.backend == "memory":
+        log.warning("server.state is memory: each worker enforces the limits on its own (use redis to share them)")
+    code = Supervisor(command, workers, dict(os.environ), server.shutdown_grace, listen_fd).run()
+    log.info("axonhub stopped")
+    return code
 
 
 def bind(host: str, port: int) -> list[socket.socket]:

@@ -1,7 +1,10 @@
 """The one upstream `aiohttp.ClientSession` per app, and sending one request on it.
 
 Timeouts are connect + per-read (idle) only: a total timeout would cut long generations that are
-still streaming. Connection failures and timeouts become `UpstreamError`s with a canonical kind.
+still streaming. Until the upstream starts answering, `first_byte` bounds the wait instead of `read`
+(when it is set), so a channel that hangs before its first byte can be left quickly while a long
+quiet spell inside a stream is still allowed, or the other way round. Connection failures and
+timeouts become `UpstreamError`s with a canonical kind.
 """
 
 from __future__ import annotations
@@ -48,9 +51,21 @@ class UpstreamCall:
 
 
 def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
+    """The request's timeouts until the answer starts: connect, then the first byte (else `read`)."""
+    first_byte = timeouts.first_byte or timeouts.read
     return aiohttp.ClientTimeout(
-        total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=timeouts.read
+        total=None, connect=timeouts.connect, sock_connect=timeouts.connect, sock_read=first_byte
     )
+
+
+def idle_from_now(response: aiohttp.ClientResponse, timeouts: Timeouts) -> None:
+    """The answer has started: from here on `read` bounds each quiet spell (when it differs from first_byte)."""
+    if timeouts.first_byte is None or timeouts.first_byte == timeouts.read or response.content.is_eof():
+        return
+    connection = response.connection
+    if connection is not None and connection.protocol is not None:
+        connection.protocol.read_timeout = timeouts.read
+        connection.protocol.start_timeout()
 
 
 async def send(
@@ -58,7 +73,7 @@ async def send(
 ) -> aiohttp.ClientResponse:
     """POST the call; returns the response with its headers read and its body not yet consumed."""
     try:
-        return await session.post(
+        response = await session.post(
             call.url,
             data=call.body,
             headers=dict(call.headers),
@@ -67,7 +82,7 @@ async def send(
         )
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamError(
-            f"[{channel}] the upstream did not answer within {timeouts.read:g}s",
+            f"[{channel}] the upstream did not answer within {timeouts.first_byte or timeouts.read:g}s",
             kind=ErrorKind.TIMEOUT,
             channel=channel,
             detail=repr(exc),
@@ -86,6 +101,8 @@ async def send(
             channel=channel,
             detail=f"{exc.__class__.__name__}: {exc}",
         ) from None
+    idle_from_now(response, timeouts)
+    return response
 
 
 async def read_error_body(response: aiohttp.ClientResponse) -> bytes:

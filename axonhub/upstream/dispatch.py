@@ -5,6 +5,10 @@ retryable error (connection refused, timeout, 429, 5xx, a 200 whose body is brok
 cools down for a while and is tried last until then. A non-retryable upstream error (400, 404, …)
 goes straight back to the client: another channel would only fail the same way. Everything here
 happens before the client is sent a byte, so failing over is always safe.
+
+With a limiter, each attempt first takes a slot of its channel (waiting in the channel's queue when
+it has `max_concurrent`); a channel at its limit is passed over without a cool-down. A 429 that is an
+exhausted provider quota (daily, monthly) makes the limiter skip the channel until its reset.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from axonhub.errors import RETRYABLE_KINDS, ErrorKind, UpstreamError
+from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Attempt, Exchange
+from axonhub.limits.limiter import ChannelPass, Limiter
 from axonhub.profiles import Candidate
 from axonhub.upstream.answer import Answer
 from axonhub.upstream.client import UpstreamCall, read_error_body, send
@@ -85,28 +90,46 @@ async def dispatch(
     parse_error: Callable[[Candidate], ErrorParser],
     accept: Acceptor,
     health: ChannelHealth,
+    limiter: Limiter | None = None,
 ) -> tuple[Candidate, Answer]:
     """The first candidate whose answer is accepted, with that answer; else the last error."""
-    last: UpstreamError | None = None
+    last: GatewayError | None = None
     for candidate in candidates:
         name = candidate.channel.name
         attempt = Attempt(channel=name, upstream_model=candidate.upstream_model)
         exchange.attempts.append(attempt)
         began = time.perf_counter()
+        attempt.started_ms = (began - exchange.started) * 1000
         if exchange.upstream_started is None:
             exchange.upstream_started = began
         try:
-            answer = await _attempt(session, candidate, attempt, prepare, parse_error, accept)
+            slot = await limiter.enter_channel(candidate.channel, exchange.client_format) if limiter else None
+        except GatewayError as refused:  # at its limit (or its limits cannot be checked): the next one, no cool-down
+            attempt.error = refused.message
+            last = refused
+            continue
+        finally:
+            attempt.queued_ms = (time.perf_counter() - began) * 1000
+        try:
+            answer = await _attempt(session, candidate, attempt, prepare, parse_error, accept, limiter)
         except UpstreamError as err:
+            _release(slot)
             attempt.error = err.message
             last = err
+            if limiter is not None and limiter.exhausted_until(name) is not None:
+                continue  # an exhausted quota: skipped until it resets, instead of a cool-down
             if err.kind not in RETRYABLE_KINDS:
                 raise
             health.failed(name, time.monotonic())
             continue
+        except BaseException:
+            _release(slot)
+            raise
         finally:
             attempt.latency_ms = (time.perf_counter() - began) * 1000
         health.succeeded(name)
+        if limiter is not None:
+            limiter.hold(exchange.request_id, exchange.key, slot)  # given back when the exchange ends
         if not answer.is_stream:
             exchange.mark_first_byte()
             exchange.upstream_finished = time.perf_counter()
@@ -122,6 +145,7 @@ async def _attempt(
     prepare: Callable[[Candidate], UpstreamCall],
     parse_error: Callable[[Candidate], ErrorParser],
     accept: Acceptor,
+    limiter: Limiter | None = None,
 ) -> Answer:
     """One upstream request: its accepted answer, or the UpstreamError it ended in."""
     name = candidate.channel.name
@@ -133,7 +157,14 @@ async def _attempt(
     if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
         err = credentials_rejected(err, candidate)
     err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
+    if response.status == 429 and limiter is not None:
+        limiter.quota_exhausted(name, err.message, response.headers)  # skips the channel when it is a quota
     raise err
+
+
+def _release(slot: ChannelPass | None) -> None:
+    if slot is not None:
+        slot.release()
 
 
 def credentials_rejected(err: UpstreamError, candidate: Candidate) -> UpstreamError:

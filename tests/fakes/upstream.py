@@ -60,6 +60,8 @@ class FakeUpstream:
         self.requests: list[Recorded] = []
         self.client_gone = asyncio.Event()
         self.started_replies = 0
+        self.inflight = 0  # requests being answered now
+        self.max_inflight = 0
         self._server: TestServer | None = None
 
     @property
@@ -81,6 +83,14 @@ class FakeUpstream:
             await self._server.close()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.inflight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.requests.append(
             Recorded(
                 request.method, request.path, dict(request.query), CIMultiDict(request.headers), await request.read()
