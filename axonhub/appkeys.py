@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
@@ -11,6 +10,7 @@ from axonhub.conversations import ConversationStore
 from axonhub.exchange import Exchange
 from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder
+from axonhub.trace_record import TraceRecord
 from axonhub.upstream.dispatch import ChannelHealth
 
 CONFIG_HOLDER = web.AppKey("config_holder", ConfigHolder)
@@ -22,6 +22,6 @@ REDACTOR = web.AppKey("redactor", Redactor)
 # Routes that need no AxonHub key (health, metrics, Claude Code's probes), by canonical path.
 PUBLIC_PATHS = web.AppKey("public_paths", frozenset)
 # Called with each finished exchange's trace record: the trace writer, the metrics.
-ON_EXCHANGE_DONE = web.AppKey("on_exchange_done", list[Callable[[dict[str, Any]], None]])
+ON_EXCHANGE_DONE = web.AppKey("on_exchange_done", list[Callable[[TraceRecord], None]])
 
 EXCHANGE = web.RequestKey("exchange", Exchange)

@@ -11,12 +11,13 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError, RateLimited
 from axonhub.formats.spec import WireFormat
+from axonhub.trace_record import AttemptRecord, ErrorRecord, LimitRecord, TraceRecord, UsageRecord
 
 # 2: `rule` is 1-based (it was 0-based in 1), `rule_condition` added, count_tokens exchanges carry
 # their count in `counted_tokens` and never in `usage`. Readers upgrade version-1 records
@@ -24,7 +25,7 @@ from axonhub.formats.spec import WireFormat
 TRACE_VERSION = 2
 
 
-def usage_record(usage: ir.Usage) -> dict[str, int]:
+def usage_record(usage: ir.Usage) -> UsageRecord:
     """The trace's usage buckets: `input` is the uncached input, as Anthropic counts it."""
     return {
         "input": usage.input_uncached,
@@ -49,7 +50,7 @@ class Attempt:
     started_ms: float = 0.0  # since the exchange began
     queued_ms: float = 0.0  # of latency_ms, waiting for a slot of the channel (limits.max_concurrent)
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> AttemptRecord:
         return {
             "channel": self.channel,
             "upstream_model": self.upstream_model,
@@ -114,20 +115,20 @@ class Exchange:
         self.error = err
         self.error_type = error_type or err.kind.value
 
-    def record(self) -> dict[str, Any]:
+    def record(self) -> TraceRecord:
         now = time.perf_counter()
         total = (now - self.started) * 1000
         upstream = 0.0
         if self.upstream_started is not None:
             upstream = ((self.upstream_finished or now) - self.upstream_started) * 1000
         ttfb = (self.first_byte_at - self.started) * 1000 if self.first_byte_at else None
-        return {
+        record: TraceRecord = {
             "v": TRACE_VERSION,
             "time": datetime.fromtimestamp(self.wall_time, UTC).isoformat(timespec="milliseconds"),
             "request_id": self.request_id,
             "trace_id": self.replay_trace or self.trace_id or self.request_id,
             "trace_source": "replay" if self.replay_of else self.trace_source,
-            "kind": self.kind,
+            "kind": self.kind or "",
             "key": self.key.name if self.key else None,
             "project": self.key.project if self.key else None,
             "client_format": self.client_format,
@@ -148,7 +149,6 @@ class Exchange:
             "stop_reason": self.stop_reason,
             # count_tokens is an estimate, never billed usage: its count is kept apart
             "usage": usage_record(self.usage) if self.usage and self.kind != "count_tokens" else None,
-            **({"counted_tokens": self.counted_tokens} if self.kind == "count_tokens" else {}),
             "timings": {
                 "ttfb_ms": round(ttfb, 2) if ttfb is not None else None,
                 "upstream_ms": round(upstream, 2),
@@ -156,22 +156,26 @@ class Exchange:
                 "overhead_ms": round(max(total - upstream, 0.0), 2),
             },
             "error": self._error(),
-            **({"notes": list(self.notes)} if self.notes else {}),
-            "limit": self.error.limit if isinstance(self.error, RateLimited) else None,
-            **({"replay_of": self.replay_of} if self.replay_of else {}),
-            **self._bodies(),
+            "limit": cast("LimitRecord", self.error.limit) if isinstance(self.error, RateLimited) else None,
         }
+        if self.kind == "count_tokens":
+            record["counted_tokens"] = self.counted_tokens
+        if self.notes:
+            record["notes"] = list(self.notes)
+        if self.replay_of:
+            record["replay_of"] = self.replay_of
+        # The bodies the pipeline kept (per `trace.bodies`); the trace writer redacts and caps them.
+        if self.request_body is not None:
+            record["request_body"] = self.request_body
+        if self.response_body is not None:
+            record["response_body"] = self.response_body
+        return record
 
-    def _error(self) -> dict[str, Any] | None:
+    def _error(self) -> ErrorRecord | None:
         """The error as the operator needs it: the message with its hint, and the detail clients never see."""
         if self.error is None:
             return None
-        error: dict[str, Any] = {"type": self.error_type, "message": self.error.client_message(True)}
+        error: ErrorRecord = {"type": self.error_type, "message": self.error.client_message(True)}
         if self.error.detail:
             error["detail"] = self.error.detail
         return error
-
-    def _bodies(self) -> dict[str, Any]:
-        """The bodies the pipeline kept (per `trace.bodies`); the trace writer redacts and caps them."""
-        bodies = {"request_body": self.request_body, "response_body": self.response_body}
-        return {name: body for name, body in bodies.items() if body is not None}

@@ -34,6 +34,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 
 from axonhub.formats.registry import FORMATS
 from axonhub.trace import TraceWriter
+from axonhub.trace_record import TraceRecord
 
 CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 MAX_VALUES: Final = 100
@@ -137,7 +138,7 @@ class Metrics:
         )
         self._followed: list[_Followed] = []
 
-    def observe(self, record: Mapping[str, Any]) -> None:
+    def observe(self, record: TraceRecord) -> None:
         """Count one finished exchange from its trace record (`trace.py` documents the shape)."""
         kind = record.get("kind")
         kind_label = kind if kind in KINDS else OTHER

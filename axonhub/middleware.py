@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections.abc import Mapping
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -95,7 +97,7 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
     record = exchange.record()
     for callback in request.app[ON_EXCHANGE_DONE]:
         callback(record)
-    usage = record["usage"] or {}
+    usage: Mapping[str, Any] = record["usage"] or {}
     log.info(
         "request",
         method=exchange.method,

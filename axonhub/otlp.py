@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 import structlog
@@ -50,6 +50,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from axonhub import __version__
 from axonhub.config import OtlpConfig
+from axonhub.trace_record import TraceRecord
 
 log = structlog.get_logger("axonhub.otlp")
 
@@ -124,10 +125,10 @@ def _clean(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in attributes.items() if v is not None and v != "" and v != []}
 
 
-def exchange_attributes(record: Mapping[str, Any], channel_type: str | None) -> dict[str, Any]:
-    usage = record.get("usage") or {}
-    error = record.get("error") or {}
-    timings = record.get("timings") or {}
+def exchange_attributes(record: TraceRecord, channel_type: str | None) -> dict[str, Any]:
+    usage: Mapping[str, Any] = record.get("usage") or {}
+    error: Mapping[str, Any] = record.get("error") or {}
+    timings: Mapping[str, Any] = record.get("timings") or {}
 
     def count(name: str) -> int:
         value = usage.get(name)
@@ -208,7 +209,7 @@ class SpanBuilder:
         self.provider.add_span_processor(self.collected)
         self.tracer = self.provider.get_tracer("axonhub", __version__)
 
-    def build(self, record: Mapping[str, Any]) -> None:
+    def build(self, record: TraceRecord) -> None:
         try:
             start = datetime.fromisoformat(str(record.get("time")))
         except ValueError:
@@ -232,10 +233,10 @@ class SpanBuilder:
         error = record.get("error")
         status = record.get("status")
         if error or (isinstance(status, int) and status >= 400):
-            span.set_status(Status(StatusCode.ERROR, (error or {}).get("message") or f"HTTP {status}"))
+            span.set_status(Status(StatusCode.ERROR, error["message"] if error else f"HTTP {status}"))
         span.end(end_time=end_ns)
 
-    def _attempts(self, parent: trace.Span, record: Mapping[str, Any], start_ns: int, end_ns: int) -> None:
+    def _attempts(self, parent: trace.Span, record: TraceRecord, start_ns: int, end_ns: int) -> None:
         attempts = [a for a in record.get("attempts") or [] if isinstance(a, Mapping)]
         parent_context = trace.set_span_in_context(parent, otel_context.Context())
         upstream_ns = _ms_ns((record.get("timings") or {}).get("upstream_ms"))
@@ -265,7 +266,7 @@ class SpanBuilder:
         return spans
 
 
-def _span_count(record: Mapping[str, Any]) -> int:
+def _span_count(record: TraceRecord) -> int:
     """The spans a record becomes: the exchange and one per attempt."""
     attempts = record.get("attempts")
     return 1 + (len(attempts) if isinstance(attempts, list) else 0)
@@ -310,7 +311,7 @@ class OtlpExporter:
     def start(self) -> None:
         self._thread.start()
 
-    def submit(self, record: Mapping[str, Any]) -> None:
+    def submit(self, record: TraceRecord) -> None:
         """Queue a finished exchange; never blocks, never raises."""
         if record.get("kind") not in GENERATION_KINDS:
             return
@@ -353,8 +354,9 @@ class OtlpExporter:
                 next_flush = time.monotonic() + self.delay
         self._export(self.builder.take())
 
-    def _build(self, record: object) -> None:
-        assert isinstance(record, Mapping)
+    def _build(self, item: object) -> None:
+        assert isinstance(item, Mapping)
+        record = cast(TraceRecord, item)
         try:
             self.builder.build(record)
         except Exception as exc:  # a record we cannot turn into spans must not stop the thread

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from axonhub.trace_reader import parse_line, trace_files
+from axonhub.trace_record import TraceRecord
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 TOKEN_NAMES = ("input", "output", "cache_read", "cache_write")
@@ -78,7 +79,7 @@ class SessionState:
             pricing={k: dict(v) for k, v in (data.get("pricing") or {}).items()},
         )
 
-    def add(self, record: Mapping[str, Any]) -> None:
+    def add(self, record: TraceRecord) -> None:
         """Count one trace record of the session: model calls only, upstream usage only."""
         if record.get("kind") not in ("messages", "chat_completions", "responses"):
             return
@@ -88,7 +89,7 @@ class SessionState:
             "resolved_model": model,
             "channel": record.get("channel"),
             "status": record.get("status"),
-            "error": (record.get("error") or {}).get("type") if isinstance(record.get("error"), dict) else None,
+            "error": error["type"] if (error := record.get("error")) else None,
         }
         usage = record.get("usage")
         if isinstance(usage, Mapping):

@@ -81,6 +81,7 @@ from axonhub.trace_reader import (  # re-exported: the reader's home used to be 
     read_files,
     trace_files,
 )
+from axonhub.trace_record import TraceRecord
 
 __all__ = [
     "ReadStats",
@@ -218,17 +219,17 @@ def capped_body(obj: Any, max_bytes: int, redaction: Redaction = PATTERNS_ONLY) 
 
 
 def apply_body_policy(
-    record: dict[str, Any], config: TraceConfig, redaction: Redaction = PATTERNS_ONLY
-) -> dict[str, Any]:
+    record: Mapping[str, Any], config: TraceConfig, redaction: Redaction = PATTERNS_ONLY
+) -> Mapping[str, Any]:
     """The record to store: bodies kept only per `config.bodies`, then redacted and capped."""
-    has_bodies = "request_body" in record or "response_body" in record
-    if not has_bodies:
-        return record
-    out = {k: v for k, v in record.items() if k not in ("request_body", "response_body")}
+    fields: Mapping[str, Any] = record
+    if "request_body" not in fields and "response_body" not in fields:
+        return fields
+    out = {k: v for k, v in fields.items() if k not in ("request_body", "response_body")}
     if config.bodies == "all" or (config.bodies == "errors" and is_error(record)):
         for name in ("request_body", "response_body"):
-            if record.get(name) is not None:
-                out[name] = capped_body(record[name], config.max_body_bytes, redaction)
+            if fields.get(name) is not None:
+                out[name] = capped_body(fields[name], config.max_body_bytes, redaction)
     return out
 
 
@@ -418,7 +419,7 @@ class TraceWriter:
         self._thread = threading.Thread(target=self._run, name="axonhub-trace-writer", daemon=True)
         self._thread.start()
 
-    def write(self, record: Mapping[str, Any]) -> None:
+    def write(self, record: TraceRecord) -> None:
         """Queue one record for the writer thread; never blocks, never raises.
 
         The record must not change afterwards: the thread redacts and serialises it later, hiding

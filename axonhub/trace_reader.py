@@ -12,7 +12,9 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+from axonhub.trace_record import TraceRecord
 
 
 def is_error(record: Mapping[str, Any]) -> bool:
@@ -24,7 +26,7 @@ def is_error(record: Mapping[str, Any]) -> bool:
 TRACE_VERSION = 2  # the record's shape this reader hands out; see `axonhub.trace`
 
 
-def upgrade(record: dict[str, Any]) -> dict[str, Any]:
+def upgrade(record: dict[str, Any]) -> TraceRecord:
     """A record of an older version in the current shape (and version number), in place."""
     if record["v"] < 2:
         record["v"] = 2
@@ -34,7 +36,7 @@ def upgrade(record: dict[str, Any]) -> dict[str, Any]:
             usage = record.get("usage") or {}
             record["counted_tokens"] = usage.get("input") if isinstance(usage, Mapping) else None
             record["usage"] = None
-    return record
+    return cast(TraceRecord, record)
 
 
 @dataclass(slots=True)
@@ -58,7 +60,7 @@ def trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
     return [*files, path] if path.exists() else files
 
 
-def parse_line(line: bytes) -> dict[str, Any] | None:
+def parse_line(line: bytes) -> TraceRecord | None:
     """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object)."""
     try:
         record = json.loads(line)
@@ -71,12 +73,12 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
 
 def iter_records(
     path: Path | str, *, include_rotated: bool = True, stats: ReadStats | None = None
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[TraceRecord]:
     """Every record of the log, oldest file first; damaged lines are skipped and counted in `stats`."""
     return read_files(trace_files(Path(path), include_rotated=include_rotated), stats)
 
 
-def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[dict[str, Any]]:
+def read_files(files: Iterable[Path], stats: ReadStats | None = None) -> Iterator[TraceRecord]:
     """The records of these files in order; damaged lines are skipped and counted in `stats`."""
     stats = stats if stats is not None else ReadStats()
     for file in files:
@@ -118,7 +120,7 @@ class TraceFollower:
             handle.seek(0, os.SEEK_END)
         return handle
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self) -> list[TraceRecord]:
         if self.handle is None:
             self.handle = self._open(at_end=False)
             return self._read() if self.handle is not None else []
@@ -142,7 +144,7 @@ class TraceFollower:
             self.pending = b""
         return (on_disk.st_ino, on_disk.st_dev) != (mine.st_ino, mine.st_dev)
 
-    def _read(self) -> list[dict[str, Any]]:
+    def _read(self) -> list[TraceRecord]:
         data = self.pending + self.handle.read()
         *lines, self.pending = data.split(b"\n")
         records = []

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
 from axonhub.trace_reader import is_error
+from axonhub.trace_record import TraceRecord
 
 if TYPE_CHECKING:
     from axonhub.config import Price
@@ -38,7 +39,7 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def record_time(record: Mapping[str, Any]) -> datetime | None:
+def record_time(record: TraceRecord) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(record.get("time")))
     except ValueError:
@@ -46,32 +47,41 @@ def record_time(record: Mapping[str, Any]) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def is_count(record: Mapping[str, Any]) -> bool:
+def is_count(record: TraceRecord) -> bool:
     """A count_tokens exchange: an estimate for the client, never usage."""
     return record.get("kind") == "count_tokens"
 
 
-def usage_of(record: Mapping[str, Any]) -> dict[str, int]:
+def usage_of(record: TraceRecord) -> dict[str, int]:
     """The tokens an upstream reported for this exchange (none for count_tokens)."""
-    usage = record.get("usage") or {}
-    if is_count(record) or not isinstance(usage, Mapping):
+    usage = record.get("usage")
+    return dict.fromkeys(TOKEN_FIELDS, 0) if is_count(record) else usage_counts(usage)
+
+
+def usage_counts(usage: object) -> dict[str, int]:
+    """The token buckets of a usage record (0 for what it lacks or is not a usage record)."""
+    if not isinstance(usage, Mapping):
         return dict.fromkeys(TOKEN_FIELDS, 0)
-    return {name: int(usage.get(name) or 0) for name in TOKEN_FIELDS}
+    return {name: _count(usage.get(name)) for name in TOKEN_FIELDS}
 
 
-def since_filter(records: Iterable[dict[str, Any]], since: datetime | None) -> Iterator[dict[str, Any]]:
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def since_filter(records: Iterable[TraceRecord], since: datetime | None) -> Iterator[TraceRecord]:
     for record in records:
         moment = record_time(record)
         if since is None or (moment is not None and moment >= since):
             yield record
 
 
-def without_replays(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+def without_replays(records: Iterable[TraceRecord]) -> Iterator[TraceRecord]:
     """Client traffic only: admin replays (`replay_of`) are never usage and never a session of their own."""
     return (record for record in records if not record.get("replay_of"))
 
 
-def price_for(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> Price | None:
+def price_for(record: TraceRecord, pricing: Mapping[str, Price]) -> Price | None:
     """The price of the resolved model, else of the requested one."""
     for name in (record.get("resolved_model"), record.get("requested_model")):
         if isinstance(name, str) and name in pricing:
@@ -106,7 +116,7 @@ class Totals:
     cost: float | None = None
     unpriced_requests: int = 0
 
-    def add(self, record: Mapping[str, Any], price: Price | None = None) -> None:
+    def add(self, record: TraceRecord, price: Price | None = None) -> None:
         moment = str(record.get("time") or "")
         self.first = min(self.first, moment) if self.first else moment
         self.last = max(self.last, moment)
@@ -146,9 +156,7 @@ GROUP_FIELDS: Final = {
 }
 
 
-def group_totals(
-    records: Iterable[Mapping[str, Any]], by: str, pricing: Mapping[str, Price] | None = None
-) -> list[Totals]:
+def group_totals(records: Iterable[TraceRecord], by: str, pricing: Mapping[str, Price] | None = None) -> list[Totals]:
     """Totals per value of `by` (`key`, `model`, `channel`, `profile`, `trace`), first seen first."""
     field_name = GROUP_FIELDS[by]
     groups: dict[str, Totals] = {}
@@ -162,9 +170,9 @@ def group_totals(
     return list(groups.values())
 
 
-def records_of_trace(records: Iterable[dict[str, Any]], trace_id_prefix: str) -> tuple[str, list[dict[str, Any]]]:
+def records_of_trace(records: Iterable[TraceRecord], trace_id_prefix: str) -> tuple[str, list[TraceRecord]]:
     """The records of the one trace whose id starts with the prefix; raises LookupError otherwise."""
-    matches: dict[str, list[dict[str, Any]]] = {}
+    matches: dict[str, list[TraceRecord]] = {}
     for record in records:
         trace_id = str(record.get("trace_id") or "")
         if trace_id.startswith(trace_id_prefix):

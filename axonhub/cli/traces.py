@@ -19,6 +19,7 @@ import click
 
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
 from axonhub.trace_reader import ReadStats, TraceFollower, is_error, read_files, trace_files
+from axonhub.trace_record import TraceRecord
 from axonhub.trace_stats import (
     GROUP_FIELDS,
     Totals,
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from axonhub.config import Price
 
 FOLLOW_POLL_S = 0.25
-Record = dict[str, Any]
+Record = TraceRecord
 
 
 # ---------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def report_damaged(stats: ReadStats) -> None:
         click.echo(f"{stats.damaged} damaged line{'s' if stats.damaged != 1 else ''} skipped", err=True)
 
 
-def echo_jsonl(record: Mapping[str, Any]) -> None:
+def echo_jsonl(record: TraceRecord) -> None:
     click.echo(json.dumps(record, ensure_ascii=False, separators=(",", ":")))
 
 
@@ -116,7 +117,7 @@ def echo_jsonl(record: Mapping[str, Any]) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def short_time(record: Mapping[str, Any]) -> str:
+def short_time(record: TraceRecord) -> str:
     moment = record_time(record)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "?"
 
@@ -125,7 +126,7 @@ def short_trace(trace_id: object) -> str:
     return str(trace_id or "-")[:8]
 
 
-def model_route(record: Mapping[str, Any]) -> str:
+def model_route(record: TraceRecord) -> str:
     """`requested → resolved @ channel`, shortened when nothing was remapped."""
     requested = record.get("requested_model") or "-"
     resolved = record.get("resolved_model") or requested
@@ -141,12 +142,12 @@ def token_text(usage: Mapping[str, int]) -> str:
     return text
 
 
-def ms_text(record: Mapping[str, Any]) -> str:
+def ms_text(record: TraceRecord) -> str:
     total = (record.get("timings") or {}).get("total_ms")
     return f"{round(total)} ms" if isinstance(total, int | float) else "- ms"
 
 
-def usage_text(record: Mapping[str, Any]) -> str:
+def usage_text(record: TraceRecord) -> str:
     """The upstream's usage; for count_tokens the count it answered (an estimate, not usage)."""
     if is_count(record):
         counted = record.get("counted_tokens")
@@ -154,7 +155,7 @@ def usage_text(record: Mapping[str, Any]) -> str:
     return token_text(usage_of(record)) if record.get("usage") else "no usage"
 
 
-def profile_text(record: Mapping[str, Any]) -> str:
+def profile_text(record: TraceRecord) -> str:
     """`profile cheap rule 2 (thinking requested)`, or `` when no profile routed the exchange."""
     profile = record.get("profile")
     if not profile:
@@ -165,7 +166,7 @@ def profile_text(record: Mapping[str, Any]) -> str:
     return text + (f" ({condition})" if condition else "")
 
 
-def exchange_line(record: Mapping[str, Any], *, with_profile: bool = False) -> str:
+def exchange_line(record: TraceRecord, *, with_profile: bool = False) -> str:
     """One readable line: time, trace, model → resolved @ channel, [profile,] status, tokens, ms."""
     kind = record.get("kind")
     parts = [
@@ -213,8 +214,8 @@ def traces_group() -> None:
     """Read the trace log: one JSON line per exchange, grouped by trace (a Claude Code session)."""
 
 
-def record_filter(key: str | None, trace: str | None, errors: bool) -> Callable[[Mapping[str, Any]], bool]:
-    def keep(record: Mapping[str, Any]) -> bool:
+def record_filter(key: str | None, trace: str | None, errors: bool) -> Callable[[TraceRecord], bool]:
+    def keep(record: TraceRecord) -> bool:
         return (
             (key is None or record.get("key") == key)
             and (trace is None or str(record.get("trace_id") or "").startswith(trace))
@@ -393,7 +394,7 @@ def timeline(trace_id: str, records: list[Record], body_lines: int | None = None
 BODY_INDENT = " " * 12
 
 
-def body_text(record: Mapping[str, Any], max_lines: int) -> Iterator[str]:
+def body_text(record: TraceRecord, max_lines: int) -> Iterator[str]:
     """The recorded request and response bodies, pretty-printed and cut at `max_lines` (0: whole)."""
     for name in ("request_body", "response_body"):
         if name not in record:
@@ -406,7 +407,7 @@ def body_text(record: Mapping[str, Any], max_lines: int) -> Iterator[str]:
             yield f"{BODY_INDENT}  … {len(lines) - len(shown)} more lines (--body-lines 0 shows all)"
 
 
-def attempt_lines(record: Mapping[str, Any]) -> Iterator[str]:
+def attempt_lines(record: TraceRecord) -> Iterator[str]:
     """The upstream attempts, shown when there was more than one or one failed."""
     attempts = record.get("attempts") or []
     if len(attempts) < 2 and not any(a.get("error") for a in attempts):

@@ -37,7 +37,7 @@ import os
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -46,6 +46,7 @@ from typing import Any, BinaryIO, Final
 import structlog
 
 from axonhub.trace import is_error, parse_line, trace_files
+from axonhub.trace_record import TraceRecord
 
 log = structlog.get_logger("axonhub.dashboard")
 
@@ -292,7 +293,7 @@ class Index:
             with contextlib.suppress(OSError):
                 ref.handle.close()
 
-    def read(self, i: int) -> dict[str, Any] | None:
+    def read(self, i: int) -> TraceRecord | None:
         """Record i read back from its file; None when the file is gone or the line changed."""
         ref = self.files[self.file[i]]
         try:
@@ -301,7 +302,7 @@ class Index:
             return None
         return parse_line(line)
 
-    def read_head(self, i: int) -> tuple[dict[str, Any], bool, bool] | None:
+    def read_head(self, i: int) -> tuple[TraceRecord, bool, bool] | None:
         """Record i without its bodies (cheap even with large ones), and whether it has each body."""
         ref = self.files[self.file[i]]
         try:
@@ -321,7 +322,7 @@ class Index:
 
     # -- ingest -------------------------------------------------------------------------------
 
-    def add(self, record: dict[str, Any], file_no: int, offset: int, size: int) -> None:
+    def add(self, record: TraceRecord, file_no: int, offset: int, size: int) -> None:
         """Index one parsed record found at (file_no, offset, size)."""
         i = len(self.t)
         t = parse_time(record.get("time"))
@@ -358,7 +359,7 @@ class Index:
             self.replays.setdefault(request_hash(str(replay_of)), []).append(i)
         self._roll(record, t, flags, tokens, (key, model, channel, profile))
 
-    def _session(self, trace_id: str, t: float, i: int, key: int, record: dict[str, Any]) -> int:
+    def _session(self, trace_id: str, t: float, i: int, key: int, record: TraceRecord) -> int:
         sessions = self.sessions
         s = sessions.number.get(trace_id)
         if s is None:
@@ -396,7 +397,7 @@ class Index:
 
     def _roll(
         self,
-        record: dict[str, Any],
+        record: TraceRecord,
         t: float,
         flags: int,
         tokens: tuple[int, int, int, int, int],
@@ -438,7 +439,7 @@ class Index:
             coarse.add_latency(coarse_bucket, dims[2] << 16 | dims[1], *bins)
 
 
-def _tokens(usage: dict[str, Any]) -> tuple[int, int, int, int, int]:
+def _tokens(usage: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
     out = []
     for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
         value = usage.get(name)
@@ -462,7 +463,7 @@ def _inode(path: Path) -> tuple[int, int] | None:
 _BODY_KEYS: Final = (b',"request_body":', b',"response_body":')
 
 
-def parse_head(line: bytes) -> dict[str, Any] | None:
+def parse_head(line: bytes) -> TraceRecord | None:
     """A whole line's record without its bodies, which the writer always puts last: indexing a line
     with 64 KB bodies then parses a few hundred bytes. A line that is not whole is parsed in full (and
     found damaged)."""
@@ -483,7 +484,7 @@ def count_lines(path: Path) -> int:
     return count
 
 
-RecordsCallback = Callable[[list[dict[str, Any]]], None]
+RecordsCallback = Callable[[list[TraceRecord]], None]
 
 
 @dataclass(slots=True)
@@ -613,7 +614,7 @@ class Indexer:
             end = data.rfind(b"\n") + 1
             pending = data[end:]
             start = offset
-            parsed: list[tuple[dict[str, Any] | None, int, int]] = []
+            parsed: list[tuple[TraceRecord | None, int, int]] = []
             for line in data[:end].split(b"\n")[:-1]:
                 size = len(line) + 1
                 if skip:
@@ -666,7 +667,7 @@ class Indexer:
             self.on_records(records)
         return False
 
-    def _take(self, index: Index, ref: FileRef) -> list[dict[str, Any]]:
+    def _take(self, index: Index, ref: FileRef) -> list[TraceRecord]:
         """The complete new lines of `ref`, indexed under the lock in one batch."""
         try:
             size = os.fstat(ref.handle.fileno()).st_size
@@ -676,7 +677,7 @@ class Indexer:
         end = data.rfind(b"\n") + 1
         if end == 0:
             return []
-        parsed: list[tuple[dict[str, Any] | None, int, int]] = []
+        parsed: list[tuple[TraceRecord | None, int, int]] = []
         start = ref.read_to
         for line in data[:end].split(b"\n")[:-1]:
             size_of = len(line) + 1

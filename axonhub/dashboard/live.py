@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Mapping
 from typing import Any, Final
 
 from axonhub.trace import is_error
+from axonhub.trace_record import TraceRecord
 
 QUEUE_LIMIT: Final = 500
 KEEPALIVE_S: Final = 15.0
@@ -34,7 +34,7 @@ _SUMMARY_FIELDS: Final = (
 )
 
 
-def record_event(record: Mapping[str, Any]) -> dict[str, Any]:
+def record_event(record: TraceRecord) -> dict[str, Any]:
     """What a page needs to show a new exchange: no bodies, no headers."""
     timings = record.get("timings") or {}
     return {
@@ -74,7 +74,7 @@ class LiveHub:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
         self.subscribers: set[Subscriber] = set()
-        self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._waiters: dict[str, asyncio.Future[TraceRecord]] = {}
 
     def subscribe(self) -> Subscriber:
         subscriber = Subscriber()
@@ -84,7 +84,7 @@ class LiveHub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    def publish_threadsafe(self, records: list[dict[str, Any]]) -> None:
+    def publish_threadsafe(self, records: list[TraceRecord]) -> None:
         """From the index thread: queue the records for every page (on the loop)."""
         events = [record_event(r) for r in records]
         with contextlib.suppress(RuntimeError):  # the loop is closing
@@ -105,16 +105,16 @@ class LiveHub:
 
     # -- replay waiters -----------------------------------------------------------------------
 
-    def expect(self, request_id: str) -> asyncio.Future[dict[str, Any]]:
+    def expect(self, request_id: str) -> asyncio.Future[TraceRecord]:
         """A future resolved with the record of `request_id` as soon as that exchange finishes."""
-        future: asyncio.Future[dict[str, Any]] = self.loop.create_future()
+        future: asyncio.Future[TraceRecord] = self.loop.create_future()
         self._waiters[request_id] = future
         return future
 
     def forget(self, request_id: str) -> None:
         self._waiters.pop(request_id, None)
 
-    def on_exchange(self, record: dict[str, Any]) -> None:
+    def on_exchange(self, record: TraceRecord) -> None:
         """ON_EXCHANGE_DONE callback (on the loop): resolve the waiter for this request, if any."""
         future = self._waiters.pop(str(record.get("request_id")), None)
         if future is not None and not future.done():

@@ -27,6 +27,7 @@ from axonhub.dashboard.index import (
     request_hash,
     unpack_dims,
 )
+from axonhub.trace_record import TraceRecord
 
 BODIES: Final = ("request_body", "response_body")
 TOKEN_NAMES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
@@ -236,20 +237,21 @@ def session_row(index: Index, s: int, pricing: Mapping[str, Price]) -> dict[str,
 # ---------------------------------------------------------------------------------------------
 
 
+def _number(value: object) -> int:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+
 def record_cost(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> float | None:
     """USD of one exchange at the live prices (usage-counting model calls only)."""
-    usage = record.get("usage")
+    usage: Mapping[str, Any] | None = record.get("usage")
     if record.get("kind") not in MODEL_CALLS or not isinstance(usage, dict):
         return None
     price = pricing.get(str(record.get("resolved_model") or record.get("requested_model") or ""))
-    spent = cost(
-        price,
-        *(int(usage.get(n) or 0) if isinstance(usage.get(n), int | float) else 0 for n in TOKEN_NAMES[:4]),
-    )
+    spent = cost(price, *(_number(usage.get(n)) for n in TOKEN_NAMES[:4]))
     return round(spent, 6) if spent is not None else None
 
 
-def summary(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> dict[str, Any]:
+def summary(record: TraceRecord, pricing: Mapping[str, Price]) -> dict[str, Any]:
     """A record without its bodies, with what the timeline shows besides."""
     out = {k: v for k, v in record.items() if k not in BODIES}
     out["has_request_body"] = record.get("request_body") is not None
@@ -306,7 +308,7 @@ def find_request(index: Index, request_id: str) -> int | None:
     return None
 
 
-def replayable(record: Mapping[str, Any]) -> str | None:
+def replayable(record: TraceRecord) -> str | None:
     """Why this record cannot be replayed, or None when it can."""
     if record.get("replay_of"):
         return "this is itself a replay"

@@ -40,6 +40,7 @@ from axonhub.dashboard.index import MODEL_CALLS, REPLAY, Index
 from axonhub.dashboard.live import LiveHub
 from axonhub.dashboard.queries import find_request, replayable
 from axonhub.stream_answer import StreamAnswer, format_named, model_only
+from axonhub.trace_record import TraceRecord
 
 RECORD_WAIT_S: Final = 30.0
 MAX_SESSION_REQUESTS: Final = 2000
@@ -56,7 +57,7 @@ class ReplayRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReplayPlan:
-    originals: tuple[dict[str, Any], ...]
+    originals: tuple[TraceRecord, ...]
     profile: str
     key: str
     trace_id: str
@@ -92,7 +93,7 @@ def plan(
     return ReplayPlan(tuple(originals), profile, str(key_name), f"replay-{secrets.token_hex(6)}")
 
 
-def _one_original(index: Index, request_id: str) -> dict[str, Any]:
+def _one_original(index: Index, request_id: str) -> TraceRecord:
     i = find_request(index, request_id)
     record = index.read(i) if i is not None else None
     if record is None:
@@ -103,7 +104,7 @@ def _one_original(index: Index, request_id: str) -> dict[str, Any]:
     return record
 
 
-def _session_originals(index: Index, trace_id: str) -> list[dict[str, Any]]:
+def _session_originals(index: Index, trace_id: str) -> list[TraceRecord]:
     s = index.sessions.number.get(trace_id)
     if s is None:
         raise ReplayRefused(f"no session '{trace_id}' in the trace log", status=404)
@@ -184,6 +185,7 @@ async def run(
     for position, original in enumerate(replay.originals):
         request_id = "req_" + secrets.token_hex(12)
         waiter = hub.expect(request_id)
+        record: Mapping[str, Any]
         try:
             status, body = await _send(http, base_url, original, _headers(original, replay, token, request_id))
             record = await asyncio.wait_for(waiter, RECORD_WAIT_S)

@@ -54,6 +54,7 @@ from axonhub.limits.model import Measure, Window, utc_iso, window_of
 from axonhub.limits.quota import quota_reset
 from axonhub.limits.state import MemoryState, StateBackend, StateUnavailable, Unreachable
 from axonhub.profiles import Candidate, Route
+from axonhub.trace_record import TraceRecord
 
 T = TypeVar("T")
 log = structlog.get_logger("axonhub.limits")
@@ -279,7 +280,7 @@ class Limiter:
             limit=exceeded.as_dict(),
         )
 
-    def settle_record(self, record: Mapping[str, Any]) -> None:
+    def settle_record(self, record: TraceRecord) -> None:
         """ON_EXCHANGE_DONE: settle the exchange's usage, give back its lease and its channel slots."""
         entries = self._pending.get((str(record.get("request_id")), record.get("key")))
         if not entries:
@@ -518,11 +519,11 @@ def _exhausted_key(channel: str) -> str:
 
 
 def _cost(usage: Any, price: Price | None) -> float:
-    from axonhub.trace_stats import cost_of, usage_of
+    from axonhub.trace_stats import cost_of, usage_counts
 
     if price is None or not isinstance(usage, Mapping):
         return 0.0
-    return cost_of(usage_of({"usage": usage}), price)
+    return cost_of(usage_counts(usage), price)
 
 
 LIMITER = web.AppKey("limiter", Limiter)

@@ -17,6 +17,7 @@ from axonhub.config import Price
 from axonhub.limits.admission import counter_key, lease_key, subject_tag
 from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, window_of
 from axonhub.limits.state import StateBackend
+from axonhub.trace_record import TraceRecord
 from axonhub.trace_stats import cost_of, price_for, record_time, usage_of
 
 MODEL_CALLS = frozenset({"messages", "chat_completions", "responses"})
@@ -42,7 +43,7 @@ async def key_usage(state: StateBackend, key_name: str, limits: KeyLimits, now: 
 
 
 def use_from_trace(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[TraceRecord],
     key_name: str,
     limits: KeyLimits,
     pricing: Mapping[str, Price],
@@ -83,7 +84,7 @@ def _window_start(window: str, now: float) -> float:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
-def _counts(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> dict[Measure, int]:
+def _counts(record: TraceRecord, pricing: Mapping[str, Price]) -> dict[Measure, int]:
     usage = usage_of(record)
     price = price_for(record, pricing)
     return {
