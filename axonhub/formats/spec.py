@@ -259,11 +259,12 @@ class Counting:
 
 @dataclass(frozen=True, slots=True)
 class ModelList:
-    """`GET …/models` in a format's own shape."""
+    """`GET …/models` and `GET …/models/{model}` in a format's own shape."""
 
     paths: tuple[str, ...]  # may be shared with other formats: the request's format picks the shape
     # (the model ids the caller can reach, the request's query) -> the body
     render: Callable[[list[str], Mapping[str, str]], dict[str, Any]]
+    render_one: Callable[[str], dict[str, Any]]  # a model id -> the object `GET …/models/{model}` answers
 
 
 @dataclass(frozen=True, slots=True)

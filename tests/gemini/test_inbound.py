@@ -293,6 +293,31 @@ async def test_the_sdk_lists_the_models_the_key_reaches_in_gemini_shape(
     }
 
 
+async def test_the_sdk_gets_one_model_and_a_model_the_key_does_not_reach_is_not_found(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, genai_clients: list[genai.Client]
+) -> None:
+    channel = gemini_channel("gemini", upstream.url, models=["gemini-2.5-flash"])
+    gateway = await start_gateway(gemini_config([channel], tmp_path / "trace.jsonl", rules=[]))
+    client = genai_client(gateway.url)
+    genai_clients.append(client)
+    model = await client.aio.models.get(model="gemini-2.5-flash")
+    assert (model.name, model.display_name, model.output_token_limit) == (
+        "models/gemini-2.5-flash",
+        "gemini-2.5-flash",
+        65536,
+    )
+    with pytest.raises(genai_errors.ClientError) as raised:
+        await client.aio.models.get(model="gemini-1.0-pro")
+    assert (raised.value.code, raised.value.status) == (404, "NOT_FOUND")
+    assert raised.value.message == "model 'gemini-1.0-pro' is not served to this key"
+    async with aiohttp.ClientSession() as http:
+        # an action on a model is POST only: a GET is told so, it is not looked up as a model
+        url = gateway.url + f"/gemini/v1beta/models/gemini-2.5-flash:generateContent?key={SECRET}"
+        async with http.get(url) as response:
+            assert response.status == 405
+            assert response.headers["Allow"] == "POST"
+
+
 # ------------------------------------------------------------------------------ on an Anthropic channel
 
 ANTHROPIC_RULES = [{"regex": "gemini-.*", "model": "claude-sonnet-4-5"}]

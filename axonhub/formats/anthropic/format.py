@@ -19,7 +19,7 @@ from axonhub.formats.anthropic.dialect import DIALECT
 from axonhub.formats.anthropic.request import check_count_tokens, check_messages, render_count_request
 from axonhub.formats.anthropic.traits import TRAITS
 from axonhub.formats.spec import Counting, Endpoint, Format, ModelList, WireFormat
-from axonhub.models import anthropic_list
+from axonhub.models import anthropic_list, anthropic_model
 
 if TYPE_CHECKING:
     from axonhub.config import Channel
@@ -62,5 +62,5 @@ FORMAT = Format(
     claiming_headers=("anthropic-version", "x-api-key"),
     sessions=True,  # Claude Code: X-Claude-Code-Session-Id, or the session in metadata.user_id
     counting=Counting("messages/count_tokens", _count_request, _read_count, _count_answer),
-    models=ModelList(tuple(f"{p}/v1/models" for p in PREFIXES), anthropic_list),
+    models=ModelList(tuple(f"{p}/v1/models" for p in PREFIXES), anthropic_list, anthropic_model),
 )

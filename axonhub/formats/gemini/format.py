@@ -52,18 +52,17 @@ def _count_answer(tokens: int) -> dict[str, Any]:
 
 
 def _model_list(models: list[str], query: Mapping[str, str]) -> dict[str, Any]:
+    return {"models": [_model(m) for m in models]}
+
+
+def _model(model: str) -> dict[str, Any]:
     return {
-        "models": [
-            {
-                "name": f"models/{m}",
-                "baseModelId": m,
-                "version": "axonhub",
-                "displayName": m,
-                "outputTokenLimit": output_limit(m),
-                "supportedGenerationMethods": ["generateContent", "countTokens"],
-            }
-            for m in models
-        ]
+        "name": f"models/{model}",
+        "baseModelId": model,
+        "version": "axonhub",
+        "displayName": model,
+        "outputTokenLimit": output_limit(model),
+        "supportedGenerationMethods": ["generateContent", "countTokens"],
     }
 
 
@@ -107,5 +106,7 @@ FORMAT = Format(
     key_headers=("x-goog-api-key",),
     key_params=("key",),
     counting=Counting("countTokens", _count_request, _read_count, _count_answer),
-    models=ModelList(tuple(f"{p}/{v}/models" for p in PREFIXES for v in VERSIONS if p or v == "v1beta"), _model_list),
+    models=ModelList(
+        tuple(f"{p}/{v}/models" for p in PREFIXES for v in VERSIONS if p or v == "v1beta"), _model_list, _model
+    ),
 )
