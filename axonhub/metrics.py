@@ -32,6 +32,7 @@ from typing import Any, Final
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from axonhub.formats.registry import FORMATS
 from axonhub.trace import TraceWriter
 from axonhub.trace_record import TraceRecord
 
@@ -39,7 +40,8 @@ CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 MAX_VALUES: Final = 100
 OTHER: Final = "other"
 NONE: Final = "none"
-KINDS: Final = frozenset({"messages", "count_tokens", "models", "chat_completions", "responses", "probe"})
+# Every kind an exchange can have: each format's endpoints, the model lists and Claude Code's probes.
+KINDS: Final = frozenset({"models", "probe"} | {e.kind for fmt in FORMATS.values() for e in fmt.endpoints})
 UNROUTED: Final = "unrouted"
 TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 

@@ -3,8 +3,9 @@
     context  (outermost) request id, timing, the one log line and the trace record per request
     errors   any error becomes the wire format's error JSON with the right status
     drain    knows each handler in flight, so a graceful shutdown can wait for it or end it (drain.py)
-    auth     the AxonHub key, from `x-api-key` or `Authorization: Bearer` (either may hold it);
-             a refused request is logged (what was presented, never the secret)
+    auth     the AxonHub key, where the request's format puts it (`x-api-key`, `x-goog-api-key`,
+             `?key=`) or as `Authorization: Bearer` (any of them may hold it); a refused request is
+             logged (what was presented, never the secret)
 
 Context sits outside errors so that the trace and the log line see the status the client got.
 Everything else (remap, transform, dispatch) is the pipeline's, because a middleware cannot
@@ -36,7 +37,8 @@ from axonhub.errors import (
     internal_error,
 )
 from axonhub.exchange import Exchange, new_request_id
-from axonhub.formats.registry import format_of_request
+from axonhub.formats.registry import FORMATS, format_of_request
+from axonhub.formats.spec import Format
 from axonhub.metrics import METRICS
 from axonhub.redact import presented_credentials
 
@@ -61,9 +63,11 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     )
     request[EXCHANGE] = exchange
     structlog.contextvars.bind_contextvars(request_id=request_id)
-    # The key this client presented is hidden in everything written while serving it.
+    # The key this client presented (in a header, or in the query where its format takes one) is
+    # hidden in everything written while serving it.
     redactor = request.app[REDACTOR]
-    bound = redactor.bind_request(presented_credentials(request.headers))
+    in_query = tuple(v for name in FORMATS[exchange.client_format].key_params if (v := request.query.get(name, "")))
+    bound = redactor.bind_request(presented_credentials(request.headers) + in_query)
     status = 500
     try:
         response = await handler(request)
@@ -167,16 +171,28 @@ def _render(request: web.Request, exchange: Exchange, err: GatewayError, error_t
     return response
 
 
-def auth_credentials(request: web.Request) -> list[tuple[str, str]]:
-    """The AxonHub key candidates the request carries: (`x-api-key` | `Authorization`, value)."""
+def auth_credentials(request: web.Request, fmt: Format) -> list[tuple[str, str]]:
+    """The AxonHub key candidates the request carries, where its format puts them: (where, value) for
+    each of the format's key headers, `Authorization: Bearer`, and each of its key query parameters."""
     found = []
-    key = request.headers.get("x-api-key", "").strip()
-    if key:
-        found.append(("x-api-key", key))
+    for name in fmt.key_headers:
+        key = request.headers.get(name, "").strip()
+        if key:
+            found.append((name, key))
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
         found.append(("Authorization", token.strip()))
+    for name in fmt.key_params:
+        key = request.query.get(name, "").strip()
+        if key:
+            found.append((f"?{name}=", key))
     return found
+
+
+def key_ways(fmt: Format) -> str:
+    """Where a client of `fmt` may put its key, as a user reads it."""
+    ways = [f"`{h}`" for h in fmt.key_headers] + [f"`?{p}=`" for p in fmt.key_params]
+    return ", ".join(ways) + " or `Authorization: Bearer`" if ways else "`Authorization: Bearer`"
 
 
 def credential_kind(secret: str) -> str:
@@ -198,8 +214,10 @@ def _lookup(config: Config, secret: str) -> Key | None:
     return key if key is not None and hmac.compare_digest(key.secret_hash, digest) else None
 
 
-def authenticate(config: Config, presented: list[tuple[str, str]]) -> Key:
-    """The AxonHub key in either credential header.
+def authenticate(
+    config: Config, presented: list[tuple[str, str]], ways: str = "`x-api-key` or `Authorization: Bearer`"
+) -> Key:
+    """The AxonHub key in any of the places the request's format takes one (`ways` names them).
 
     Claude Code sends both `x-api-key` (from ANTHROPIC_API_KEY) and `Authorization: Bearer` (from
     ANTHROPIC_AUTH_TOKEN) when both variables are set, and the shell that exports the gateway's
@@ -207,8 +225,7 @@ def authenticate(config: Config, presented: list[tuple[str, str]]) -> Key:
     """
     if not presented:
         raise AuthenticationFailed(
-            "missing API key: send your AxonHub key as `x-api-key` or `Authorization: Bearer` "
-            "(create one with `axonhub keys create NAME`)"
+            f"missing API key: send your AxonHub key as {ways} (create one with `axonhub keys create NAME`)"
         )
     disabled = None
     for _, secret in presented:
@@ -236,7 +253,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         exchange.key, exchange.replay_of, exchange.replay_trace = replay.key, replay.replay_of, replay.trace_id
         return await handler(request)
     try:
-        exchange.key = authenticate(exchange.config, auth_credentials(request))
+        fmt = FORMATS[exchange.client_format]
+        exchange.key = authenticate(exchange.config, auth_credentials(request, fmt), key_ways(fmt))
     except AuthenticationFailed as refused:
         # Never the secret itself: only which header held what kind of credential.
         log.warning(

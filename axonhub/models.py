@@ -1,8 +1,10 @@
-"""`GET /v1/models`: the models the caller's key can reach, in Anthropic or OpenAI shape.
+"""`GET /v1/models` and `GET /v1/models/{model}`: the models the caller's key can reach, in
+Anthropic or OpenAI shape.
 
 A regex cannot be listed, so the candidates are the names the config spells out (exact profile
 rules, exact channel models, aliases) plus the Claude ids Claude Code asks for; a candidate is
-listed when `resolve()` finds a usable channel for it under the key's active profile.
+listed when `resolve()` finds a usable channel for it under the key's active profile. One model is
+found by the same test, so a name a profile's pattern routes can be looked up though it is not listed.
 """
 
 from __future__ import annotations
@@ -37,14 +39,16 @@ def reachable_models(config: Config, key: Key | None) -> list[str]:
     for channel in config.channels:
         names.update((m, None) for m in sorted(channel.models.exact))
         names.update((m, None) for m in channel.aliases)
-    reachable = []
-    for name in names:
-        try:
-            resolve(name, key, config)
-        except GatewayError:
-            continue
-        reachable.append(name)
-    return reachable
+    return [name for name in names if reaches(config, key, name)]
+
+
+def reaches(config: Config, key: Key | None, name: str) -> bool:
+    """Does a request for `name` find a usable channel under the key's active profile?"""
+    try:
+        resolve(name, key, config)
+    except GatewayError:
+        return False
+    return True
 
 
 def anthropic_list(models: list[str], query: Mapping[str, str]) -> dict[str, Any]:
@@ -62,7 +66,7 @@ def anthropic_list(models: list[str], query: Mapping[str, str]) -> dict[str, Any
         end = models.index(query["before_id"])
         start = max(start, end - limit)
     page = models[start:end][:limit]
-    data = [{"type": "model", "id": m, "display_name": m, "created_at": _CREATED_AT} for m in page]
+    data = [anthropic_model(m) for m in page]
     return {
         "data": data,
         "has_more": start + len(page) < end,
@@ -71,8 +75,13 @@ def anthropic_list(models: list[str], query: Mapping[str, str]) -> dict[str, Any
     }
 
 
+def anthropic_model(model: str) -> dict[str, Any]:
+    return {"type": "model", "id": model, "display_name": model, "created_at": _CREATED_AT}
+
+
 def openai_list(models: list[str]) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "data": [{"id": m, "object": "model", "created": 1735689600, "owned_by": "axonhub"} for m in models],
-    }
+    return {"object": "list", "data": [openai_model(m) for m in models]}
+
+
+def openai_model(model: str) -> dict[str, Any]:
+    return {"id": model, "object": "model", "created": 1735689600, "owned_by": "axonhub"}

@@ -2,9 +2,11 @@
 
 Plain async functions over our own types; the HTTP concerns (auth, errors, context) are the
 middlewares'. One handler serves every inbound endpoint of every wire format (`handler(format,
-endpoint)`): what differs between formats comes from their `Format` records. A *plan* knows how to
-talk to one kind of channel for one inbound request: the same-format fast path (`relay.py`) or the
-IR transform (`transform.py`).
+endpoint)`): what differs between formats comes from their `Format` records, also where a request
+names its model (its body or its path) and whether it streams (its body or its route). A *plan*
+knows how to talk to one kind of channel for one inbound request: the same-format fast path
+(`relay.py`), the IR transform (`transform.py`), or a token count through another format's
+counting endpoint (`counting.py`).
 
 An endpoint with a `Continuation` (server-side conversation state) has a request that names an
 earlier answer spliced into a self-contained one before routing, and the conversation behind each
@@ -25,11 +27,12 @@ from aiohttp import web
 from axonhub import ir
 from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
 from axonhub.conversations import ConversationStore
+from axonhub.counting import CountPlan
 from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
 from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
-from axonhub.formats.spec import AnswerWitness, Continuation, Endpoint, Format
+from axonhub.formats.spec import AnswerWitness, Continuation, Counting, Endpoint, Format, Framing
 from axonhub.jsonbody import loads_object
 from axonhub.limits.limiter import LIMITER
 from axonhub.metrics import METRICS
@@ -45,18 +48,36 @@ from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
 @dataclass(frozen=True, slots=True)
 class Inbound:
-    """What the client sent, read once: its format and endpoint, the raw body and its JSON."""
+    """What the client sent, read once: its format and endpoint, the raw body and its JSON, the route's
+    path parameters and the query."""
 
     format: Format
     endpoint: Endpoint
     raw: bytes
     body: dict[str, Any]
     headers: Mapping[str, str]
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    query: Mapping[str, str] = dataclasses.field(default_factory=dict)
     witness: AnswerWitness | None = None  # keeps the answer, for an endpoint that remembers conversations
 
     @property
     def stream(self) -> bool:
+        if self.endpoint.stream is not None:
+            return self.endpoint.stream
         return self.body.get("stream") is True
+
+    @property
+    def framing(self) -> Framing:
+        return self.endpoint.framing(self.query)
+
+    def model(self) -> str:
+        """The model the client asked for: the route's model parameter, else the body's `model`."""
+        param = self.endpoint.model_param
+        model = self.params.get(param) if param else self.body.get("model")
+        if not isinstance(model, str) or not model.strip():
+            where = f"the path's {param}" if param else "model"
+            raise InvalidRequest(f"{where}: field required (a non-empty string)")
+        return model
 
 
 class Plan(Protocol):
@@ -81,8 +102,11 @@ class Planner:
         self._plans: dict[str, Plan] = {}
 
     def ir_request(self) -> ir.Request:
+        """The client's request in the IR, with the model and stream mode the request itself decides."""
         if self._ir is None:
-            self._ir = self.inbound.format.codec.parse_request(self.inbound.body)
+            inbound = self.inbound
+            parsed = inbound.format.codec.parse_request(inbound.body)
+            self._ir = dataclasses.replace(parsed, model=inbound.model(), stream=inbound.stream)
         return self._ir
 
     def plan(self, candidate: Candidate) -> Plan:
@@ -97,10 +121,13 @@ class Planner:
         return self._plans[target.wire]
 
     def _make(self, target: Format) -> Plan:
-        if target.wire is self.inbound.format.wire:
-            return RelayPlan(self.inbound, lambda: self._transform(target))
-        if self.inbound.endpoint.local_answer is not None:
-            raise InvalidRequest(f"{self.inbound.endpoint.name} cannot be translated to a {target.wire} channel")
+        inbound = self.inbound
+        if target.wire is inbound.format.wire and not target.dialect.foreign_reasoning(inbound.raw):
+            return RelayPlan(inbound, lambda: self._transform(target))
+        if self.inbound.endpoint.counts:
+            if target.counting is None:
+                raise InvalidRequest(f"a {target.wire} channel cannot count tokens")
+            return CountPlan(self.inbound.format, target, self.ir_request(), self.inbound.headers)
         return self._transform(target)
 
     def _transform(self, target: Format) -> TransformPlan:
@@ -110,26 +137,30 @@ class Planner:
             request=self.ir_request(),
             headers=self.inbound.headers,
             ping_interval=self.ping_interval,
+            framing=self.inbound.framing,
             witness=self.inbound.witness,
         )
 
 
 def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """The aiohttp handler of one inbound endpoint of one format."""
+    counting = fmt.counting
+    if endpoint.counts and counting is None:
+        raise TypeError(f"{fmt.wire} endpoint {endpoint.name} counts tokens, but its format has no `counting`")
 
     async def handle(request: web.Request) -> web.StreamResponse:
         exchange: Exchange = request[EXCHANGE]
         exchange.kind = endpoint.kind  # traced even when the body cannot be read
         raw, body = await read_json(request, exchange.config.server.max_body_bytes)
-        inbound = Inbound(fmt, endpoint, raw, body, request.headers)
+        inbound = Inbound(fmt, endpoint, raw, body, request.headers, request.match_info, request.query)
         start_exchange(exchange, inbound)
         endpoint.check(body)
         continuation, store = endpoint.continuation, request.app[CONVERSATIONS]
         if continuation is not None:
             inbound = continued(inbound, continuation, store, exchange)
         route = route_request(exchange, inbound)
-        if endpoint.local_answer is not None:
-            return await serve_or_answer(request, exchange, inbound, route, endpoint.local_answer)
+        if counting is not None and endpoint.counts:
+            return await serve_count(request, exchange, inbound, route, counting)
         response = await serve(request, exchange, inbound, route)
         if continuation is not None:
             remember(inbound, continuation, store, exchange)
@@ -156,13 +187,6 @@ async def read_json(request: web.Request, limit: int) -> tuple[bytes, dict[str, 
     return raw, loads_object(raw)
 
 
-def require_model(body: Mapping[str, Any]) -> str:
-    model = body.get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("model: field required (a non-empty string)")
-    return model
-
-
 def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     """What the trace records of the request itself: its trace id, stream flag, body and model."""
     exchange.stream = inbound.stream
@@ -177,7 +201,7 @@ def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     )
     if config.server.trace.bodies != "none":
         exchange.request_body = inbound.body
-    exchange.requested_model = require_model(inbound.body)
+    exchange.requested_model = inbound.model()
 
 
 def route_request(exchange: Exchange, inbound: Inbound) -> Route:
@@ -260,23 +284,23 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     return response
 
 
-async def serve_or_answer(
-    request: web.Request,
-    exchange: Exchange,
-    inbound: Inbound,
-    route: Route,
-    local_answer: Callable[[ir.Request], dict[str, Any]],
+async def serve_count(
+    request: web.Request, exchange: Exchange, inbound: Inbound, route: Route, counting: Counting
 ) -> web.StreamResponse:
-    """An endpoint only channels of its own format serve upstream (count_tokens): those serve it;
-    for a model no such channel serves, the gateway answers it itself."""
-    own = tuple(
-        c for c in route.candidates if (f := format_of_channel(c.channel.type)) and f.wire is inbound.format.wire
-    )
-    if own:
-        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=own))
+    """A token count: served by the route's channels whose format counts tokens (the client's own on
+    the fast path, another through its counting endpoint); for a model none of them serves, the
+    gateway's own estimate, in the client's format."""
+    able = tuple(c for c in route.candidates if _counts(inbound.format, c))
+    if able:
+        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=able))
     note_route(exchange, route)
-    answer = local_answer(Planner(inbound, 0).ir_request())
-    counted = answer.get("input_tokens")  # a local count is an estimate: traced apart, never as usage
-    exchange.counted_tokens = counted if isinstance(counted, int) else None
+    tokens = estimate_request_tokens(Planner(inbound, 0).ir_request())
+    answer = counting.render_answer(tokens)
+    exchange.counted_tokens = tokens  # a local count is an estimate: traced apart, never as usage
     exchange.status = 200
     return web.json_response(answer)
+
+
+def _counts(client: Format, candidate: Candidate) -> bool:
+    target = format_of_channel(candidate.channel.type)
+    return target is not None and (target.wire is client.wire or target.counting is not None)

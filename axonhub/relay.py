@@ -6,8 +6,10 @@ survive byte for byte. Streams are relayed as they arrive, whole events at a tim
 event the upstream has not finished are held back, so a cut never leaves half an event in front of
 the error frame), while the format's side reader picks usage and the stop reason for the trace. A
 stream that ends after its finish but without its terminator gets the terminator; one that ends
-before its finish, or is cut, ends with the format's error frame. Everything that differs between
-formats comes from the format's `Dialect`; this module is the same for all of them.
+before its finish, or is cut, ends with the format's error frame. A client that asked for another
+framing than SSE (a JSON array) gets the same events re-framed, one element per event. Everything
+that differs between formats comes from the format's `Dialect`; this module is the same for all of
+them.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from aiohttp import web
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
-from axonhub.formats.spec import AnswerWitness, Dialect, Format, StreamReader
+from axonhub.formats.spec import AnswerWitness, Dialect, Format, Framing, SSEFrame, StreamReader
+from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
-from axonhub.redact import Redactor
+from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
@@ -34,12 +37,6 @@ from axonhub.upstream.dispatch import ErrorParser
 
 if TYPE_CHECKING:
     from axonhub.pipeline import Inbound, Plan
-
-SSE_HEADERS = {
-    "Content-Type": "text/event-stream; charset=utf-8",
-    "Cache-Control": "no-cache",
-    "X-Accel-Buffering": "no",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +76,9 @@ class RelayPlan:
             return await self.fallback().respond(request, exchange, candidate, answer)
         witness = self.inbound.witness
         if answer.is_stream:
-            return await relay_stream(request, exchange, answer.response, self.format.dialect, witness)
+            return await relay_stream(
+                request, exchange, answer.response, self.format.dialect, witness, self.inbound.framing
+            )
         return relay_json(exchange, answer, self.format.dialect, witness)
 
 
@@ -109,6 +108,7 @@ async def relay_stream(
     upstream: aiohttp.ClientResponse,
     dialect: Dialect,
     witness: AnswerWitness | None = None,
+    framing: Framing = Framing.SSE,
 ) -> web.StreamResponse:
     """Relay an SSE stream whole event by whole event; a cut or an unfinished end gets the error frame.
 
@@ -116,12 +116,14 @@ async def relay_stream(
     written, so an upstream error event echoing a key does not pass through; our own error frame is
     redacted in full (`axonhub.redact`)."""
     redactor = request.app[REDACTOR]
+    writer = stream_writer(framing, dialect.keepalive)
     response = web.StreamResponse(
-        status=upstream.status, headers={**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+        status=upstream.status, headers={**writer.headers, **forwarded_headers(upstream), **exchange.id_headers()}
     )
     await response.prepare(request)
     exchange.status = upstream.status
     reader = dialect.stream_reader()
+    reframe = SSEDecoder() if framing is not Framing.SSE else None
     recorded = StreamAnswer.for_exchange(exchange)  # the whole answer for the trace, when it keeps bodies
     failure: UpstreamError | None = None
     held = b""  # the start of an event the upstream has not finished yet
@@ -129,6 +131,15 @@ async def relay_stream(
         async for chunk in upstream.content.iter_any():
             exchange.mark_first_byte()
             reader.feed(chunk)
+            if reframe is not None:
+                events = [(event.event, event.data) for event in reframe.feed(chunk)]
+                if events:
+                    await response.write(redactor.exact(writer.frames(events)))
+                    if recorded is not None:
+                        recorded.feed_bytes(encode_sse(events))
+                    if witness is not None:
+                        witness.feed(redactor.exact(encode_sse(events)))
+                continue
             data = held + chunk if held else chunk
             end = event_boundary(data)
             held = data[end:]
@@ -150,32 +161,34 @@ async def relay_stream(
             reader.stop_reason,
             reader.upstream_id,
         )
-    ending = _ending(exchange, reader, dialect, failure, held, redactor)
-    await response.write(ending)
+    keep_tail, frames = _ending(exchange, reader, dialect, failure)
+    if reframe is None:  # the upstream's unterminated last event as it came, then our frames
+        tail = held + b"\n\n" if keep_tail and held else b""
+        closing = as_sse = redactor.exact(tail) + redactor.data(writer.frames(frames))
+    else:
+        last = [(event.event, event.data) for event in reframe.finish()] if keep_tail else []
+        closing = redactor.exact(writer.frames(last)) + redactor.data(writer.frames(frames)) + writer.close()
+        as_sse = redactor.exact(encode_sse(last)) + redactor.data(encode_sse(frames))
+    await response.write(closing)
     if recorded is not None:
-        recorded.feed_bytes(ending)
+        recorded.feed_bytes(as_sse)
         exchange.response_body = recorded.body()
     if witness is not None:
-        witness.feed(ending)
+        witness.feed(as_sse)
     await response.write_eof()
     return response
 
 
 def _ending(
-    exchange: Exchange,
-    reader: StreamReader,
-    dialect: Dialect,
-    failure: UpstreamError | None,
-    held: bytes,
-    redactor: Redactor,
-) -> bytes:
-    """What the client still needs once the upstream is done: nothing after the upstream's own error
-    event; the error frame after a cut or an unfinished stream; else the last event and terminator.
-    Upstream bytes lose the exact secret values; our own frame is redacted in full."""
+    exchange: Exchange, reader: StreamReader, dialect: Dialect, failure: UpstreamError | None
+) -> tuple[bool, list[SSEFrame]]:
+    """What the client still needs once the upstream is done: whether the upstream's unterminated last
+    event goes out, and the frames that end the stream. Nothing after the upstream's own error event;
+    the error frame after a cut or an unfinished stream; else the terminator."""
     if reader.error is not None:  # relayed as the upstream sent it, in the client's own format
         kind, message = reader.error
         exchange.fail(GatewayError(f"[{exchange.channel}] {message}", kind=kind))
-        return redactor.exact(held + b"\n\n") if held and failure is None else b""  # the error event, unterminated
+        return failure is None, []  # the error event itself, unterminated
     if failure is None and not (reader.terminated or reader.stop_reason is not None):
         failure = UpstreamError(
             f"[{exchange.channel}] the upstream stream ended before its answer was complete", kind=ErrorKind.SERVER
@@ -183,10 +196,11 @@ def _ending(
     if failure is not None:
         exchange.fail(failure)
         if dialect.continued_error_frame is not None:
-            return redactor.data(dialect.continued_error_frame(reader, failure.kind, failure.message))
-        return redactor.data(dialect.error_frame(failure.kind, failure.message))
-    last = redactor.exact(held + b"\n\n") if held else b""
-    return last if reader.terminated else last + dialect.terminator
+            return False, [dialect.continued_error_frame(reader, failure.kind, failure.message)]
+        return False, [dialect.error_frame(failure.kind, failure.message)]
+    if reader.terminated or dialect.terminator is None:
+        return True, []
+    return True, [dialect.terminator]
 
 
 def event_boundary(data: bytes) -> int:

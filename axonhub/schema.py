@@ -14,7 +14,9 @@ from axonhub.formats.openai_chat.quirks import QUIRK_OPTIONS
 CHANNEL_TYPES = ("anthropic", "openai", "deepseek", "openrouter", "moonshot", "gemini", "openai_responses")
 # The types this version can talk to (formats/registry.py has a codec for each); the others validate,
 # so a config written for a later version still loads, but their channels stay unavailable.
-SERVED_CHANNEL_TYPES = frozenset({"anthropic", "openai", "deepseek", "openrouter", "moonshot", "openai_responses"})
+SERVED_CHANNEL_TYPES = frozenset(
+    {"anthropic", "openai", "deepseek", "openrouter", "moonshot", "openai_responses", "gemini"}
+)
 
 _NAME = {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
 _POSITIVE_NUMBER = {"type": "number", "exclusiveMinimum": 0}

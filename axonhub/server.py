@@ -33,25 +33,31 @@ from axonhub.config import Config, OtlpConfig
 from axonhub.conversations import ConversationStore
 from axonhub.dashboard.app import add_dashboard
 from axonhub.drain import DRAIN, Drain, remember_prepared
+from axonhub.errors import ErrorKind, NotFound
 from axonhub.exchange import Exchange
-from axonhub.formats.registry import FORMATS
-from axonhub.formats.spec import WireFormat
+from axonhub.formats.registry import FORMATS, UNCLAIMED
+from axonhub.formats.spec import Dialect, ModelList
+from axonhub.framing import encode_sse
 from axonhub.limits.limiter import LIMITER, Limiter, limiter_ctx, open_state
 from axonhub.metrics import METRICS, Metrics, metrics_handler, multiprocess_dir
 from axonhub.middleware import MIDDLEWARES
-from axonhub.models import anthropic_list, openai_list, reachable_models
+from axonhub.models import reachable_models, reaches
 from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
 from axonhub.upstream.client import http_session_ctx
 from axonhub.upstream.dispatch import ChannelHealth
 
-# Where the model list is served: under every base URL a client may be given.
-MODEL_LIST_PREFIXES = ("", "/anthropic", "/openai")
 # Claude Code's side traffic (reachability probes, telemetry), under its base URLs.
 PROBE_PREFIXES = ("", "/anthropic")
+
+
 # client wire format -> the SSE bytes that end one of its streams with an error (a graceful shutdown's cut)
-ERROR_FRAMES = {wire: fmt.dialect.error_frame for wire, fmt in FORMATS.items()}
+def _sse_error(dialect: Dialect) -> Callable[[ErrorKind, str], bytes]:
+    return lambda kind, message: encode_sse([dialect.error_frame(kind, message)])
+
+
+ERROR_FRAMES = {wire: _sse_error(fmt.dialect) for wire, fmt in FORMATS.items()}
 METRICS_SYNC_S = 1.0
 
 log = structlog.get_logger("axonhub.server")
@@ -102,14 +108,30 @@ def _iso(moment: float | None) -> str | None:
 
 
 async def list_models(request: web.Request) -> web.Response:
-    """In the request's own format (the /anthropic prefix, or `anthropic-version`/`x-api-key` on the
-    bare path: Anthropic's shape; OpenAI's otherwise), the same rule its errors follow."""
+    """In the request's own format, the same rule its errors follow (a format's prefix; on the shared
+    /v1/models, Anthropic's shape for `anthropic-version`/`x-api-key`, OpenAI's otherwise)."""
     exchange: Exchange = request[EXCHANGE]
     exchange.kind = "models"
     models = reachable_models(exchange.config, exchange.key)
-    anthropic = exchange.client_format is WireFormat.ANTHROPIC
-    body: dict[str, Any] = anthropic_list(models, request.query) if anthropic else openai_list(models)
+    body: dict[str, Any] = _listing(exchange).render(models, request.query)
     return web.json_response(body)
+
+
+async def get_model(request: web.Request) -> web.Response:
+    """One model the key reaches, in the request's own format; a 404 in that format when it reaches none
+    (a name a profile routes by pattern is found though the list cannot show it)."""
+    exchange: Exchange = request[EXCHANGE]
+    exchange.kind = "models"
+    model = request.match_info["model"]
+    if not reaches(exchange.config, exchange.key, model):
+        raise NotFound(f"model {model!r} is not served to this key")
+    return web.json_response(_listing(exchange).render_one(model))
+
+
+def _listing(exchange: Exchange) -> ModelList:
+    listing = FORMATS[exchange.client_format].models or FORMATS[UNCLAIMED].models
+    assert listing is not None, "the unclaimed format lists models"
+    return listing
 
 
 async def quiet_probe(request: web.Request) -> web.Response:
@@ -125,8 +147,14 @@ def add_routes(app: web.Application) -> frozenset[str]:
             serve = pipeline.handler(fmt, endpoint)
             for path in endpoint.paths:
                 app.router.add_post(path, serve)
-    for prefix in MODEL_LIST_PREFIXES:
-        app.router.add_get(f"{prefix}/v1/models", list_models)
+    # Under every base URL a client may be given; a path shared by formats is registered once.
+    posted = {path for fmt in FORMATS.values() for endpoint in fmt.endpoints for path in endpoint.paths}
+    for path in dict.fromkeys(p for fmt in FORMATS.values() if fmt.models for p in fmt.models.paths):
+        app.router.add_get(path, list_models)
+        # A model id may hold `/` (OpenRouter's `vendor/model`) and `:` (OpenAI's fine-tunes), but not
+        # where `:` starts an action on the model (Gemini's `…/models/{model}:generateContent`).
+        actions = any(p.startswith(path + "/{model}:") for p in posted)
+        app.router.add_get(path + ("/{model:[^:]+}" if actions else "/{model:.+}"), get_model)
     for prefix in PROBE_PREFIXES:
         for path in (f"{prefix}/", f"{prefix}/api/hello"):
             app.router.add_get(path, quiet_probe)

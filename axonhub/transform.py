@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -26,11 +26,11 @@ from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
 from axonhub.formats.aggregate import aggregate, response_events
-from axonhub.formats.spec import AnswerWitness, Format, StreamEncoder
+from axonhub.formats.spec import AnswerWitness, Format, Framing, SSEFrame, StreamEncoder
+from axonhub.framing import StreamWriter, encode_sse, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
-from axonhub.relay import SSE_HEADERS
-from axonhub.sse import SSEDecoder, encode_event
+from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
@@ -44,7 +44,8 @@ class TransformPlan:
     """Serve a request of format `client` on a channel of format `upstream` through the IR.
 
     `request` is the client's request in the IR (its model is the name the client asked for); each
-    channel gets it renamed to the channel's model and rendered by the channel's codec.
+    channel gets it renamed to the channel's model and rendered by the channel's codec. A streamed
+    answer reaches the client in its `framing`.
     """
 
     client: Format
@@ -52,6 +53,7 @@ class TransformPlan:
     request: ir.Request
     headers: Mapping[str, str]
     ping_interval: float
+    framing: Framing = Framing.SSE
     witness: AnswerWitness | None = None  # keeps the answer the client receives, when it is to be remembered
     _renamed: dict[str, ir.Request] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
@@ -130,14 +132,15 @@ class TransformPlan:
         upstream: aiohttp.ClientResponse,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.StreamResponse:
-        headers = {**SSE_HEADERS, **forwarded_headers(upstream), **exchange.id_headers()}
+        writer = stream_writer(self.framing, self.client.dialect.keepalive)
+        headers = {**writer.headers, **forwarded_headers(upstream), **exchange.id_headers()}
         response = web.StreamResponse(status=200, headers=headers)
         await response.prepare(request)
         exchange.status = 200
         encoder = self.client.codec.stream_encoder(self.request)
         recorded = StreamAnswer.for_exchange(exchange, self.client, self.request)  # the trace's whole answer
         try:
-            await self._pump(response, exchange, encoder, batches, request.app[REDACTOR], recorded)
+            await self._pump(response, exchange, encoder, writer, batches, request.app[REDACTOR], recorded)
         except (ConnectionResetError, aiohttp.ClientConnectionResetError):
             raise  # the client is gone: nothing left to tell it
         except Exception as exc:  # a gateway bug after the 200 went out: end the stream properly
@@ -145,10 +148,11 @@ class TransformPlan:
             failure = internal_error(exchange.request_id, exc)
             exchange.fail(failure, "internal")
             message = failure.client_message(exchange.config.server.operator_hints_enabled)
-            await self._write(response, _encode(encoder.feed(ir.StreamError(ErrorKind.SERVER, message))))
+            await self._write(response, writer, encoder.feed(ir.StreamError(ErrorKind.SERVER, message)))
         finally:
             if recorded is not None:
                 exchange.response_body = recorded.body()
+        await response.write(writer.close())
         await response.write_eof()
         return response
 
@@ -157,6 +161,7 @@ class TransformPlan:
         response: web.StreamResponse,
         exchange: Exchange,
         encoder: StreamEncoder,
+        writer: StreamWriter,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
         redactor: Redactor,
         recorded: StreamAnswer | None = None,
@@ -164,7 +169,6 @@ class TransformPlan:
         """Upstream batches → client frames, with a keep-alive after every quiet ping interval.
 
         An error event's text is redacted: an upstream may echo the channel's key in it."""
-        keepalive = self.client.dialect.keepalive
         started = False
         written = time.monotonic()
         async with aclosing(batches):
@@ -179,23 +183,26 @@ class TransformPlan:
                     recorded.feed_events(batch)
                 if frames:
                     started = True
-                    await self._write(response, _encode(frames))
+                    await self._write(response, writer, frames)
                     written = time.monotonic()
                 elif batch is None or time.monotonic() - written >= self.ping_interval:
                     # Quiet: no bytes, or only upstream keep-alive comments, for a ping interval.
                     # Open the message first, so the keep-alive is a valid event after it.
                     opening = [] if started else encoder.feed(ir.MessageStart("", self.request.model))
                     started = True
-                    await self._write(response, _encode(opening) + keepalive)
+                    await self._write(response, writer, opening, writer.keepalive())
                     written = time.monotonic()
         closing = encoder.finish()
         if closing:
-            await self._write(response, _encode(closing))
+            await self._write(response, writer, closing)
 
-    async def _write(self, response: web.StreamResponse, data: bytes) -> None:
+    async def _write(
+        self, response: web.StreamResponse, writer: StreamWriter, frames: Sequence[SSEFrame], keepalive: bytes = b""
+    ) -> None:
+        """Frames in the client's framing; a witness reads them as SSE, whatever the framing."""
         if self.witness is not None:
-            self.witness.feed(data)
-        await response.write(data)
+            self.witness.feed(encode_sse(frames))
+        await response.write(writer.frames(frames) + keepalive)
 
     async def _whole(
         self,
@@ -291,10 +298,6 @@ class _IdleWatch:
             self._reader.cancel()
         else:
             self._timer = self._loop.call_at(quiet_until, self._check)
-
-
-def _encode(frames: Iterable[tuple[str | None, Any]]) -> bytes:
-    return b"".join(encode_event(name, data) for name, data in frames)
 
 
 def _observe(exchange: Exchange, event: ir.StreamEvent, client: Format) -> None:

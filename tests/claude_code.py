@@ -7,6 +7,7 @@ non-essential request switched off and a dead proxy for anything that is not the
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shutil
@@ -22,18 +23,22 @@ CLAUDE_BIN = CLIENTS_DIR / "node_modules" / ".bin" / "claude"
 
 
 def ensure_client(binary: Path, name: str) -> Path:
-    """A pinned client binary of tests/clients; the clients are installed from the lock file on first use,
-    and the test is skipped without npm."""
-    if not binary.exists():
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip(f"npm is not installed: the real {name} client cannot be installed")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(CLIENTS_DIR)],
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    """A pinned client binary of tests/clients; the clients are installed from the lock file on first use
+    (by one test process at a time: the suite runs in several), and the test is skipped without npm."""
+    if binary.exists():
+        return binary
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip(f"npm is not installed: the real {name} client cannot be installed")
+    with (CLIENTS_DIR / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not binary.exists():  # another test process may have installed them meanwhile
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--prefix", str(CLIENTS_DIR)],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
     return binary
 
 

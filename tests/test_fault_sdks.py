@@ -2,7 +2,7 @@
 
 An SDK's stream accumulator can swallow a malformed ending (a half event, an error glued onto a
 partial one) and return a truncated message with no stop reason. Each post-commit fault of
-tests/test_fault_table.py is replayed here through `anthropic` and `openai` on every pair; each
+tests/test_fault_table.py is replayed here through `anthropic`, `openai` and `google-genai` on every pair; each
 must raise the SDK's API error, and the one stream that ends well must accumulate into the whole
 answer. Before the first byte, the status picks the SDK's exception class. The openai SDK's Responses
 stream raises no API error for `response.failed` (it is a lifecycle event): there the judge is its
@@ -17,12 +17,16 @@ from pathlib import Path
 import anthropic
 import openai
 import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
 
 from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes.upstream import FakeUpstream
 from tests.test_fault_table import (
     ANTHROPIC,
     FAULTS,
+    GEMINI,
     PAIRS,
     RESPONSES,
     Broken,
@@ -40,6 +44,14 @@ ANTHROPIC_CLASSES = {
     "bad_gateway": anthropic.InternalServerError,
     "timeout": anthropic.InternalServerError,
 }
+# google-genai raises ClientError for 4xx and ServerError for 5xx
+GEMINI_CLASSES = {
+    "rate_limit": genai_errors.ClientError,
+    "server": genai_errors.ServerError,
+    "overloaded": genai_errors.ServerError,
+    "bad_gateway": genai_errors.ServerError,
+    "timeout": genai_errors.ServerError,
+}
 OPENAI_CLASSES = {
     "rate_limit": openai.RateLimitError,
     "server": openai.InternalServerError,
@@ -55,18 +67,38 @@ async def gateway_url(start_gateway: GatewayFactory, tmp_path: Path, upstream: F
     return (await start_gateway(config)).url
 
 
+SDK = anthropic.AsyncAnthropic | openai.AsyncOpenAI | genai.Client
+
+
 @pytest.fixture
-async def clients() -> AsyncIterator[list[anthropic.AsyncAnthropic | openai.AsyncOpenAI]]:
-    made: list[anthropic.AsyncAnthropic | openai.AsyncOpenAI] = []
+async def clients() -> AsyncIterator[list[SDK]]:
+    made: list[SDK] = []
     yield made
     for client in made:
-        await client.close()
+        if isinstance(client, genai.Client):
+            await client.aio.aclose()
+            client.close()
+        else:
+            await client.close()
 
 
-async def ask(
-    url: str, client_format: str, stream: bool, made: list[anthropic.AsyncAnthropic | openai.AsyncOpenAI]
-) -> str:
+async def ask_gemini(url: str, stream: bool, made: list[SDK]) -> str:
+    """The answer's text as google-genai reads it; a stream must end with a finish reason."""
+    options = types.HttpOptions(base_url=url + "/gemini", retry_options=types.HttpRetryOptions(attempts=1))
+    client = genai.Client(api_key=SECRET, http_options=options)
+    made.append(client)
+    if not stream:
+        return (await client.aio.models.generate_content(model="m", contents="hi")).text or ""
+    chunks = [c async for c in await client.aio.models.generate_content_stream(model="m", contents="hi")]
+    last = chunks[-1].candidates
+    assert last is not None and last[0].finish_reason is not None
+    return "".join(c.text or "" for c in chunks)
+
+
+async def ask(url: str, client_format: str, stream: bool, made: list[SDK]) -> str:
     """The whole answer's text as the SDK accumulates it (raises what the SDK raises)."""
+    if client_format == GEMINI:
+        return await ask_gemini(url, stream, made)
     messages = [{"role": "user", "content": "hi"}]
     if client_format == ANTHROPIC:
         a_client = anthropic.AsyncAnthropic(base_url=url + "/anthropic", api_key=SECRET, max_retries=0)
@@ -115,7 +147,8 @@ async def ask_responses(client: openai.AsyncOpenAI, stream: bool) -> str:
 
 
 def raised(client_format: str) -> type[BaseException]:
-    return {ANTHROPIC: anthropic.APIError, RESPONSES: StreamFailed}.get(client_format, openai.APIError)
+    errors = {ANTHROPIC: anthropic.APIError, RESPONSES: StreamFailed, GEMINI: genai_errors.APIError}
+    return errors.get(client_format, openai.APIError)
 
 
 @pytest.mark.slow
@@ -125,7 +158,7 @@ async def test_the_sdks_raise_on_every_fault_after_the_stream_began(
     start_gateway: GatewayFactory,
     tmp_path: Path,
     upstream: FakeUpstream,
-    clients: list[anthropic.AsyncAnthropic | openai.AsyncOpenAI],
+    clients: list[SDK],
     fault: Fault,
     client_format: str,
     channel: str,
@@ -154,7 +187,7 @@ async def test_before_the_first_byte_the_status_picks_the_sdks_exception_class(
     start_gateway: GatewayFactory,
     tmp_path: Path,
     upstream: FakeUpstream,
-    clients: list[anthropic.AsyncAnthropic | openai.AsyncOpenAI],
+    clients: list[SDK],
     fault: Fault,
     client_format: str,
     channel: str,
@@ -167,6 +200,6 @@ async def test_before_the_first_byte_the_status_picks_the_sdks_exception_class(
     reply = fault.script(channel, stream)
     assert reply is not None
     upstream.enqueue(reply)
-    classes = ANTHROPIC_CLASSES if client_format == ANTHROPIC else OPENAI_CLASSES
+    classes = {ANTHROPIC: ANTHROPIC_CLASSES, GEMINI: GEMINI_CLASSES}.get(client_format, OPENAI_CLASSES)
     with pytest.raises(classes[expected.kind]):
         await ask(url, client_format, stream, clients)

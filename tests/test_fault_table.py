@@ -11,12 +11,14 @@ open left open.
 The status table applied here (the same for every pair; a Responses client gets the OpenAI column
 before its stream began, and `response.failed` with a code after):
 
-    fault                          Anthropic client            OpenAI client                  Responses stream code
-    429 (Retry-After kept)         429 rate_limit_error        429 rate_limit_error           rate_limit_exceeded
-    500                            500 api_error               500 server_error               server_error
-    503, 529, an overload          529 overloaded_error        503 server_error (overloaded)  server_error
-    refused / reset / broken 200   502 api_error               502 server_error               server_error
-    no answer in time              504 timeout_error           504 server_error               server_error
+    fault                          Anthropic client        OpenAI client                  Responses stream code  Gemini client
+    429 (Retry-After kept)         429 rate_limit_error    429 rate_limit_error           rate_limit_exceeded    429 RESOURCE_EXHAUSTED
+    500                            500 api_error           500 server_error               server_error           500 INTERNAL
+    503, 529, an overload          529 overloaded_error    503 server_error (overloaded)  server_error           503 UNAVAILABLE
+    refused / reset / broken 200   502 api_error           502 server_error               server_error           502 UNAVAILABLE
+    no answer in time              504 timeout_error       504 server_error               server_error           504 DEADLINE_EXCEEDED
+
+A Gemini stream has no terminator: one that ends after its finish reason is complete as it is.
 
 Raw bytes are read here so nothing is hidden; tests/test_fault_sdks.py runs the official SDKs on the
 post-commit rows, where an SDK could swallow a fault.
@@ -37,12 +39,13 @@ import pytest
 
 from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes import anthropic as a_wire
+from tests.fakes import gemini as g_wire
 from tests.fakes import openai as o_wire
 from tests.fakes import responses as r_wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
 READ_TIMEOUT = 0.3
-ANTHROPIC, OPENAI, RESPONSES = "anthropic", "openai_chat", "openai_responses"
+ANTHROPIC, OPENAI, RESPONSES, GEMINI = "anthropic", "openai_chat", "openai_responses", "gemini"
 PAIRS = [
     (ANTHROPIC, ANTHROPIC),
     (ANTHROPIC, OPENAI),
@@ -54,6 +57,10 @@ PAIRS = [
     (ANTHROPIC, RESPONSES),
     (OPENAI, RESPONSES),
 ]
+PAIRS += [(GEMINI, channel) for channel in (GEMINI, ANTHROPIC, OPENAI, RESPONSES)]
+PAIRS += [(client, GEMINI) for client in (ANTHROPIC, OPENAI, RESPONSES)]
+# Google's status for each Anthropic error type the scripts name.
+GEMINI_STATUS = {"rate_limit_error": "RESOURCE_EXHAUSTED", "overloaded_error": "UNAVAILABLE", "api_error": "INTERNAL"}
 
 # ------------------------------------------------------------------------------ upstream scripts
 
@@ -95,10 +102,17 @@ def r_partial() -> list[bytes]:
     ]
 
 
-def error_body(channel: str, message: str, kind: str) -> dict[str, Any]:
+def g_partial() -> list[bytes]:
+    """The first chunk, with the first text ("Hel") and no finish reason."""
+    return [g_wire.data(g_wire.chunk([g_wire.text("Hel")], chunk_usage=g_wire.usage(10, 1)))]
+
+
+def error_body(channel: str, message: str, kind: str, status: int = 500) -> dict[str, Any]:
     """An error body in the channel's own format; `kind` is Anthropic's error type."""
     if channel == ANTHROPIC:
         return a_wire.error(kind, message)
+    if channel == GEMINI:
+        return g_wire.error(status, message, "UNAVAILABLE" if status == 503 else GEMINI_STATUS.get(kind, "INTERNAL"))
     openai_type = {"rate_limit_error": "rate_limit_error", "overloaded_error": "overloaded_error"}.get(
         kind, "server_error"
     )
@@ -111,7 +125,7 @@ def sse(chunks: list[bytes | float], reset: bool = False) -> Reply:
 
 
 def stream_part(channel: str) -> list[bytes | float]:
-    return list({ANTHROPIC: a_partial, OPENAI: o_partial, RESPONSES: r_partial}[channel]())
+    return list({ANTHROPIC: a_partial, OPENAI: o_partial, RESPONSES: r_partial, GEMINI: g_partial}[channel]())
 
 
 def whole(channel: str, stream: bool, text: str) -> Reply:
@@ -122,6 +136,8 @@ def whole(channel: str, stream: bool, text: str) -> Reply:
     if channel == RESPONSES:
         response = r_wire.response([r_wire.message(text)])
         return sse(list(r_wire.stream_events(response))) if stream else Reply.json(response)
+    if channel == GEMINI:
+        return sse(g_wire.text_stream(text)) if stream else Reply.json(g_wire.response([g_wire.text(text)]))
     return sse(o_wire.text_stream(text)) if stream else Reply.json(o_wire.completion(text))
 
 
@@ -156,6 +172,13 @@ class Completed:
 
 # client format -> kind -> (status, error type, OpenAI code)
 STATUS_TABLE: dict[str, dict[str, tuple[int, str, str | None]]] = {
+    GEMINI: {
+        "rate_limit": (429, "RESOURCE_EXHAUSTED", None),
+        "server": (500, "INTERNAL", None),
+        "overloaded": (503, "UNAVAILABLE", None),
+        "bad_gateway": (502, "UNAVAILABLE", None),
+        "timeout": (504, "DEADLINE_EXCEEDED", None),
+    },
     RESPONSES: {
         "rate_limit": (429, "rate_limit_error", "rate_limit_exceeded"),
         "server": (500, "server_error", None),
@@ -196,7 +219,7 @@ class Fault:
 def status_fault(status: int, kind: str, error_type: str, message: str, retry_after: str | None = None) -> Fault:
     def script(channel: str, stream: bool) -> Reply:
         headers = {"Retry-After": retry_after} if retry_after else {}
-        return Reply.json(error_body(channel, message, error_type), status=status, headers=headers)
+        return Reply.json(error_body(channel, message, error_type, status), status=status, headers=headers)
 
     return Fault(
         f"{status}" + (" with Retry-After" if retry_after else ""),
@@ -213,6 +236,8 @@ def cut_mid_event(channel: str) -> list[bytes | float]:
     )
     if channel == OPENAI:
         following = o_wire.data(o_wire.chunk({"content": "lo"}))
+    if channel == GEMINI:
+        following = g_wire.data(g_wire.chunk([g_wire.text("lo")]))
     if channel == RESPONSES:
         at = {"item_id": "msg_up1", "output_index": 0, "content_index": 0, "delta": "lo", "logprobs": []}
         following = r_wire.Events()("response.output_text.delta", **at).replace(
@@ -224,6 +249,8 @@ def cut_mid_event(channel: str) -> list[bytes | float]:
 def upstream_error_event(channel: str) -> dict[str, Any]:
     if channel == ANTHROPIC:
         return a_wire.error("overloaded_error", "busy")
+    if channel == GEMINI:
+        return g_wire.error(503, "busy", "UNAVAILABLE")
     if channel == RESPONSES:
         failed = r_wire.response([], status="failed", error={"code": "server_error", "message": "busy"})
         return {"type": "response.failed", "sequence_number": 5, "response": failed}
@@ -240,6 +267,8 @@ def error_mid_stream(channel: str) -> list[bytes | float]:
         return [*stream_part(channel), a_event("error", upstream_error_event(channel))]
     if channel == RESPONSES:
         return [*stream_part(channel), a_event("response.failed", upstream_error_event(channel))]
+    if channel == GEMINI:
+        return [*stream_part(channel), g_wire.data(upstream_error_event(channel))]
     return [*stream_part(channel), o_wire.data(upstream_error_event(channel))]
 
 
@@ -254,11 +283,19 @@ def no_terminator(channel: str) -> list[bytes | float]:
         return list(a_text_stream("Hello")[:-1])  # no message_stop
     if channel == RESPONSES:
         return stream_part(channel)  # its finish would be response.completed: the same as no finish
+    if channel == GEMINI:
+        return g_wire.text_stream("Hello")  # Gemini has none: the finish reason is the end
     return list(o_wire.text_stream("Hello")[:-1])  # no [DONE]
 
 
 def json_head(channel: str) -> bytes:
-    body = {ANTHROPIC: a_wire.message(), OPENAI: o_wire.completion("Hello"), RESPONSES: r_wire.response([])}[channel]
+    bodies = {
+        ANTHROPIC: a_wire.message(),
+        OPENAI: o_wire.completion("Hello"),
+        RESPONSES: r_wire.response([]),
+        GEMINI: g_wire.response([g_wire.text("Hello")]),
+    }
+    body = bodies[channel]
     text = json.dumps(body).encode()
     return text[: len(text) // 2]
 
@@ -335,8 +372,8 @@ FAULTS = [
         "a 200 carrying an error object",
         (True, False),
         lambda channel, stream: Reply.json(
-            a_wire.error("overloaded_error", "busy")
-            if channel == ANTHROPIC
+            upstream_error_event(channel)
+            if channel in (ANTHROPIC, GEMINI)
             else {"error": {"message": "busy", "code": 503}}
         ),
         lambda channel, stream, same: Refused("overloaded", "[primary] busy", verbatim=same),
@@ -397,8 +434,8 @@ def free_port() -> int:
 def channel_config(name: str, channel: str, url: str, priority: int) -> dict[str, Any]:
     return {
         "name": name,
-        "type": {ANTHROPIC: "anthropic", OPENAI: "openai", RESPONSES: "openai_responses"}[channel],
-        "base_url": url if channel == ANTHROPIC else url + "/v1",
+        "type": {ANTHROPIC: "anthropic", OPENAI: "openai", RESPONSES: "openai_responses", GEMINI: "gemini"}[channel],
+        "base_url": url if channel in (ANTHROPIC, GEMINI) else url + "/v1",
         "api_key": "${FAKE_ANTHROPIC_KEY}",
         "models": ["m"],
         "priority": priority,
@@ -450,6 +487,10 @@ def request(client: str, stream: bool) -> tuple[str, dict[str, Any], dict[str, s
         return "/anthropic/v1/messages", body, {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
     if client == RESPONSES:
         return "/v1/responses", {"model": "m", "input": "hi", "stream": stream}, {"Authorization": f"Bearer {SECRET}"}
+    if client == GEMINI:
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
+        return f"/gemini/v1beta/models/m:{action}", body, {"x-goog-api-key": SECRET}
     return (
         "/v1/chat/completions",
         {"model": "m", "messages": messages, "stream": stream},
@@ -461,7 +502,7 @@ def events(client: str, raw: bytes) -> list[Any]:
     """The SSE events, summarised: Anthropic (name, text delta or error); OpenAI (what each chunk carries);
     Responses (`responses_summary`)."""
     out: list[Any] = []
-    for block in raw.decode().split("\n\n"):
+    for block in raw.decode().replace("\r\n", "\n").split("\n\n"):  # Gemini ends events in CRLF pairs
         lines = block.strip().splitlines()
         data = "\n".join(line[6:] for line in lines if line.startswith("data: "))
         name = next((line[7:] for line in lines if line.startswith("event: ")), None)
@@ -471,7 +512,9 @@ def events(client: str, raw: bytes) -> list[Any]:
             out.append("[DONE]")
             continue
         payload = json.loads(data)
-        if client == RESPONSES:
+        if client == GEMINI:
+            out += gemini_summary(payload)
+        elif client == RESPONSES:
             out += responses_summary(name, payload)
         elif client == ANTHROPIC:
             if name == "ping":
@@ -507,8 +550,19 @@ def responses_summary(name: str | None, payload: dict[str, Any]) -> list[Any]:
     return []
 
 
+def gemini_summary(chunk: dict[str, Any]) -> list[Any]:
+    """A Gemini chunk, summarised: its error, its texts, its finish reason."""
+    if "error" in chunk:
+        return [("error", chunk["error"])]
+    candidate = chunk["candidates"][0]
+    texts = [p["text"] for p in candidate["content"]["parts"] if p.get("text")]
+    return texts + ([candidate["finishReason"]] if candidate.get("finishReason") else [])
+
+
 def client_error(client: str, kind: str, message: str) -> dict[str, Any]:
-    _, error_type, code = STATUS_TABLE[client][kind]
+    status, error_type, code = STATUS_TABLE[client][kind]
+    if client == GEMINI:
+        return {"code": status, "message": message, "status": error_type}
     if client == ANTHROPIC:
         return {"type": error_type, "message": message}
     return {"message": message, "type": error_type, "param": None, "code": code}
@@ -519,6 +573,8 @@ def broken_events(client: str, kind: str, message: str, same: bool = False) -> l
         error = {"code": STREAM_CODES.get(kind, "server_error"), "message": message}
         return ["created", "Hel", *([] if same else [("error", error)]), ("response.failed", error)]
     error = client_error(client, kind, message)
+    if client == GEMINI:
+        return ["Hel", ("error", error)]
     if client == ANTHROPIC:
         return [
             ("message_start", None),
@@ -530,6 +586,8 @@ def broken_events(client: str, kind: str, message: str, same: bool = False) -> l
 
 
 def completed_text(client: str, summary: list[Any]) -> tuple[str, Any]:
+    if client == GEMINI:
+        return "".join(s for s in summary if isinstance(s, str) and s != "STOP"), summary[-1]
     if client == RESPONSES:
         return "".join(
             s for s in summary if isinstance(s, str) and s not in ("created", "response.completed")
@@ -541,7 +599,7 @@ def completed_text(client: str, summary: list[Any]) -> tuple[str, Any]:
     return text, summary[-1]
 
 
-LAST_EVENT = {ANTHROPIC: ("message_stop", None), OPENAI: "[DONE]", RESPONSES: "response.completed"}
+LAST_EVENT = {ANTHROPIC: ("message_stop", None), OPENAI: "[DONE]", RESPONSES: "response.completed", GEMINI: "STOP"}
 
 
 def answer_text(client: str, answer: dict[str, Any]) -> str:
@@ -549,6 +607,8 @@ def answer_text(client: str, answer: dict[str, Any]) -> str:
         return str(answer["content"][0]["text"])
     if client == RESPONSES:
         return str(answer["output"][0]["content"][0]["text"])
+    if client == GEMINI:
+        return "".join(p.get("text", "") for p in answer["candidates"][0]["content"]["parts"])
     return str(answer["choices"][0]["message"]["content"])
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from axonhub.formats.anthropic.format import FORMAT as ANTHROPIC
+from axonhub.formats.gemini.format import FORMAT as GEMINI
 from axonhub.formats.openai_chat.format import FORMAT as OPENAI_CHAT
 from axonhub.formats.openai_responses.format import FORMAT as OPENAI_RESPONSES
 from axonhub.formats.spec import Format, WireFormat
 
-FORMATS: dict[WireFormat, Format] = {f.wire: f for f in (ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES)}
+FORMATS: dict[WireFormat, Format] = {f.wire: f for f in (ANTHROPIC, OPENAI_CHAT, OPENAI_RESPONSES, GEMINI)}
 
 # channel type (the config's `type`) -> the wire format its upstream speaks
 CHANNEL_FORMATS: dict[str, WireFormat] = {t: f.wire for f in FORMATS.values() for t in f.channel_types}

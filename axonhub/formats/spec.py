@@ -13,7 +13,10 @@ code for every format:
 - `Dialect`: the HTTP side of the format: where and with which headers a channel of it is called,
   how a stream of it is read on the side while relayed, and how such a stream is ended (its error
   frame, its terminator, its keep-alive).
-- `Endpoint`: one inbound route of the format, with the checks its bodies must pass at the boundary.
+- `Endpoint`: one inbound route of the format, with the checks its bodies must pass at the boundary,
+  and where its request names the model and whether it streams (the body, or the route itself).
+- `Counting`: how a format counts a request's tokens, as a channel (its counting endpoint) and as a
+  client's format (the answer its clients read).
 - `Continuation`: for an endpoint whose requests may continue an earlier answer by its id (server-side
   conversation state), how to find that id, splice the remembered conversation in, and what to
   remember of each answer.
@@ -34,12 +37,20 @@ if TYPE_CHECKING:
     from axonhub.config import Channel
 
 
+class Framing(StrEnum):
+    """How a streamed answer is framed on the wire for a client."""
+
+    SSE = "sse"  # server-sent events
+    JSON_ARRAY = "json_array"  # one JSON array whose elements arrive one by one (Gemini without `alt=sse`)
+
+
 class WireFormat(StrEnum):
     """Every wire format AxonHub speaks; `formats/registry.py` maps each to its `Format`."""
 
     ANTHROPIC = "anthropic"
     OPENAI_CHAT = "openai_chat"
     OPENAI_RESPONSES = "openai_responses"
+    GEMINI = "gemini"
 
 
 # (SSE event name or None, payload) as `axonhub.sse.encode_event` writes it
@@ -119,9 +130,19 @@ class StreamReader(Protocol):
         ...
 
 
+def never(raw: bytes) -> bool:
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Dialect:
-    """The HTTP side of a wire format."""
+    """The HTTP side of a wire format.
+
+    A channel's streams are always read as SSE: `url` asks for them that way whatever framing the
+    client asked for (the relay re-frames what it forwards). The model is spliced into the body by
+    `with_model` only where the format carries it there; a format whose URL names the model leaves
+    the body as it came.
+    """
 
     # (channel, endpoint, upstream model, stream) -> the URL a request for that endpoint goes to
     url: Callable[[Channel, str, str, bool], str]
@@ -131,18 +152,24 @@ class Dialect:
     with_model: Callable[[bytes, dict[str, Any], str], bytes]
     stream_reader: Callable[[], StreamReader]
     summary: Callable[[Mapping[str, Any]], Summary]
-    # (kind, message) -> the SSE bytes that tell a client of this format its stream failed
-    error_frame: Callable[[ErrorKind, str], bytes]
-    terminator: bytes  # what a complete stream of this format ends with
-    keepalive: bytes  # what a client of this format is sent while the upstream is quiet
+    # (kind, message) -> the frame that tells a client of this format its stream failed
+    error_frame: Callable[[ErrorKind, str], SSEFrame]
+    terminator: SSEFrame | None  # what a complete stream of this format ends with (None: its end of body)
+    keepalive: bytes  # what an SSE client of this format is sent while the upstream is quiet
     # (the relayed stream's reader, kind, message) -> the error frame that continues that stream, for
     # formats whose events are numbered or name their answer (a bare `error_frame` could not); when
     # set, the fast path ends a failed relayed stream with it instead of `error_frame`
-    continued_error_frame: Callable[[StreamReader, ErrorKind, str], bytes] | None = None
+    continued_error_frame: Callable[[StreamReader, ErrorKind, str], SSEFrame] | None = None
+    # raw body -> whether it carries reasoning the gateway wrapped for clients of this format when
+    # another provider produced it (its `gw1.` carriers), which this format's own channels would
+    # reject: such a request takes the IR transform even on a channel of its own format, and the
+    # foreign reasoning stays behind (a key whose profile switched providers mid-conversation)
+    foreign_reasoning: Callable[[bytes], bool] = never
 
 
 class AnswerWitness(Protocol):
-    """Keeps the whole answer a client receives: a JSON answer as it is, a stream read as it is written."""
+    """Keeps the whole answer a client receives: a JSON answer as it is, a stream read as it is written
+    (as SSE, whatever framing the client reads it in)."""
 
     answer: Mapping[str, Any] | None  # the whole answer once known; None for a failed or unfinished one
 
@@ -173,6 +200,10 @@ class Continuation:
     witness: Callable[[Mapping[str, Any]], AnswerWitness | None]
 
 
+def sse_framing(query: Mapping[str, str]) -> Framing:
+    return Framing.SSE
+
+
 @dataclass(frozen=True, slots=True)
 class Traits:
     """What routing rules (`when:`) ask of a request, read straight off a body of this format.
@@ -192,17 +223,48 @@ class Endpoint:
 
     `name` is the endpoint the request maps to on a channel of the same format. `check` raises
     InvalidRequest, naming the field, for a body no channel should be sent; it runs at the boundary,
-    before a channel is chosen. An endpoint with `local_answer` is served upstream only by channels
-    of its own format; for a model no such channel serves, the gateway answers it itself. An endpoint
-    with a `continuation` may continue an earlier answer by its id (see `Continuation`).
+    before a channel is chosen. The requested model is the body's `model`, or the path parameter
+    `model_param` where the route names it (`/models/{model}:generateContent`); the request streams
+    when its body says `"stream": true`, or always or never where the route decides (`stream`).
+    `framing` picks, from the query, how a streamed answer is framed for the client.
+
+    A `counts` endpoint asks for a token count: channels whose format counts tokens serve it (their
+    own format on the fast path, another format through its counting endpoint); for a model none of
+    them serves, the gateway answers with its own estimate, in the client's format. An endpoint with
+    a `continuation` may continue an earlier answer by its id (see `Continuation`).
     """
 
     name: str
     kind: str  # the trace's `kind`
     paths: tuple[str, ...]
     check: Callable[[Mapping[str, Any]], None]
-    local_answer: Callable[[ir.Request], dict[str, Any]] | None = None
+    counts: bool = False
+    model_param: str | None = None
+    stream: bool | None = None  # None: the body's `stream` field decides
+    framing: Callable[[Mapping[str, str]], Framing] = sse_framing
     continuation: Continuation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """How a format counts tokens: as a channel, through its counting endpoint; as a client's format,
+    the answer its clients read."""
+
+    endpoint: str  # the counting endpoint on a channel of this format (as `Dialect.url` names it)
+    # (IR request, channel) -> the body of a count request to a channel of this format
+    render_request: Callable[[ir.Request, Channel], dict[str, Any]]
+    read_answer: Callable[[Mapping[str, Any]], int | None]  # a channel's count answer -> its input tokens
+    render_answer: Callable[[int], dict[str, Any]]  # input tokens -> the answer a client of this format reads
+
+
+@dataclass(frozen=True, slots=True)
+class ModelList:
+    """`GET …/models` and `GET …/models/{model}` in a format's own shape."""
+
+    paths: tuple[str, ...]  # may be shared with other formats: the request's format picks the shape
+    # (the model ids the caller can reach, the request's query) -> the body
+    render: Callable[[list[str], Mapping[str, str]], dict[str, Any]]
+    render_one: Callable[[str], dict[str, Any]]  # a model id -> the object `GET …/models/{model}` answers
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,3 +279,8 @@ class Format:
     path_prefixes: tuple[str, ...]  # paths that speak this format even when no route matches them
     claiming_headers: tuple[str, ...] = ()  # on shared paths (/v1/models, unknown ones): headers only its clients send
     sessions: bool = False  # its clients name their session in headers the trace groups by
+    # Where its clients put their AxonHub key (besides `Authorization: Bearer`, which every format takes):
+    key_headers: tuple[str, ...] = ("x-api-key",)
+    key_params: tuple[str, ...] = ()  # query parameters (`?key=`)
+    counting: Counting | None = None
+    models: ModelList | None = None

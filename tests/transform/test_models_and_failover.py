@@ -1,4 +1,5 @@
-"""GET /anthropic/v1/models lists what the caller's profile reaches; failover between OpenAI-compatible channels."""
+"""GET /anthropic/v1/models lists what the caller's profile reaches and finds one of them; failover between
+OpenAI-compatible channels."""
 
 from __future__ import annotations
 
@@ -52,6 +53,25 @@ async def test_the_model_list_holds_what_the_callers_profile_reaches(
 async def test_the_sdk_lists_the_models_claude_code_would_offer(client: anthropic.AsyncAnthropic) -> None:
     page = await client.models.list(limit=1000)
     assert [m.id for m in page.data if m.id.startswith(("claude", "anthropic"))] == CLAUDE_IDS
+
+
+@pytest.mark.parametrize("model", ["claude-haiku-4-5", "claude-opus-4-1-20250805", "deepseek-chat"])
+async def test_the_sdk_finds_a_model_the_profile_reaches_listed_or_matched_by_a_pattern(
+    client: anthropic.AsyncAnthropic, model: str
+) -> None:
+    found = await client.models.retrieve(model)
+    assert (found.id, found.type, found.display_name) == (model, "model", model)
+    assert found.created_at.isoformat() == "2025-01-01T00:00:00+00:00"
+
+
+async def test_a_model_the_key_does_not_reach_is_a_404_in_anthropic_shape(
+    deepseek: Gateway, http: aiohttp.ClientSession
+) -> None:
+    async with http.get(deepseek.url + "/anthropic/v1/models/gpt-4o", headers=auth(SECRET)) as response:
+        await assert_anthropic_error(response, 404, "not_found_error", "model 'gpt-4o' is not served to this key")
+    # bob has no profile: the Claude names his key cannot reach are not found either
+    async with http.get(deepseek.url + "/anthropic/v1/models/claude-sonnet-4-5", headers=auth(OTHER_SECRET)) as r:
+        assert r.status == 404
 
 
 # failover

@@ -10,6 +10,7 @@ unparsed.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,7 @@ from axonhub import ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.anthropic import errors
 from axonhub.formats.anthropic.response import usage_from
-from axonhub.formats.spec import Dialect, Summary
+from axonhub.formats.spec import Dialect, SSEFrame, Summary
 from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_event
 
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
     from axonhub.config import Channel
 
 DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
+# A thinking block signed with a gateway carrier (reasoning another provider produced): Anthropic
+# rejects it, so such a request is translated rather than forwarded.
+_CARRIER_SIGNATURE = re.compile(rb'"signature"\s*:\s*"gw1\.')
 
 
 def url(channel: Channel, endpoint: str, model: str, stream: bool) -> str:
@@ -101,8 +105,13 @@ def summary(message: Mapping[str, Any]) -> Summary:
     )
 
 
-def error_frame(kind: ErrorKind, message: str) -> bytes:
-    return encode_event("error", errors.error_event(kind, message))
+def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
+    return ("error", errors.error_event(kind, message))
+
+
+def foreign_reasoning(raw: bytes) -> bool:
+    """Does the body hold a thinking block signed by the gateway (another provider's reasoning)?"""
+    return b'"gw1.' in raw and _CARRIER_SIGNATURE.search(raw) is not None
 
 
 DIALECT = Dialect(
@@ -112,6 +121,7 @@ DIALECT = Dialect(
     stream_reader=StreamReader,
     summary=summary,
     error_frame=error_frame,
-    terminator=encode_event("message_stop", {"type": "message_stop"}),
+    terminator=("message_stop", {"type": "message_stop"}),
     keepalive=encode_event("ping", {"type": "ping"}),
+    foreign_reasoning=foreign_reasoning,
 )

@@ -2,28 +2,42 @@
 
 Claude Code and the `anthropic` SDKs call `POST /v1/messages` and `/v1/messages/count_tokens`
 under the base URL they are given: `http://host:port/anthropic` or the bare host. A count_tokens
-request goes upstream only to an Anthropic channel; for a model served by other channels the
-gateway answers it with its own estimate.
+request goes upstream to an Anthropic channel as it is, to a channel of another format that counts
+tokens through that format's counting endpoint; for a model no such channel serves, the gateway
+answers it with its own estimate (never 0, which breaks Claude Code's `/context`). An Anthropic
+channel counts tokens for clients of other formats through count_tokens.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from axonhub import ir
 from axonhub.formats.anthropic.codec import CODEC
 from axonhub.formats.anthropic.dialect import DIALECT
-from axonhub.formats.anthropic.request import check_count_tokens, check_messages
+from axonhub.formats.anthropic.request import check_count_tokens, check_messages, render_count_request
 from axonhub.formats.anthropic.traits import TRAITS
-from axonhub.formats.spec import Endpoint, Format, WireFormat
-from axonhub.tokens import estimate_request_tokens
+from axonhub.formats.spec import Counting, Endpoint, Format, ModelList, WireFormat
+from axonhub.models import anthropic_list, anthropic_model
+
+if TYPE_CHECKING:
+    from axonhub.config import Channel
 
 PREFIXES = ("", "/anthropic")
 
 
-def count_locally(request: ir.Request) -> dict[str, Any]:
-    """count_tokens answered by the gateway: its estimate (never 0, which breaks `/context`)."""
-    return {"input_tokens": estimate_request_tokens(request)}
+def _count_request(request: ir.Request, channel: Channel) -> dict[str, Any]:
+    return render_count_request(request, channel.max_output_tokens)
+
+
+def _read_count(answer: Mapping[str, Any]) -> int | None:
+    tokens = answer.get("input_tokens")
+    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0 else None
+
+
+def _count_answer(tokens: int) -> dict[str, Any]:
+    return {"input_tokens": tokens}
 
 
 FORMAT = Format(
@@ -37,7 +51,8 @@ FORMAT = Format(
             "count_tokens",
             tuple(f"{p}/v1/messages/count_tokens" for p in PREFIXES),
             check_count_tokens,
-            local_answer=count_locally,
+            counts=True,
+            stream=False,
         ),
     ),
     generate="messages",
@@ -46,4 +61,6 @@ FORMAT = Format(
     path_prefixes=("/anthropic/", "/v1/messages"),
     claiming_headers=("anthropic-version", "x-api-key"),
     sessions=True,  # Claude Code: X-Claude-Code-Session-Id, or the session in metadata.user_id
+    counting=Counting("messages/count_tokens", _count_request, _read_count, _count_answer),
+    models=ModelList(tuple(f"{p}/v1/models" for p in PREFIXES), anthropic_list, anthropic_model),
 )

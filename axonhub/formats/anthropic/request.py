@@ -501,6 +501,16 @@ def render_request(request: ir.Request, max_output_tokens: int | None = None) ->
     return body
 
 
+# What Anthropic's count_tokens takes of a Messages body.
+_COUNT_FIELDS = ("model", "messages", "system", "tools", "tool_choice", "thinking")
+
+
+def render_count_request(request: ir.Request, max_output_tokens: int | None = None) -> dict[str, Any]:
+    """A count_tokens body for `request`: the Messages body it would be, without what counting ignores."""
+    body = render_request(replace(request, stream=False), max_output_tokens)
+    return {key: body[key] for key in _COUNT_FIELDS if key in body}
+
+
 def output_limit(model: str) -> int | None:
     """The known output token limit of a Claude model; None for a model this table does not know."""
     return next((limit for prefix, limit in OUTPUT_LIMITS if model.startswith(prefix)), None)

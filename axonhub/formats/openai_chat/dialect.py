@@ -17,9 +17,9 @@ from axonhub import __version__, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.openai_chat.errors import error_from_payload, error_payload
 from axonhub.formats.openai_chat.response import usage_from
-from axonhub.formats.spec import Dialect, Summary
+from axonhub.formats.spec import Dialect, SSEFrame, Summary
 from axonhub.jsonbody import with_model
-from axonhub.sse import encode_comment, encode_event
+from axonhub.sse import encode_comment
 
 if TYPE_CHECKING:
     from axonhub.config import Channel
@@ -100,9 +100,9 @@ def summary(body: Mapping[str, Any]) -> Summary:
     )
 
 
-def error_frame(kind: ErrorKind, message: str) -> bytes:
+def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
     """A `data: {"error": …}` chunk: the OpenAI SDKs raise it as an APIError."""
-    return encode_event(None, error_payload(kind, message))
+    return (None, error_payload(kind, message))
 
 
 DIALECT = Dialect(
@@ -112,6 +112,6 @@ DIALECT = Dialect(
     stream_reader=StreamReader,
     summary=summary,
     error_frame=error_frame,
-    terminator=encode_event(None, "[DONE]"),
+    terminator=(None, "[DONE]"),
     keepalive=encode_comment("ping"),
 )

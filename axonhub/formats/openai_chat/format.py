@@ -7,12 +7,21 @@ server), `deepseek`, `openrouter` and `moonshot` speak it, each with its row of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from axonhub.formats.openai_chat.codec import CODEC
 from axonhub.formats.openai_chat.dialect import DIALECT
 from axonhub.formats.openai_chat.quirks import QUIRKS
 from axonhub.formats.openai_chat.request import check_request
 from axonhub.formats.openai_chat.traits import TRAITS
-from axonhub.formats.spec import Endpoint, Format, WireFormat
+from axonhub.formats.spec import Endpoint, Format, ModelList, WireFormat
+from axonhub.models import openai_list, openai_model
+
+
+def _model_list(models: list[str], query: Mapping[str, str]) -> dict[str, Any]:
+    return openai_list(models)
+
 
 FORMAT = Format(
     wire=WireFormat.OPENAI_CHAT,
@@ -30,4 +39,5 @@ FORMAT = Format(
     traits=TRAITS,
     channel_types=tuple(QUIRKS),
     path_prefixes=("/openai/", "/v1/chat/", "/v1/completions", "/v1/embeddings"),
+    models=ModelList(("/v1/models", "/openai/v1/models"), _model_list, openai_model),
 )

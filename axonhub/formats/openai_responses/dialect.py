@@ -23,11 +23,14 @@ from axonhub.formats.openai_chat.dialect import headers, url
 from axonhub.formats.openai_responses.errors import error_in_answer, stream_code
 from axonhub.formats.openai_responses.response import stop_reason as stop_reason_of
 from axonhub.formats.openai_responses.response import stop_reason_name, usage_from
-from axonhub.formats.spec import Dialect, StreamReader, Summary
+from axonhub.formats.spec import Dialect, SSEFrame, StreamReader, Summary
 from axonhub.jsonbody import with_model
-from axonhub.sse import EventPicker, encode_comment, encode_event
+from axonhub.sse import EventPicker, encode_comment
 
 _TERMINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+# A reasoning item sealed by the gateway (another provider's reasoning): OpenAI rejects it as
+# encrypted content, so such a request is translated rather than forwarded.
+_CARRIER_CONTENT = re.compile(rb'"encrypted_content"\s*:\s*"gw1\.')
 _SEQUENCE = re.compile(rb'"sequence_number"\s*:\s*(\d+)')
 
 
@@ -96,19 +99,19 @@ def summary(body: Mapping[str, Any]) -> Summary:
     )
 
 
-def failed_event(sequence: int, response: Mapping[str, Any], kind: ErrorKind, message: str) -> bytes:
+def failed_event(sequence: int, response: Mapping[str, Any], kind: ErrorKind, message: str) -> SSEFrame:
     error = {"code": stream_code(kind), "message": message}
     failed = {**response, "status": "failed", "error": error}
-    return encode_event("response.failed", {"type": "response.failed", "sequence_number": sequence, "response": failed})
+    return ("response.failed", {"type": "response.failed", "sequence_number": sequence, "response": failed})
 
 
-def error_frame(kind: ErrorKind, message: str) -> bytes:
+def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
     """`response.failed` for a stream nothing is known of."""
     response: dict[str, Any] = {"id": "", "object": "response", "status": "failed", "output": [], "usage": None}
     return failed_event(0, response, kind, message)
 
 
-def continued_error_frame(reader: StreamReader, kind: ErrorKind, message: str) -> bytes:
+def continued_error_frame(reader: StreamReader, kind: ErrorKind, message: str) -> SSEFrame:
     """`response.failed` after the last event relayed, naming the relayed response; an `error` the
     upstream sent before it ended is what the client reads."""
     if not isinstance(reader, ResponsesStreamReader):
@@ -126,6 +129,11 @@ def continued_error_frame(reader: StreamReader, kind: ErrorKind, message: str) -
     return failed_event(reader.last_sequence + 1, response, kind, message)
 
 
+def foreign_reasoning(raw: bytes) -> bool:
+    """Does the body hold a reasoning item the gateway sealed for another provider's reasoning?"""
+    return b'"gw1.' in raw and _CARRIER_CONTENT.search(raw) is not None
+
+
 DIALECT = Dialect(
     url=url,
     headers=headers,
@@ -133,7 +141,8 @@ DIALECT = Dialect(
     stream_reader=ResponsesStreamReader,
     summary=summary,
     error_frame=error_frame,
-    terminator=b"",  # the terminal event is the stream's own: nothing is ever added after it
+    terminator=None,  # the terminal event is the stream's own: nothing is ever added after it
     keepalive=encode_comment("keep-alive"),
     continued_error_frame=continued_error_frame,
+    foreign_reasoning=foreign_reasoning,
 )

@@ -1,0 +1,1 @@
+"""Google Gemini generateContent, as a client format and as a channel type."""
