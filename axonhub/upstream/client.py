@@ -15,6 +15,7 @@ request (about a fifth of the gateway's CPU under load). Upstream credentials co
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from urllib.request import proxy_bypass
@@ -93,6 +94,7 @@ class EnvProxies:
 ENV_PROXIES = web.AppKey("env_proxies", EnvProxies)
 
 
+@functools.lru_cache(maxsize=256)  # one per channel's timeouts, not one per request
 def client_timeout(timeouts: Timeouts) -> aiohttp.ClientTimeout:
     """The request's timeouts until the answer starts: connect, then the first byte (else `read`)."""
     first_byte = timeouts.first_byte or timeouts.read
