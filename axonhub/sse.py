@@ -70,6 +70,9 @@ class SSEDecoder:
             return self._dispatch()
         if raw[:1] == b":":
             return None
+        if raw.startswith(b"data: "):  # nearly every line of a stream
+            self._data.append(raw[6:].decode("utf-8", errors="replace"))
+            return None
         line = raw.decode("utf-8", errors="replace")
         name, sep, value = line.partition(":")
         if sep and value.startswith(" "):

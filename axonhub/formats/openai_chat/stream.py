@@ -95,9 +95,10 @@ class StreamDecoder:
             return []  # not JSON (a stray keepalive payload): nothing to map
         if not isinstance(chunk, dict):
             return []
-        kind, message = error_from_payload(chunk)
-        if kind is not None:
-            return self._fail(kind, message)
+        if "error" in chunk or chunk.get("object") == "error":  # what error_from_payload reads; not per delta
+            kind, message = error_from_payload(chunk)
+            if kind is not None:
+                return self._fail(kind, message)
         out = self._start(chunk)
         self._take_usage(chunk.get("usage"))
         choices = chunk.get("choices")
