@@ -55,6 +55,31 @@ OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
     ("claude-opus-5", 64000),
 )
 MIN_THINKING_BUDGET = 1024
+# Thinking as each Claude generation takes it, by model id prefix. Those before adaptive thinking and
+# the effort parameter (Claude 3, the 4.0, 4.1 and 4.5 generation) think on a budget: a request of
+# another format that asks them for adaptive thinking gets the budget its effort stands for, and its
+# effort level and `display` stay behind. The newest take adaptive thinking only (a budget is a 400
+# there): a budget becomes adaptive thinking at the effort it stands for. Ids neither table knows
+# (4.6, which takes both, and other providers' Anthropic-compatible models) get what was asked.
+_BEFORE_ADAPTIVE = (
+    "claude-3",
+    "claude-opus-4-0",
+    "claude-opus-4-1",
+    "claude-opus-4-2025",
+    "claude-opus-4-5",
+    "claude-sonnet-4-0",
+    "claude-sonnet-4-2025",
+    "claude-sonnet-4-5",
+    "claude-haiku-4-5",
+)
+_ADAPTIVE_ONLY = ("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5")
+# The effort levels, and the families that take only some of them (4.6 predates `xhigh`); a level a
+# model does not take is sent as `high`.
+_EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
+_SOME_EFFORTS = (
+    ("claude-opus-4-6", frozenset({"low", "medium", "high", "max"})),
+    ("claude-sonnet-4-6", frozenset({"low", "medium", "high", "max"})),
+)
 ANTHROPIC = "anthropic"
 _METADATA_KEYS = ("cache_control",)
 _SERVER_BLOCK_TYPES = frozenset(
@@ -492,8 +517,9 @@ def render_request(request: ir.Request, max_output_tokens: int | None = None) ->
     body.update(_sampling(request))
     if request.user_id:
         body["metadata"] = {"user_id": request.user_id}
-    body.update(_thinking(_reasoning(request), messages, body["max_tokens"], max_output_tokens))
-    output_config = _output_config(request)
+    reasoning = _reasoning(request)
+    body.update(_thinking(reasoning, messages, body["max_tokens"], max_output_tokens))
+    output_config = _output_config(request, reasoning)
     if output_config:
         body["output_config"] = output_config
     if request.stream:
@@ -562,10 +588,11 @@ def _tool(tool: ir.Tool) -> dict[str, Any]:
     return rendered
 
 
-def _output_config(request: ir.Request) -> dict[str, Any]:
+def _output_config(request: ir.Request, reasoning: ir.Reasoning) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    if request.reasoning.effort in ("low", "medium", "high", "xhigh", "max"):
-        config["effort"] = request.reasoning.effort
+    effort = _effort_for(request.model, reasoning.effort)
+    if effort:
+        config["effort"] = effort
     fmt = request.response_format
     if fmt is not None and fmt.kind is ir.ResponseFormatKind.JSON_SCHEMA and fmt.schema is not None:
         config["format"] = {"type": "json_schema", "schema": dict(fmt.schema)}
@@ -599,11 +626,30 @@ def _thinking(
 
 
 def _reasoning(request: ir.Request) -> ir.Reasoning:
-    """Thinking cannot be combined with a forced tool: a forced tool turns it off."""
+    """Thinking cannot be combined with a forced tool: a forced tool turns it off. Otherwise thinking as
+    the model's generation takes it (the tables above)."""
     choice = request.tool_choice
     forced = choice is not None and choice.mode in (ir.ToolChoiceMode.ANY, ir.ToolChoiceMode.TOOL) and request.tools
-    thinking = request.reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE)
-    return replace(request.reasoning, mode=ir.ReasoningMode.OFF) if forced and thinking else request.reasoning
+    reasoning = request.reasoning
+    if forced and reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE):
+        return replace(reasoning, mode=ir.ReasoningMode.OFF)
+    if request.model.startswith(_BEFORE_ADAPTIVE):  # nor does it take `display`: it summarises its thinking
+        if reasoning.mode is ir.ReasoningMode.ADAPTIVE:
+            reasoning = replace(reasoning, mode=ir.ReasoningMode.ON, budget_tokens=ir.effort_budget(reasoning.effort))
+        return replace(reasoning, display=None)
+    if request.model.startswith(_ADAPTIVE_ONLY) and reasoning.mode is ir.ReasoningMode.ON:
+        effort = reasoning.effort or ir.budget_effort(reasoning.budget_tokens)
+        return replace(reasoning, mode=ir.ReasoningMode.ADAPTIVE, budget_tokens=None, effort=effort)
+    return reasoning
+
+
+def _effort_for(model: str, effort: str | None) -> str | None:
+    """The effort level to send `model`: none before adaptive thinking, else the level asked for where
+    the model takes it, `high` where it does not."""
+    if effort not in _EFFORTS or model.startswith(_BEFORE_ADAPTIVE):
+        return None
+    levels = next((levels for prefix, levels in _SOME_EFFORTS if model.startswith(prefix)), _EFFORTS)
+    return effort if effort in levels else "high"
 
 
 def _with_display(thinking: dict[str, Any], reasoning: ir.Reasoning) -> dict[str, Any]:
