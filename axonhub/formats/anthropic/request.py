@@ -27,6 +27,8 @@ from typing import Any, assert_never, overload
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
+from axonhub.formats.anthropic import generations
+from axonhub.formats.anthropic.generations import MIN_THINKING_BUDGET
 from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
 from axonhub.jsonbody import json_type
 
@@ -53,32 +55,6 @@ OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
     ("claude-haiku-4", 64000),
     ("claude-sonnet-5", 64000),
     ("claude-opus-5", 64000),
-)
-MIN_THINKING_BUDGET = 1024
-# Thinking as each Claude generation takes it, by model id prefix. Those before adaptive thinking and
-# the effort parameter (Claude 3, the 4.0, 4.1 and 4.5 generation) think on a budget: a request of
-# another format that asks them for adaptive thinking gets the budget its effort stands for, and its
-# effort level and `display` stay behind. The newest take adaptive thinking only (a budget is a 400
-# there): a budget becomes adaptive thinking at the effort it stands for. Ids neither table knows
-# (4.6, which takes both, and other providers' Anthropic-compatible models) get what was asked.
-_BEFORE_ADAPTIVE = (
-    "claude-3",
-    "claude-opus-4-0",
-    "claude-opus-4-1",
-    "claude-opus-4-2025",
-    "claude-opus-4-5",
-    "claude-sonnet-4-0",
-    "claude-sonnet-4-2025",
-    "claude-sonnet-4-5",
-    "claude-haiku-4-5",
-)
-_ADAPTIVE_ONLY = ("claude-opus-4-7", "claude-opus-4-8", "claude-opus-5", "claude-sonnet-5")
-# The effort levels, and the families that take only some of them (4.6 predates `xhigh`); a level a
-# model does not take is sent as `high`.
-_EFFORTS = frozenset({"low", "medium", "high", "xhigh", "max"})
-_SOME_EFFORTS = (
-    ("claude-opus-4-6", frozenset({"low", "medium", "high", "max"})),
-    ("claude-sonnet-4-6", frozenset({"low", "medium", "high", "max"})),
 )
 ANTHROPIC = "anthropic"
 _METADATA_KEYS = ("cache_control",)
@@ -590,7 +566,7 @@ def _tool(tool: ir.Tool) -> dict[str, Any]:
 
 def _output_config(request: ir.Request, reasoning: ir.Reasoning) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    effort = _effort_for(request.model, reasoning.effort)
+    effort = generations.effort_for(request.model, reasoning.effort)
     if effort:
         config["effort"] = effort
     fmt = request.response_format
@@ -633,23 +609,14 @@ def _reasoning(request: ir.Request) -> ir.Reasoning:
     reasoning = request.reasoning
     if forced and reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE):
         return replace(reasoning, mode=ir.ReasoningMode.OFF)
-    if request.model.startswith(_BEFORE_ADAPTIVE):  # nor does it take `display`: it summarises its thinking
+    if generations.before_adaptive(request.model):  # nor does it take `display`: it summarises its thinking
         if reasoning.mode is ir.ReasoningMode.ADAPTIVE:
             reasoning = replace(reasoning, mode=ir.ReasoningMode.ON, budget_tokens=ir.effort_budget(reasoning.effort))
         return replace(reasoning, display=None)
-    if request.model.startswith(_ADAPTIVE_ONLY) and reasoning.mode is ir.ReasoningMode.ON:
+    if generations.adaptive_only(request.model) and reasoning.mode is ir.ReasoningMode.ON:
         effort = reasoning.effort or ir.budget_effort(reasoning.budget_tokens)
         return replace(reasoning, mode=ir.ReasoningMode.ADAPTIVE, budget_tokens=None, effort=effort)
     return reasoning
-
-
-def _effort_for(model: str, effort: str | None) -> str | None:
-    """The effort level to send `model`: none before adaptive thinking, else the level asked for where
-    the model takes it, `high` where it does not."""
-    if effort not in _EFFORTS or model.startswith(_BEFORE_ADAPTIVE):
-        return None
-    levels = next((levels for prefix, levels in _SOME_EFFORTS if model.startswith(prefix)), _EFFORTS)
-    return effort if effort in levels else "high"
 
 
 def _with_display(thinking: dict[str, Any], reasoning: ir.Reasoning) -> dict[str, Any]:
