@@ -162,6 +162,23 @@ class Reasoning:
     display: str | None = None  # Anthropic `summarized` | `omitted`
 
 
+# A thinking budget for each effort level, where a provider takes a budget and the client gave a level.
+_EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 65536}
+
+
+def effort_budget(effort: str | None) -> int:
+    """The thinking budget that stands for an effort level (`high`'s for a level this table does not know)."""
+    return _EFFORT_BUDGETS.get(effort or "high", _EFFORT_BUDGETS["high"])
+
+
+def budget_effort(budget: int | None) -> str:
+    """The effort level a thinking budget stands for: the highest whose budget it reaches (`high` for none)."""
+    if budget is None:
+        return "high"
+    reached = [e for e in ("low", "medium", "high", "xhigh", "max") if budget >= _EFFORT_BUDGETS[e]]
+    return reached[-1] if reached else "low"
+
+
 class ResponseFormatKind(StrEnum):
     TEXT = "text"
     JSON_OBJECT = "json_object"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 import anthropic
 import pytest
 
-from tests.conftest import OTHER_SECRET, SECRET, Gateway
+from tests.conftest import OTHER_SECRET, SECRET, Gateway, GatewayFactory, base_config
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -162,3 +164,62 @@ async def test_the_bare_v1_path_works_like_the_prefixed_one(gateway: Gateway, up
     c = anthropic.AsyncAnthropic(base_url=gateway.url, api_key=SECRET, max_retries=0)
     reply = await c.messages.create(model="claude-opus-4-8", max_tokens=5, messages=[{"role": "user", "content": "x"}])
     assert reply.id == "msg_fake01"
+
+
+# Claude Code shapes thinking for the model it names; a profile may serve that name on another generation.
+OPUS_4_8_TURN = {
+    "max_tokens": 64000,
+    "thinking": {"type": "adaptive", "display": "summarized"},
+    "output_config": {"effort": "medium"},
+    "context_management": {"edits": [{"type": "clear_thinking_20251015", "keep": "all"}]},
+}
+SONNET_4_5_TURN = {"max_tokens": 32000, "thinking": {"type": "enabled", "budget_tokens": 31999}}
+
+
+@pytest.mark.parametrize(
+    ("asked", "served", "turn", "expected"),
+    [
+        # adaptive at an effort becomes the budget it stands for; effort and display, which 4.5 refuses, stay behind
+        (
+            "claude-opus-4-8",
+            "claude-sonnet-4-5",
+            OPUS_4_8_TURN,
+            {**OPUS_4_8_TURN, "thinking": {"type": "enabled", "budget_tokens": 8192}, "output_config": None},
+        ),
+        # a budget becomes adaptive thinking at the effort it stands for, on a model that takes adaptive only
+        (
+            "claude-sonnet-4-5",
+            "claude-opus-4-8",
+            SONNET_4_5_TURN,
+            {**SONNET_4_5_TURN, "thinking": {"type": "adaptive"}, "output_config": {"effort": "high"}},
+        ),
+        # the same generation: the body goes as it came, but for the model
+        ("claude-opus-4-8", "claude-sonnet-5", OPUS_4_8_TURN, OPUS_4_8_TURN),
+    ],
+    ids=["opus-4-8-on-sonnet-4-5", "sonnet-4-5-on-opus-4-8", "opus-4-8-on-sonnet-5"],
+)
+async def test_a_profile_serving_a_claude_model_on_another_generation_reshapes_its_thinking(
+    start_gateway: GatewayFactory,
+    upstream: FakeUpstream,
+    tmp_path: Path,
+    asked: str,
+    served: str,
+    turn: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
+    config = base_config(upstream.url, tmp_path / "trace.jsonl")
+    config["profiles"]["passthrough"]["rules"] = [{"match": asked, "model": served}]
+    gateway = await start_gateway(config)
+    upstream.enqueue(Reply.json(wire.message()))
+    extra = {k: v for k, v in turn.items() if k != "max_tokens"}
+    reply = await client(gateway).messages.create(
+        model=asked,
+        max_tokens=turn["max_tokens"],
+        messages=[{"role": "user", "content": "hi"}],
+        extra_body=extra,
+        timeout=60,  # a large max_tokens without a stream: the SDK wants a timeout said outright
+    )
+    assert reply.content[0].type == "text"
+    sent = upstream.requests[0].json()
+    want = {"model": served, "messages": [{"role": "user", "content": "hi"}], **expected}
+    assert sent == {k: v for k, v in want.items() if v is not None}

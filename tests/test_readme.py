@@ -35,9 +35,9 @@ def command_lines() -> list[str]:
     return [line for line in lines if re.match(r"^(\.venv/bin/|axonhub |eval |export |python3 )", line)]
 
 
-def test_the_quickstart_is_install_keys_create_serve_run_claude() -> None:
+def test_the_quickstart_is_install_and_serve_then_keys_create_serve_run_claude() -> None:
     install, steps = blocks("Quickstart")[:2]
-    assert install == [INSTALL]
+    assert install == [f"{INSTALL} && .venv/bin/axonhub serve"]
     commands = [line.split("  #")[0].strip() for line in steps]
     assert commands == [
         "export ANTHROPIC_API_KEY=sk-ant-…",

@@ -206,7 +206,6 @@ def test_an_openai_client_conversation_becomes_a_valid_anthropic_request() -> No
         "metadata": {"user_id": "alice"},
         # the running tool loop has no signed thinking to open its last assistant turn: thinking must be off
         "thinking": {"type": "disabled"},
-        "output_config": {"effort": "medium"},
         "stream": True,
     }
 
@@ -283,3 +282,42 @@ def test_a_forced_tool_turns_thinking_off_since_anthropic_rejects_the_pair() -> 
     }
     rendered = render_request(parse_openai(body))
     assert (rendered["tool_choice"], rendered["thinking"]) == ({"type": "any"}, {"type": "disabled"})
+
+
+# Reasoning a client of another format asked for, as each Claude generation takes it.
+ADAPTIVE_LOW = ir.Reasoning(ir.ReasoningMode.ADAPTIVE, effort="low", display="omitted")
+BUDGET_XHIGH = ir.Reasoning(ir.ReasoningMode.ON, 32768, "xhigh")
+BUDGET_ONLY = ir.Reasoning(ir.ReasoningMode.ON, 31999)
+
+
+@pytest.mark.parametrize(
+    ("model", "reasoning", "thinking", "output_config"),
+    [
+        # before adaptive thinking: a budget, no effort, no display
+        ("claude-sonnet-4-5", ADAPTIVE_LOW, {"type": "enabled", "budget_tokens": 2048}, None),
+        ("claude-haiku-4-5-20251001", BUDGET_XHIGH, {"type": "enabled", "budget_tokens": 32768}, None),
+        ("claude-opus-4-1-20250805", ADAPTIVE_LOW, {"type": "enabled", "budget_tokens": 2048}, None),
+        ("claude-3-7-sonnet-20250219", BUDGET_ONLY, {"type": "enabled", "budget_tokens": 31999}, None),
+        # 4.6 takes both; it has no xhigh, which is sent as high
+        ("claude-opus-4-6", BUDGET_XHIGH, {"type": "enabled", "budget_tokens": 32768}, {"effort": "high"}),
+        ("claude-opus-4-6", ADAPTIVE_LOW, {"type": "adaptive", "display": "omitted"}, {"effort": "low"}),
+        # the newest take adaptive thinking only: a budget becomes the effort it stands for
+        ("claude-opus-4-8", BUDGET_XHIGH, {"type": "adaptive"}, {"effort": "xhigh"}),
+        ("claude-sonnet-5", BUDGET_ONLY, {"type": "adaptive"}, {"effort": "high"}),
+        ("claude-opus-4-8", ADAPTIVE_LOW, {"type": "adaptive", "display": "omitted"}, {"effort": "low"}),
+        # a model these tables do not know (another provider's Anthropic-compatible API): as asked
+        ("kimi-k2", BUDGET_XHIGH, {"type": "enabled", "budget_tokens": 32768}, {"effort": "xhigh"}),
+    ],
+)
+def test_thinking_is_rendered_as_the_models_generation_takes_it(
+    model: str, reasoning: ir.Reasoning, thinking: dict[str, Any], output_config: dict[str, Any] | None
+) -> None:
+    request = ir.Request(
+        model=model,
+        messages=(ir.Message(ir.Role.USER, (ir.Text("hi"),)),),
+        max_output_tokens=64000,
+        reasoning=reasoning,
+    )
+    body = render_request(request)
+    assert body["thinking"] == thinking
+    assert body.get("output_config") == output_config

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,39 @@ def test_routing_reads_thinking_images_and_tools_off_a_gemini_body() -> None:
     off = {"contents": [{"parts": [{"fileData": {"mimeType": "application/pdf", "fileUri": "gs://x"}}]}]}
     off["generation_config"] = {"thinking_config": {"thinking_budget": 0}}
     assert (TRAITS.asks_thinking(off), TRAITS.has_images(off), TRAITS.offered_tools(off)) == (False, False, frozenset())
+
+
+@pytest.mark.parametrize(
+    ("thinking", "model", "sent"),
+    [
+        # a level before Gemini 3, which refuses it: the budget it stands for, dynamic for HIGH
+        (
+            {"thinkingLevel": "LOW", "includeThoughts": True},
+            "gemini-2.5-flash",
+            {"thinkingBudget": 2048, "includeThoughts": True},
+        ),
+        ({"thinkingLevel": "MEDIUM"}, "gemini-2.5-pro", {"thinkingBudget": 8192, "includeThoughts": False}),
+        (
+            {"thinkingLevel": "HIGH", "includeThoughts": True},
+            "gemini-2.5-pro",
+            {"thinkingBudget": -1, "includeThoughts": True},
+        ),
+        # Gemini 3 takes levels and budgets alike, 2.5 budgets: as they came
+        ({"thinkingLevel": "HIGH"}, "gemini-3-pro-preview", None),
+        ({"thinkingBudget": 512}, "gemini-2.5-flash", None),
+    ],
+)
+def test_a_thinking_level_sent_to_a_model_before_gemini_3_becomes_a_budget(
+    thinking: dict[str, Any], model: str, sent: dict[str, Any] | None
+) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"thinkingConfig": thinking}}
+    raw = json.dumps(body).encode()
+    out = with_model(raw, body, model)
+    if sent is None:
+        assert out == raw
+    else:
+        assert json.loads(out) == {**body, "generationConfig": {"thinkingConfig": sent}}
+    counted = {"generateContentRequest": {"model": "models/gemini-3-pro-preview", **body}}
+    inner = json.loads(with_model(json.dumps(counted).encode(), counted, model))["generateContentRequest"]
+    assert inner["model"] == f"models/{model}"
+    assert inner["generationConfig"]["thinkingConfig"] == (thinking if sent is None else sent)

@@ -2,9 +2,10 @@
 
 A request to an Anthropic channel carries the channel's key as `x-api-key` and the client's own
 `anthropic-version` and `anthropic-beta` (which switch features such as the 1M context on), and its
-User-Agent. The side reader of a relayed stream decodes only the events that carry what the trace
-needs (`message_start`, `message_delta`, `message_stop`, `error`); every delta is passed over
-unparsed.
+User-Agent; a body a profile sends to a Claude model of another generation gets its thinking in the
+shape that model takes (`generations`). The side reader of a relayed stream decodes only the events
+that carry what the trace needs (`message_start`, `message_delta`, `message_stop`, `error`); every
+delta is passed over unparsed.
 """
 
 from __future__ import annotations
@@ -14,12 +15,12 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from axonhub import ir
+from axonhub import ir, jsonbody
 from axonhub.errors import ErrorKind
 from axonhub.formats.anthropic import errors
+from axonhub.formats.anthropic.generations import fit_thinking
 from axonhub.formats.anthropic.response import usage_from
 from axonhub.formats.spec import Dialect, SSEFrame, Summary
-from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_event
 
 if TYPE_CHECKING:
@@ -29,6 +30,15 @@ DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 # A thinking block signed with a gateway carrier (reasoning another provider produced): Anthropic
 # rejects it, so such a request is translated rather than forwarded.
 _CARRIER_SIGNATURE = re.compile(rb'"signature"\s*:\s*"gw1\.')
+
+
+def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
+    """The client's body for `model`: its thinking and effort reshaped where a profile sends it to a
+    Claude model of another generation than the one it named (the body is then serialised anew)."""
+    fitted = fit_thinking(body, model) if body.get("model") != model else None
+    if fitted is None:
+        return jsonbody.with_model(raw, body, model)
+    return json.dumps({**fitted, "model": model}, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def url(channel: Channel, endpoint: str, model: str, stream: bool) -> str:

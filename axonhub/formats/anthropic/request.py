@@ -27,6 +27,8 @@ from typing import Any, assert_never, overload
 from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
+from axonhub.formats.anthropic import generations
+from axonhub.formats.anthropic.generations import MIN_THINKING_BUDGET
 from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
 from axonhub.jsonbody import json_type
 
@@ -54,7 +56,6 @@ OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (
     ("claude-sonnet-5", 64000),
     ("claude-opus-5", 64000),
 )
-MIN_THINKING_BUDGET = 1024
 ANTHROPIC = "anthropic"
 _METADATA_KEYS = ("cache_control",)
 _SERVER_BLOCK_TYPES = frozenset(
@@ -492,8 +493,9 @@ def render_request(request: ir.Request, max_output_tokens: int | None = None) ->
     body.update(_sampling(request))
     if request.user_id:
         body["metadata"] = {"user_id": request.user_id}
-    body.update(_thinking(_reasoning(request), messages, body["max_tokens"], max_output_tokens))
-    output_config = _output_config(request)
+    reasoning = _reasoning(request)
+    body.update(_thinking(reasoning, messages, body["max_tokens"], max_output_tokens))
+    output_config = _output_config(request, reasoning)
     if output_config:
         body["output_config"] = output_config
     if request.stream:
@@ -562,10 +564,11 @@ def _tool(tool: ir.Tool) -> dict[str, Any]:
     return rendered
 
 
-def _output_config(request: ir.Request) -> dict[str, Any]:
+def _output_config(request: ir.Request, reasoning: ir.Reasoning) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    if request.reasoning.effort in ("low", "medium", "high", "xhigh", "max"):
-        config["effort"] = request.reasoning.effort
+    effort = generations.effort_for(request.model, reasoning.effort)
+    if effort:
+        config["effort"] = effort
     fmt = request.response_format
     if fmt is not None and fmt.kind is ir.ResponseFormatKind.JSON_SCHEMA and fmt.schema is not None:
         config["format"] = {"type": "json_schema", "schema": dict(fmt.schema)}
@@ -599,11 +602,21 @@ def _thinking(
 
 
 def _reasoning(request: ir.Request) -> ir.Reasoning:
-    """Thinking cannot be combined with a forced tool: a forced tool turns it off."""
+    """Thinking cannot be combined with a forced tool: a forced tool turns it off. Otherwise thinking as
+    the model's generation takes it (the tables above)."""
     choice = request.tool_choice
     forced = choice is not None and choice.mode in (ir.ToolChoiceMode.ANY, ir.ToolChoiceMode.TOOL) and request.tools
-    thinking = request.reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE)
-    return replace(request.reasoning, mode=ir.ReasoningMode.OFF) if forced and thinking else request.reasoning
+    reasoning = request.reasoning
+    if forced and reasoning.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE):
+        return replace(reasoning, mode=ir.ReasoningMode.OFF)
+    if generations.before_adaptive(request.model):  # nor does it take `display`: it summarises its thinking
+        if reasoning.mode is ir.ReasoningMode.ADAPTIVE:
+            reasoning = replace(reasoning, mode=ir.ReasoningMode.ON, budget_tokens=ir.effort_budget(reasoning.effort))
+        return replace(reasoning, display=None)
+    if generations.adaptive_only(request.model) and reasoning.mode is ir.ReasoningMode.ON:
+        effort = reasoning.effort or ir.budget_effort(reasoning.budget_tokens)
+        return replace(reasoning, mode=ir.ReasoningMode.ADAPTIVE, budget_tokens=None, effort=effort)
+    return reasoning
 
 
 def _with_display(thinking: dict[str, Any], reasoning: ir.Reasoning) -> dict[str, Any]:

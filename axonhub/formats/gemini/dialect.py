@@ -24,6 +24,8 @@ from urllib.parse import quote
 from axonhub import __version__, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.gemini.errors import error_in_object, error_payload
+from axonhub.formats.gemini.parse import reasoning_of
+from axonhub.formats.gemini.request import thinking_config, thinks_in_levels
 from axonhub.formats.gemini.response import usage_from
 from axonhub.formats.spec import Dialect, SSEFrame, Summary
 
@@ -61,15 +63,31 @@ def headers(client_headers: Mapping[str, str], channel: Channel, stream: bool) -
 
 def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
     """The body as it came: its model is in the URL. A `countTokens` request's inner
-    `generateContentRequest.model`, if it names one, is made the channel's."""
-    inner = body.get("generateContentRequest")
-    if not isinstance(inner, dict) or not isinstance(inner.get("model"), str):
+    `generateContentRequest.model`, if it names one, is made the channel's. A `thinkingLevel` that a
+    profile sends to a model before Gemini 3 (which refuses it) becomes the budget it stands for."""
+    rewritten = _fit_thinking(body, model)
+    inner = (rewritten or body).get("generateContentRequest")
+    if isinstance(inner, dict) and isinstance(inner.get("model"), str) and inner["model"] != f"models/{model}":
+        rewritten = {**(rewritten or body), "generateContentRequest": {**inner, "model": f"models/{model}"}}
+    if rewritten is None:
         return raw
-    named = f"models/{model}"
-    if inner["model"] == named:
-        return raw
-    rewritten = {**body, "generateContentRequest": {**inner, "model": named}}
     return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _fit_thinking(body: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """`body` (or the request a count wraps) with its thinking config as `model` takes it, or None."""
+    inner = body.get("generateContentRequest")
+    if isinstance(inner, dict):
+        fitted = _fit_thinking(inner, model)
+        return None if fitted is None else {**body, "generateContentRequest": fitted}
+    config = body.get("generationConfig")
+    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
+    if not isinstance(thinking, dict) or "thinkingLevel" not in thinking or thinks_in_levels(model):
+        return None
+    assert isinstance(config, dict)
+    budgeted = thinking_config(reasoning_of(thinking), model) or {"thinkingBudget": -1}
+    rest = {k: v for k, v in thinking.items() if k not in ("thinkingLevel", "thinkingBudget", "includeThoughts")}
+    return {**body, "generationConfig": {**config, "thinkingConfig": {**rest, **budgeted}}}
 
 
 class StreamReader:

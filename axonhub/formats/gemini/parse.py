@@ -112,7 +112,7 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
         top_p=_float(get(config, "topP")),
         top_k=_int(get(config, "topK")),
         stop=tuple(s for s in get(config, "stopSequences") or () if isinstance(s, str) and s),
-        reasoning=_reasoning(get(config, "thinkingConfig")),
+        reasoning=reasoning_of(get(config, "thinkingConfig")),
         response_format=_response_format(config),
         notes=_notes(body, config, tools),
     )
@@ -208,7 +208,8 @@ def _tool_choice(raw: Any) -> ir.ToolChoice | None:
     return ir.ToolChoice(ir.ToolChoiceMode.AUTO)  # AUTO, VALIDATED (calls checked against their schema)
 
 
-def _reasoning(raw: Any) -> ir.Reasoning:
+def reasoning_of(raw: Any) -> ir.Reasoning:
+    """A `thinkingConfig` as the IR's reasoning."""
     if not isinstance(raw, Mapping):
         return ir.Reasoning()
     display = "summarized" if get(raw, "includeThoughts") is True else "omitted"

@@ -43,6 +43,8 @@ DEFAULT_OUTPUT_LIMIT = 65536
 # Gemini 2.5 thinking budgets (Pro cannot switch thinking off; 128 is its least).
 FLASH_MAX_BUDGET, PRO_MAX_BUDGET, PRO_MIN_BUDGET = 24576, 32768, 128
 _LEVELS = {"minimal": "LOW", "low": "LOW", "medium": "MEDIUM", "high": "HIGH", "xhigh": "HIGH", "max": "HIGH"}
+# Efforts below high, which a 2.5 model gets as their budget rather than its own dynamic thinking.
+_LOW_EFFORTS = frozenset({"minimal", "low", "medium"})
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,127}$")
 _LEVEL_MODELS = re.compile(r"^gemini-(?:[3-9]|[1-9][0-9])")
 _GEMINI_FILES = ("gs://", "https://generativelanguage.googleapis.com/")
@@ -336,7 +338,7 @@ def _generation_config(request: ir.Request, cap: int | None) -> dict[str, Any]:
     if stops:
         config["stopSequences"] = stops
     config.update(_response_format(request.response_format))
-    thinking = _thinking_config(request.reasoning, request.model)
+    thinking = thinking_config(request.reasoning, request.model)
     if thinking:
         config["thinkingConfig"] = thinking
     return config
@@ -351,7 +353,7 @@ def _response_format(fmt: ir.ResponseFormat | None) -> dict[str, Any]:
     return out
 
 
-def _thinking_config(reasoning: ir.Reasoning, model: str) -> dict[str, Any]:
+def thinking_config(reasoning: ir.Reasoning, model: str) -> dict[str, Any]:
     """Thinking as the model takes it: a level on Gemini 3, a token budget on 2.5 (never both)."""
     levels = thinks_in_levels(model)
     pro = "pro" in model
@@ -370,6 +372,9 @@ def _thinking_config(reasoning: ir.Reasoning, model: str) -> dict[str, Any]:
             budget = min(max(budget, PRO_MIN_BUDGET if pro else 0), PRO_MAX_BUDGET if pro else FLASH_MAX_BUDGET)
             return {"thinkingBudget": budget, "includeThoughts": include}
         case ir.ReasoningMode.ADAPTIVE:
+            if not levels and reasoning.effort in _LOW_EFFORTS:  # the budget the effort stands for
+                budget = min(max(ir.effort_budget(reasoning.effort), PRO_MIN_BUDGET if pro else 0), FLASH_MAX_BUDGET)
+                return {"thinkingBudget": budget, "includeThoughts": include}
             if not levels:
                 return {"thinkingBudget": -1, "includeThoughts": include}
             level = _LEVELS.get(reasoning.effort or "")

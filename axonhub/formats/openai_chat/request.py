@@ -29,7 +29,6 @@ NOT_EXECUTED = "[tool call was not executed]"
 NO_OUTPUT = "(no output)"
 _OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high"})
 _OPENROUTER_EFFORTS = frozenset({"minimal", "low", "medium", "high"})
-_EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576}
 _DATA_URL = re.compile(r"^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$", re.DOTALL)
 _OWN_REASONING = frozenset({carrier.CHAT, carrier.GATEWAY})
 
@@ -618,7 +617,7 @@ def _parse_effort(effort: Any) -> ir.Reasoning:
         return ir.Reasoning()
     if effort == "none":
         return ir.Reasoning(ir.ReasoningMode.OFF)
-    return ir.Reasoning(ir.ReasoningMode.ON, _EFFORT_BUDGETS.get(effort, 24576), effort)
+    return ir.Reasoning(ir.ReasoningMode.ON, ir.effort_budget(effort), effort)
 
 
 def _parse_response_format(raw: Any) -> ir.ResponseFormat | None:

@@ -36,7 +36,6 @@ from axonhub.jsonbody import json_type
 _DATA_URL = re.compile(r"^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$", re.DOTALL)
 _SYSTEM_ROLES = frozenset({"system", "developer"})
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
-_EFFORT_BUDGETS = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 65536}
 _ASSISTANT_ITEMS = frozenset({"reasoning", "function_call", "custom_tool_call"})
 _OUTPUT_ITEMS = frozenset({"function_call_output", "custom_tool_call_output"})
 # items of server-side state or hosted tools: meaningless to any other channel
@@ -379,7 +378,7 @@ def _reasoning(raw: Any) -> ir.Reasoning:
         return ir.Reasoning()
     if effort == "none":
         return ir.Reasoning(ir.ReasoningMode.OFF)
-    return ir.Reasoning(ir.ReasoningMode.ON, _EFFORT_BUDGETS.get(effort, 24576), effort)
+    return ir.Reasoning(ir.ReasoningMode.ON, ir.effort_budget(effort), effort)
 
 
 def _response_format(text: Any) -> ir.ResponseFormat | None:
