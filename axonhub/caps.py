@@ -30,6 +30,9 @@ def cap_redacted(text: str, redact: Callable[[str], str], limit: int = TEXT_LIMI
     The head is cut well past `limit` before redacting, so that a secret split by that first cut
     lies beyond what is finally kept.
     """
+    if len(text) <= limit:
+        done = redact(text)
+        return done if len(done) <= limit else cap_text(done, limit)
     room = 2 * limit + 1024
     if len(text) <= room:
         return cap_text(redact(text), limit)

@@ -9,14 +9,13 @@ renders as the answer its clients read.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
 from aiohttp import web
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind, UpstreamError, describe_body
 from axonhub.exchange import Exchange
 from axonhub.formats.spec import Counting, Format
@@ -47,7 +46,7 @@ class CountPlan:
         return UpstreamCall(
             url=dialect.url(channel, counting.endpoint, model, False),
             headers=dialect.headers(self.headers, channel, False),
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            body=fastjson.dumps(body),
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:

@@ -7,7 +7,6 @@ also when the handler failed or the client went away.
 
 from __future__ import annotations
 
-import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from axonhub import ir
 from axonhub.config import Config, Key
 from axonhub.errors import GatewayError, RateLimited
 from axonhub.formats.spec import WireFormat
+from axonhub.ids import request_id
 from axonhub.trace_record import AttemptRecord, ErrorRecord, LimitRecord, TraceRecord, UsageRecord
 
 # 2: `rule` is 1-based (it was 0-based in 1), `rule_condition` added, count_tokens exchanges carry
@@ -37,7 +37,7 @@ def usage_record(usage: ir.Usage) -> UsageRecord:
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    return request_id()
 
 
 @dataclass(slots=True)

@@ -101,6 +101,9 @@ class Metrics:
 
     def __init__(self, max_values: int = MAX_VALUES) -> None:
         self.registry = CollectorRegistry()
+        # (metric, label values) -> its child: `labels()` validates and locks on every call, and the
+        # label values here are bounded, so each child is looked up once
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._model, self._channel, self._error = (BoundedLabel(max_values) for _ in range(3))
         r = self.registry
         self.requests = Counter(
@@ -145,11 +148,12 @@ class Metrics:
         channel = self._channel(record.get("channel"))
         model = self._model(record.get("resolved_model") or record.get("requested_model"))
         status = record.get("status")
-        self.requests.labels(kind_label, channel, model, status_label(status)).inc()
+        self._child(self.requests, kind_label, channel, model, status_label(status)).inc()
         error = record.get("error")
         if error or (isinstance(status, int) and status >= 400):
             error_type = error.get("type") if isinstance(error, Mapping) else None
-            self.errors.labels(kind_label, channel, model, self._error(error_type or status_label(status))).inc()
+            error_label = self._error(error_type or status_label(status))
+            self._child(self.errors, kind_label, channel, model, error_label).inc()
         self._observe_tokens(record.get("usage"), channel, model)
         self._observe_timings(record.get("timings") or {}, channel, model, status)
 
@@ -163,18 +167,26 @@ class Metrics:
         for token_type in TOKEN_TYPES:
             count = usage.get(token_type)
             if isinstance(count, int) and count > 0:
-                self.tokens.labels(channel, model, token_type).inc(count)
+                self._child(self.tokens, channel, model, token_type).inc(count)
 
     def _observe_timings(self, timings: Mapping[str, Any], channel: str, model: str, status: object) -> None:
         total = seconds(timings, "total_ms")
         if total is not None:
-            self.duration.labels(channel, model, status_class(status)).observe(total)
+            self._child(self.duration, channel, model, status_class(status)).observe(total)
         ttfb = seconds(timings, "ttfb_ms")
         if ttfb is not None:
-            self.ttfb.labels(channel, model).observe(ttfb)
+            self._child(self.ttfb, channel, model).observe(ttfb)
         overhead = seconds(timings, "overhead_ms")
         if overhead is not None:
             self.overhead.observe(overhead)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, made once per distinct label values (bounded by `BoundedLabel`)."""
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def stream_started(self) -> None:
         self.inflight.inc()

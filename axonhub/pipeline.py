@@ -42,7 +42,7 @@ from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
 from axonhub.upstream.answer import Answer
-from axonhub.upstream.client import HTTP_SESSION, UpstreamCall
+from axonhub.upstream.client import ENV_PROXIES, HTTP_SESSION, UpstreamCall
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
 
@@ -256,11 +256,12 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     limiter = request.app[LIMITER]
     await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
     candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
+    proxies = request.app[ENV_PROXIES]
     candidate, answer = await dispatch(
         request.app[HTTP_SESSION],
         exchange,
         candidates,
-        prepare=lambda c: planner.plan(c).call(c),
+        prepare=lambda c: proxies.route(planner.plan(c).call(c)),
         parse_error=lambda c: planner.plan(c).error_parser(c),
         accept=lambda c, response: planner.plan(c).accept(c, response),
         health=request.app[CHANNEL_HEALTH],

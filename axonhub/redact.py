@@ -22,6 +22,12 @@ every secret it has seen, so a key rotated out of the file stays hidden in what 
 about requests that used it. `bind_request` adds the presented credentials for the current request
 context only. `snapshot()` freezes all of it into a `Redaction`: an immutable value that a writer
 thread can apply later.
+
+Cost: every request's trace record and log line pass each of their short strings (model names, the
+path, the user agent, channel and key names) through `Redaction.text`, and most of those strings
+repeat from request to request. A `Redaction` therefore remembers what it made of the strings up to
+`MEMO_MAX_CHARS` long (a bounded memo, emptied when full), and the `Redactor` hands out the same
+`Redaction` for the same presented credentials, so the memo outlives one request.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ if TYPE_CHECKING:
 
 REDACTED: Final = "[redacted]"
 MIN_SECRET_LENGTH: Final = 8
+MEMO_MAX_CHARS: Final = 512  # strings up to this long have their redacted form remembered
+MEMO_ENTRIES: Final = 4096  # per Redaction; the memo starts over when it is full
+_EXTENDED_ENTRIES: Final = 1024  # redactions kept for distinct presented credentials
 
 _REDACTED_BYTES: Final = REDACTED.encode()
 _KEY_LOOKING_RE = re.compile(r"\b(?:ah-|sk-ant-|sk-)[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}")
@@ -110,6 +119,8 @@ class Redaction:
     # a substring search per secret is many times faster than one regex alternation of them all.
     _ordered: tuple[str, ...] = field(default=(), compare=False, repr=False)
     _ordered_bytes: tuple[bytes, ...] = field(default=(), compare=False, repr=False)
+    # text -> its redacted form, for short texts (thread-safe: single dict operations only)
+    _memo: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, secrets: Iterable[str] = (), key_hashes: Iterable[str] = ()) -> Redaction:
@@ -127,6 +138,17 @@ class Redaction:
         """`text` with every secret replaced by `[redacted]`."""
         if len(text) < MIN_SECRET_LENGTH:
             return text  # too short to hold anything this hides
+        if len(text) > MEMO_MAX_CHARS:
+            return self._redacted(text)
+        done = self._memo.get(text)
+        if done is None:
+            done = self._redacted(text)
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[text] = done
+        return done
+
+    def _redacted(self, text: str) -> str:
         for secret in self._ordered:
             if secret in text:
                 text = text.replace(secret, REDACTED)
@@ -192,6 +214,8 @@ class Redactor:
         self._request: contextvars.ContextVar[_Bound | None] = contextvars.ContextVar(
             f"axonhub_request_secrets_{id(self)}", default=None
         )
+        # presented credentials -> (the base it was made from, that base extended with them)
+        self._extended: dict[tuple[str, ...], tuple[Redaction, Redaction]] = {}
 
     def follow(self, config: Config) -> None:
         """Hide `config`'s secrets too (keeping every one seen before); its keys by their hashes."""
@@ -215,8 +239,18 @@ class Redactor:
         if bound is None or not bound.secrets:
             return self._base
         if bound.redaction is None or bound.base is not self._base:
-            bound.base, bound.redaction = self._base, self._base.with_secrets(bound.secrets)
+            bound.base, bound.redaction = self._base, self._with(bound.secrets)
         return bound.redaction
+
+    def _with(self, secrets: tuple[str, ...]) -> Redaction:
+        """The base redaction and `secrets`: one object per distinct set of presented credentials."""
+        base = self._base
+        made = self._extended.get(secrets)
+        if made is None or made[0] is not base:  # new credentials, or the base changed since (any way)
+            if len(self._extended) >= _EXTENDED_ENTRIES:
+                self._extended = {}
+            made = self._extended[secrets] = (base, base.with_secrets(secrets))
+        return made[1]
 
     def text(self, text: str) -> str:
         return self.snapshot().text(text)

@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from axonhub import fastjson
+
 
 @dataclass(frozen=True, slots=True)
 class ServerSentEvent:
@@ -67,6 +69,9 @@ class SSEDecoder:
         if not raw:
             return self._dispatch()
         if raw[:1] == b":":
+            return None
+        if raw.startswith(b"data: "):  # nearly every line of a stream
+            self._data.append(raw[6:].decode("utf-8", errors="replace"))
             return None
         line = raw.decode("utf-8", errors="replace")
         name, sep, value = line.partition(":")
@@ -126,11 +131,13 @@ class EventPicker:
 def encode_event(event: str | None, data: Any) -> bytes:
     """One SSE frame. `data` is JSON-serialised unless it is already a string.
 
-    ASCII-escaped JSON: a lone UTF-16 surrogate from an upstream fragment cannot break the encoder.
+    Compact UTF-8 JSON; a value holding a lone UTF-16 surrogate from an upstream fragment is
+    ASCII-escaped instead, so it cannot break the encoder.
     """
-    payload = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
-    head = f"event: {event}\n" if event else ""
-    return f"{head}data: {payload}\n\n".encode()
+    payload = data.encode() if isinstance(data, str) else fastjson.dumps_ascii(data)
+    if event:
+        return b"event: " + event.encode() + b"\ndata: " + payload + b"\n\n"
+    return b"data: " + payload + b"\n\n"
 
 
 def encode_comment(text: str = "") -> bytes:

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import math
 import re
 import struct
 from collections.abc import Iterable, Mapping
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 
 ASCII_CHARS_PER_TOKEN = 3.5
 PER_MESSAGE = 3
@@ -82,7 +81,7 @@ def tools_tokens(tools: Iterable[ir.Tool]) -> int:
 
 def _compact_json(value: Mapping[str, Any]) -> str:
     """The JSON text of a schema or raw block; read-only mappings (a server tool's empty schema) included."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
+    return fastjson.dumps_text(value, default=_plain)
 
 
 def _plain(value: Any) -> Any:

@@ -41,13 +41,16 @@ Version-1 records (0-based `rule`, count_tokens counts in `usage`) are upgraded 
 user agent, error text) are cut at `caps.TEXT_LIMIT` characters with the cut marked `…[+N chars]`;
 every secret `axonhub.redact` knows of is `[redacted]`, the request's own AxonHub key included.
 
-Writer guarantees: `TraceWriter.write()` only queues the record, so it never blocks and never
-raises; a dedicated thread applies the body policy, redacts, serialises, and appends each line with
-one `os.write` on an `O_APPEND` descriptor (lines never tear or interleave, also between the
-processes of `serve --workers`, which all append to the one file); rotation keeps `path.1 … path.N`
-and happens under a lock (`flock` on the log's directory), one process at a time; a file moved or
-deleted by a log rotator is reopened before the next line; an unwritable path or a full disk is
-logged (rate-limited) and the lost records are counted in `TraceWriter.dropped`.
+Writer guarantees: `TraceWriter.write()` never blocks and never raises. It applies the body policy,
+redacts and serialises the record into one line on the spot (a few microseconds: redaction of the
+short free-text fields is memoised, see `axonhub.redact`), and queues the line; a dedicated thread
+(`axonhub.batch_writer`) appends the queued lines in batches, each batch of whole lines with one
+`os.write` on an `O_APPEND` descriptor, so lines never tear or interleave (also between the
+processes of `serve --workers`, which all append to the one file) and the thread wakes once per
+batch, not once per request. Rotation keeps `path.1 … path.N` and happens under a lock (`flock` on
+the log's directory), one process at a time; a file moved or deleted by a log rotator is reopened
+before the next batch; an unwritable path or a full disk is logged (rate-limited) and the lost
+records are counted in `TraceWriter.dropped`.
 """
 
 from __future__ import annotations
@@ -57,21 +60,22 @@ import contextlib
 import fcntl
 import json
 import os
-import queue
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Final
 
+import orjson
 import structlog
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from axonhub import fastjson
+from axonhub.batch_writer import BatchWriter
 from axonhub.caps import cap_redacted
 from axonhub.config import TraceConfig
-from axonhub.redact import PATTERNS_ONLY, REDACTED, Redaction, Redactor, is_credential_name
+from axonhub.redact import MIN_SECRET_LENGTH, PATTERNS_ONLY, REDACTED, Redaction, Redactor, is_credential_name
 from axonhub.trace_reader import (  # re-exported: the reader's home used to be here
     ReadStats,
     TraceFollower,
@@ -210,7 +214,7 @@ def redact_body(obj: Any, redaction: Redaction = PATTERNS_ONLY) -> Any:
 def capped_body(obj: Any, max_bytes: int, redaction: Redaction = PATTERNS_ONLY) -> Any:
     """The redacted body, or when its JSON exceeds `max_bytes`, a marker with the JSON's head."""
     clean = redact_body(obj, redaction)
-    text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = fastjson.dumps_text(clean, default=str)
     size = len(text.encode())
     if size <= max_bytes:
         return clean
@@ -241,36 +245,55 @@ def capped_fields(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONL
     and capped at `caps.TEXT_LIMIT`; the bodies are left to the body policy."""
     out: dict[str, Any] = {}
     for name, value in record.items():
-        out[name] = value if name in _BODIES else _capped(value, redaction)
+        out[name] = value if name in _AS_IS else _capped(value, redaction)
     return out
 
 
+# The bodies (the body policy's), and the time the gateway wrote itself (new on every record: it would
+# only fill the redaction memo).
+_AS_IS: Final = frozenset({"request_body", "response_body", "time"})
+
+
 def _capped(value: Any, redaction: Redaction) -> Any:
+    kind = type(value)
+    if kind is str:  # the common cases first, by exact type: this runs for every field of every record
+        return value if len(value) < MIN_SECRET_LENGTH else cap_redacted(value, redaction.text)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return {k: _capped(v, redaction) for k, v in value.items()}
+    if kind is list:
+        return [_capped(v, redaction) for v in value]
     if isinstance(value, str):
         return cap_redacted(value, redaction.text)
-    if isinstance(value, Mapping):
-        return {k: _capped(v, redaction) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_capped(v, redaction) for v in value]
     return value
 
 
-def serialize(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY) -> bytes:
-    """One line, newline-terminated; secrets masked once more over the whole line as a last guard.
+def serialize(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY, *, guard: bool = True) -> bytes:
+    """One line, newline-terminated; with `guard`, secrets masked once more over the whole line.
 
+    The guard is for records holding bodies, whose keys no field-by-field pass looks at; a record
+    whose every string went through `capped_fields` needs none (its keys are the record's own names).
     A lone surrogate (a header with invalid UTF-8 arrives as one) is written as its JSON escape, so
     the line stays valid and the record is never dropped for it.
     """
+    if not guard:
+        try:
+            return orjson.dumps(record, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a lone surrogate, a non-string key: the standard library's way below
+            pass
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str)
-    return (redaction.text(text) + "\n").encode("utf-8", "backslashreplace")
+    if guard:
+        text = redaction.text(text)
+    return (text + "\n").encode("utf-8", "backslashreplace")
 
 
 # ---------------------------------------------------------------------------------------------
 # Writer
 # ---------------------------------------------------------------------------------------------
 
-_STOP: Final = object()
 _QUEUE_LIMIT: Final = 100_000
+_OPEN_WAIT_S: Final = 1.0
 _LOG_EVERY_S: Final = 10.0
 
 
@@ -307,17 +330,36 @@ class _AppendFile:
         self.fd: int | None = None
         self.torn = False  # the last line was cut short: start the next one on a fresh line
 
-    def append(self, line: bytes) -> None:
-        """Write one line whole; raises OSError when it could not."""
-        self.ensure_current()
-        if self._full(line):
-            with self._rotation_lock():
-                self.ensure_current()  # another process may have rotated the file meanwhile
-                if self._full(line):
-                    self._rotate()
-        data = b"\n" + line if self.torn else line
-        self._write_all(data)
-        self.torn = False
+    def append_batch(self, lines: list[bytes]) -> tuple[int, OSError | None]:
+        """Write whole lines in order, one write per run of lines, rotating between two lines when the
+        next would overflow the file; (lines written, the error that stopped the rest or None).
+
+        With rotation on, the batch is written under the rotation lock: the processes of `serve
+        --workers` append to the one file, and a batch checked against the size another process is
+        growing at the same moment would overflow it by a whole batch."""
+        written = 0
+        try:
+            if self.max_bytes:
+                self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock is taken on it
+            with self._rotation_lock() if self.max_bytes else contextlib.nullcontext():
+                self.ensure_current()
+                size = self._size()
+                run: list[bytes] = []
+                run_bytes = 0
+                for line in lines:
+                    if self.max_bytes and size + run_bytes + len(line) > self.max_bytes and size + run_bytes > 0:
+                        self._write_run(run)
+                        written += len(run)
+                        run, run_bytes = [], 0
+                        self._rotate()
+                        size = self._size()
+                    run.append(line)
+                    run_bytes += len(line)
+                self._write_run(run)
+                written += len(run)
+        except OSError as exc:
+            return written, exc
+        return written, None
 
     def close(self) -> None:
         if self.fd is not None:
@@ -343,9 +385,6 @@ class _AppendFile:
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.torn = False
 
-    def _full(self, line: bytes) -> bool:
-        return bool(self.max_bytes) and self._size() + len(line) > self.max_bytes and self._size() > 0
-
     @contextlib.contextmanager
     def _rotation_lock(self) -> Iterator[None]:
         """Several processes (`serve --workers`) append to one file: one of them rotates it at a time.
@@ -362,6 +401,13 @@ class _AppendFile:
     def _size(self) -> int:
         assert self.fd is not None
         return os.fstat(self.fd).st_size
+
+    def _write_run(self, run: list[bytes]) -> None:
+        if not run:
+            return
+        data = b"".join(run)
+        self._write_all(b"\n" + data if self.torn else data)
+        self.torn = False
 
     def _write_all(self, data: bytes) -> None:
         assert self.fd is not None
@@ -392,18 +438,24 @@ class _AppendFile:
 
 
 class TraceWriter:
-    """Appends trace records from the event loop through one dedicated writer thread."""
+    """Serialises trace records on the event loop and appends them through one dedicated writer thread."""
 
     def __init__(self, config: TraceConfig, redactor: Redactor | None = None) -> None:
         self.config = config
         self.redactor = redactor or Redactor()
         self._file = _AppendFile(config)
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=_QUEUE_LIMIT)
-        self._thread: threading.Thread | None = None
+        self._lines = BatchWriter(
+            self._append,
+            name="axonhub-trace-writer",
+            limit=_QUEUE_LIMIT,
+            on_start=self._try_open,
+            on_stop=self._file.close,
+        )
         self._failures = _RateLimitedLog()
         self._dropped_in_thread = 0  # each counter has one writer: no lock needed
         self._dropped_on_loop = 0
         self.written = 0
+        self._started = False
         self._closed = False
 
     @property
@@ -416,22 +468,25 @@ class TraceWriter:
         return self._dropped_in_thread + self._dropped_on_loop
 
     async def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="axonhub-trace-writer", daemon=True)
-        self._thread.start()
+        """Start the writer thread and give it a moment to open the file, so the file exists once the
+        server listens (a disk that hangs only delays the start by that moment)."""
+        self._lines.start()
+        self._started = True
+        await asyncio.get_running_loop().run_in_executor(None, self._lines.wait_started, _OPEN_WAIT_S)
 
     def write(self, record: TraceRecord) -> None:
-        """Queue one record for the writer thread; never blocks, never raises.
+        """Turn one record into its line and queue it for the writer thread; never blocks, never raises.
 
-        The record must not change afterwards: the thread redacts and serialises it later, hiding
-        what the redactor hides in the caller's context (the request's own key included).
-        """
-        if self._closed or self._thread is None:
+        Secrets are hidden as the redactor hides them in the caller's context (the request's own key
+        included)."""
+        if self._closed or not self._started:
             self._dropped_on_loop += 1
             log.warning("trace record after the writer closed", request_id=record.get("request_id"))
             return
-        try:
-            self._queue.put_nowait((record, self.redactor.snapshot()))
-        except queue.Full:
+        line = self._line(record, self.redactor.snapshot())
+        if line is None:
+            return
+        if not self._lines.add(line):
             self._dropped_on_loop += 1
             self._failures.error("trace queue full; records dropped", path=str(self.path), dropped=self.dropped)
 
@@ -440,23 +495,9 @@ class TraceWriter:
         if self._closed:
             return
         self._closed = True
-        if self._thread is None:
+        if not self._started:
             return
-        self._queue.put(_STOP)
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
-
-    def _run(self) -> None:
-        self._try_open()
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                break
-            assert isinstance(item, tuple)
-            record, redaction = item
-            line = self._line(record, redaction)
-            if line is not None:
-                self._append(line)
-        self._file.close()
+        await asyncio.get_running_loop().run_in_executor(None, self._lines.close)
 
     def _try_open(self) -> None:
         try:
@@ -467,26 +508,25 @@ class TraceWriter:
     def _line(self, record: Mapping[str, Any], redaction: Redaction) -> bytes | None:
         try:
             kept = apply_body_policy(capped_fields(record, redaction), self.config, redaction)
-            return serialize(kept, redaction)
+            return serialize(kept, redaction, guard=any(name in kept for name in _BODIES))
         except (TypeError, ValueError, RecursionError) as exc:
-            self._dropped_in_thread += 1
+            self._dropped_on_loop += 1
             log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
             return None
 
-    def _append(self, line: bytes) -> None:
-        try:
-            self._file.append(line)
-        except OSError as exc:
-            self._dropped_in_thread += 1
-            self._failures.error(
-                "cannot write the trace file; record dropped, serving continues",
-                path=str(self.path),
-                error=exc.strerror or str(exc),
-                dropped=self.dropped,
-            )
+    def _append(self, lines: list[bytes]) -> None:
+        written, error = self._file.append_batch(lines)
+        self.written += written
+        if error is None:
+            self._failures.recovered(path=str(self.path), dropped=self.dropped)
             return
-        self.written += 1
-        self._failures.recovered(path=str(self.path), dropped=self.dropped)
+        self._dropped_in_thread += len(lines) - written
+        self._failures.error(
+            "cannot write the trace file; record dropped, serving continues",
+            path=str(self.path),
+            error=error.strerror or str(error),
+            dropped=self.dropped,
+        )
 
 
 TRACE_WRITER = web.AppKey("trace_writer", TraceWriter)

@@ -7,13 +7,13 @@ rules from 0 and counted count_tokens estimates as `usage`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
+from axonhub import fastjson
 from axonhub.trace_record import TraceRecord
 
 
@@ -63,7 +63,7 @@ def trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
 def parse_line(line: bytes) -> TraceRecord | None:
     """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object)."""
     try:
-        record = json.loads(line)
+        record = fastjson.loads(line)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("v"), int):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
@@ -22,7 +21,7 @@ import aiohttp
 import structlog
 from aiohttp import web
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, internal_error
 from axonhub.exchange import Exchange
@@ -56,15 +55,25 @@ class TransformPlan:
     ping_interval: float
     framing: Framing = Framing.SSE
     witness: AnswerWitness | None = None  # keeps the answer the client receives, when it is to be remembered
+    _renamed: dict[str, ir.Request] = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def renamed(self, model: str) -> ir.Request:
+        """The request as sent to a channel's model (made once per model: sending and reading the answer
+        both need it)."""
+        request = self._renamed.get(model)
+        if request is None:
+            request = self.request if model == self.request.model else dataclasses.replace(self.request, model=model)
+            self._renamed[model] = request
+        return request
 
     def call(self, candidate: Candidate) -> UpstreamCall:
         channel, model = candidate.channel, candidate.upstream_model
-        body = self.upstream.codec.render_request(dataclasses.replace(self.request, model=model), channel)
+        body = self.upstream.codec.render_request(self.renamed(model), channel)
         dialect, stream = self.upstream.dialect, self.request.stream
         return UpstreamCall(
             url=dialect.url(channel, self.upstream.generate, model, stream),
             headers=dialect.headers(self.headers, channel, stream),
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode(),
+            body=fastjson.dumps(body),
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:
@@ -95,7 +104,7 @@ class TransformPlan:
         upstream = answer.response
         try:
             name = candidate.channel.name
-            upstream_request = dataclasses.replace(self.request, model=candidate.upstream_model)
+            upstream_request = self.renamed(candidate.upstream_model)
             if answer.payload is not None:  # a whole JSON answer, read and checked by dispatch
                 yield response_events(self.upstream.codec.parse_response(answer.payload, upstream_request))
                 return
@@ -215,7 +224,7 @@ class TransformPlan:
         if exchange.config.server.trace.bodies != "none":
             exchange.response_body = body
         return web.Response(
-            body=json.dumps(body, ensure_ascii=False).encode(),
+            body=fastjson.dumps(body),
             content_type="application/json",
             headers={**forwarded_headers(upstream), **exchange.id_headers()},
         )
@@ -223,19 +232,72 @@ class TransformPlan:
 
 async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[bytes | None]:
     """Upstream body chunks as they arrive, and None after every `idle` seconds without one."""
-    while True:
-        deadline = asyncio.timeout(idle)
-        try:
-            async with deadline:
-                chunk = await content.readany()
-        except TimeoutError:
-            if deadline.expired():
+    watch = _IdleWatch(idle)
+    try:
+        while True:
+            chunk = await watch.read(content)
+            if chunk is None:
                 yield None
                 continue
+            if not chunk:
+                return
+            yield chunk
+    finally:
+        watch.close()
+
+
+class _IdleWatch:
+    """Reads a stream, interrupting a read once `idle` seconds passed without a chunk.
+
+    A chunk costs one clock read, not a timer: the one timer pending fires at the end of the current
+    quiet spell, re-arms itself when a chunk came meanwhile, and cancels the read (as `asyncio.timeout`
+    does, telling its own cancellation from anyone else's) only when the whole spell was quiet.
+    """
+
+    def __init__(self, idle: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._idle = idle
+        self._last = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task inside read(), while it waits
+        self._fired = False
+
+    async def read(self, content: aiohttp.StreamReader) -> bytes | None:
+        """The next chunk (b"" at the end), or None after a quiet spell."""
+        task = asyncio.current_task()
+        assert task is not None
+        if self._timer is None:
+            self._timer = self._loop.call_at(self._last + self._idle, self._check)
+        self._reader = task
+        try:
+            chunk = await content.readany()
+        except asyncio.CancelledError:
+            if self._fired:
+                self._fired = False
+                if task.uncancel() == 0:  # the cancellation was ours alone: a quiet spell
+                    self._last = self._loop.time()
+                    return None
             raise
-        if not chunk:
-            return
-        yield chunk
+        finally:
+            self._reader = None
+        self._last = self._loop.time()
+        return chunk
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._reader is None:
+            return  # not waiting on a read: the next read() arms the timer again
+        quiet_until = self._last + self._idle
+        if self._loop.time() >= quiet_until:
+            self._fired = True
+            self._reader.cancel()
+        else:
+            self._timer = self._loop.call_at(quiet_until, self._check)
 
 
 def _observe(exchange: Exchange, event: ir.StreamEvent, client: Format) -> None:

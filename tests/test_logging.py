@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,42 @@ def test_a_huge_field_makes_a_short_log_line(log_lines: io.StringIO) -> None:
     (line,) = log_lines.getvalue().splitlines()
     assert len(line) < 3 * TEXT_LIMIT
     assert json.loads(line)["model"] == "m" * TEXT_LIMIT + f"…[+{300_000 - TEXT_LIMIT} chars]"
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers, root.level = handlers, level
+
+
+def test_lines_to_a_file_are_written_by_the_writer_thread_in_order(tmp_path: Path, restore_logging: None) -> None:
+    """structlog and `logging` lines share one sink: same order as logged, all there once it is closed."""
+    path = tmp_path / "axonhub.log"
+    with path.open("w") as stream:
+        sink = configure_logging("json", stream=stream)
+        structlog.configure(cache_logger_on_first_use=False)
+        for n in range(300):
+            structlog.get_logger("axonhub.test").info("structlog line", n=n)
+            logging.getLogger("aiohttp.server").warning("stdlib line %d", n)
+        sink.close()
+    events = [(entry["event"], entry.get("n")) for entry in map(json.loads, path.read_text().splitlines())]
+    expected = [pair for n in range(300) for pair in (("structlog line", n), (f"stdlib line {n}", None))]
+    assert events == expected
+
+
+def test_a_stalled_log_reader_never_blocks_the_caller(tmp_path: Path, restore_logging: None) -> None:
+    """A pipe nobody reads (a hung log collector) fills up; logging goes on without waiting for it."""
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w")
+    sink = configure_logging("json", stream=stream)
+    structlog.configure(cache_logger_on_first_use=False)
+    began = time.perf_counter()
+    for n in range(5000):  # far more than a pipe buffer holds
+        structlog.get_logger("axonhub.test").info("x" * 100, n=n)
+    assert time.perf_counter() - began < 5
+    os.close(read_end)  # the writer's pending write fails at once; nothing is left to reach a reused descriptor
+    sink.close()
+    stream.close()

@@ -259,6 +259,47 @@ def test_the_key_a_request_presented_is_hidden_only_in_that_request_context() ->
     assert redactor.text(presented) == presented
 
 
+def test_text_seen_before_a_reload_is_redacted_once_the_reload_names_its_secret(tmp_path: Path) -> None:
+    """Redacted forms are remembered per set of secrets: a reload that adds a secret starts afresh."""
+    redactor = Redactor()
+    redactor.follow(config_with_secrets(tmp_path))
+    text = "upstream said: rotated-channel-key-987654 is not valid"
+    assert redactor.text(text) == text
+    assert redactor.text(text) == text  # the second time from the memo
+    redactor.follow(config_with_secrets(tmp_path, channel_key="rotated-channel-key-987654"))
+    assert redactor.text(text) == "upstream said: [redacted] is not valid"
+
+
+def test_a_presented_key_is_hidden_in_every_request_that_presents_it_and_in_no_other() -> None:
+    """The redaction made for a set of presented credentials is shared by the requests presenting it."""
+    redactor = Redactor()
+    presented = "whatever-the-client-sent-42"
+    seen: list[str] = []
+
+    def request(headers: dict[str, str]) -> None:
+        token = redactor.bind_request(presented_credentials(headers))
+        try:
+            seen.append(redactor.text(f"echo: {presented}"))
+        finally:
+            redactor.release(token)
+
+    for headers in ({"x-api-key": presented}, {"x-api-key": "another-key-of-someone-else"}, {"x-api-key": presented}):
+        contextvars.Context().run(request, headers)
+    assert seen == ["echo: [redacted]", f"echo: {presented}", "echo: [redacted]"]
+
+
+def test_a_secret_hidden_later_is_hidden_also_in_requests_presenting_a_key_seen_before() -> None:
+    redactor = Redactor()
+    presented = "whatever-the-client-sent-42"
+    token = redactor.bind_request((presented,))
+    try:
+        assert redactor.text("admin-token-0123456789") == "admin-token-0123456789"
+        redactor.hide(["admin-token-0123456789"])
+        assert redactor.text("admin-token-0123456789 and " + presented) == "[redacted] and [redacted]"
+    finally:
+        redactor.release(token)
+
+
 def test_a_cut_marks_how_much_was_cut_and_never_splits_a_secret_left_readable() -> None:
     assert cap_text("x" * 10, 4) == "xxxx…[+6 chars]"
     assert cap_text("short", 10) == "short"

@@ -260,3 +260,25 @@ def test_a_header_with_invalid_utf8_still_makes_a_valid_line() -> None:
 
     line = serialize({"v": 1, "user_agent": "curl/8 \udc80\udcff"})
     assert json.loads(line) == {"v": 1, "user_agent": "curl/8 \udc80\udcff"}
+
+
+async def test_two_writers_on_one_file_rotate_it_without_overflowing_it(tmp_path: Path) -> None:
+    """`serve --workers` runs one writer per process on the same file: a batch is sized against the
+    file under the rotation lock, so the other writer cannot grow the file past max_bytes meanwhile."""
+    path = tmp_path / "trace.jsonl"
+    first = await started(TraceConfig(path=path, max_bytes=60_000, keep=500))
+    second = await started(TraceConfig(path=path, max_bytes=60_000, keep=500))
+    for writer, numbers in ((first, range(0, 1000, 2)), (second, range(1, 1000, 2))):
+        for n in numbers:
+            writer.write(record(n))
+    await asyncio.gather(first.close(), second.close())
+
+    files = trace_files(path)
+    assert len(files) > 100
+    assert [f.name for f in files if f.stat().st_size > 60_000] == []
+    stats = ReadStats()
+    got = [r["request_id"] for r in iter_records(path, stats=stats)]
+    assert sorted(got) == [f"req_{n:05d}" for n in range(1000)]
+    assert stats.damaged == 0
+    for mine in (range(0, 1000, 2), range(1, 1000, 2)):  # each writer's lines keep their order
+        assert [i for i in got if int(i[4:]) in mine] == [f"req_{n:05d}" for n in mine]

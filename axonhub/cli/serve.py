@@ -17,12 +17,15 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from axonhub.cli.common import config_args, config_option, executable, fail, load
 from axonhub.config import Config
+
+if TYPE_CHECKING:
+    from axonhub.log import LogSink
 
 
 @click.command()
@@ -81,7 +84,7 @@ def serve(
     # shared port themselves (SO_REUSEPORT) and the supervisor checks the port first.
     sockets = bind(server.host, server.port) if workers == 1 and not worker else []
     redactor = Redactor()  # one for the app and the logs: what the app hides, no log line shows
-    configure_logging(log_format, redactor=redactor)
+    logs = configure_logging(log_format, redactor=redactor)
     log = structlog.get_logger("axonhub")
     if workers > 1 and not worker:
         _announce_dashboard(config, log)  # the admin token exists before any worker reads it
@@ -97,7 +100,7 @@ def serve(
             log.warning("config", detail=advice)
         if not config.keys:
             log.warning("no API keys configured; create one with `axonhub keys create NAME`")
-    _serve(config, config_path, event_loop, bool(worker), log, redactor, sockets, (host, port))
+    _serve(config, config_path, event_loop, bool(worker), log, redactor, sockets, (host, port), logs)
 
 
 def _serve(
@@ -109,6 +112,7 @@ def _serve(
     redactor: Any,
     sockets: list[socket.socket],
     given: tuple[str | None, int | None],
+    logs: LogSink,
 ) -> None:
     from axonhub.server import make_app
     from axonhub.serving import Listen, inherited_socket, serve_app
@@ -129,6 +133,7 @@ def _serve(
     if not worker:
         _announce_dashboard(config, log)  # under --workers the supervisor does, once
         if sys.stderr.isatty():
+            logs.flush()  # the log lines above reach the terminal first
             click.echo(next_steps(config, *given), err=True)
 
     async def main() -> None:

@@ -527,7 +527,8 @@ class Indexer:
 
     def wake(self) -> None:
         """Something was written (or is about to be): look at the file now."""
-        self._wake.set()
+        if not self._wake.is_set():  # every exchange calls this: setting a set event still takes its lock
+            self._wake.set()
 
     def stop(self) -> None:
         self._stop.set()

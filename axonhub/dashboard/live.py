@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any, Final
 
+from axonhub import fastjson
 from axonhub.trace import is_error
 from axonhub.trace_record import TraceRecord
 
@@ -46,7 +46,7 @@ def record_event(record: TraceRecord) -> dict[str, Any]:
 
 
 def sse_frame(event: str, data: Any) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
+    return b"event: " + event.encode() + b"\ndata: " + fastjson.dumps_ascii(data) + b"\n\n"
 
 
 class Subscriber:
@@ -85,7 +85,10 @@ class LiveHub:
         self.subscribers.discard(subscriber)
 
     def publish_threadsafe(self, records: list[TraceRecord]) -> None:
-        """From the index thread: queue the records for every page (on the loop)."""
+        """From the index thread: queue the records for every page (on the loop); with no page open,
+        nothing (a page that opens meanwhile starts from the index, which holds them)."""
+        if not self.subscribers:
+            return
         events = [record_event(r) for r in records]
         with contextlib.suppress(RuntimeError):  # the loop is closing
             self.loop.call_soon_threadsafe(self._publish, events)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
+
+from axonhub.ids import random_id
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
@@ -29,10 +30,6 @@ def base62(data: bytes) -> str:
         number, rest = divmod(number, 62)
         digits.append(_BASE62[rest])
     return "".join(reversed(digits)) or "0"
-
-
-def random_id(prefix: str) -> str:
-    return prefix + base62(secrets.token_bytes(18))[:24].rjust(24, "0")
 
 
 def _hashed(prefix: str, old: str) -> str:

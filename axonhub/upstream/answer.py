@@ -9,13 +9,13 @@ describes, so dispatch can fail over to the next channel exactly as for an HTTP 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from axonhub import fastjson
 from axonhub.errors import ErrorKind, UpstreamError, describe_body
 
 # A decoded 200 body -> (kind, message) of the error object it is, or None for a real answer.
@@ -83,7 +83,7 @@ async def read_whole(response: aiohttp.ClientResponse, channel: str) -> bytes:
 
 def _json_object(raw: bytes) -> dict[str, Any] | None:
     try:
-        body = json.loads(raw)
+        body = fastjson.loads(raw)
     except ValueError:
         return None
     return body if isinstance(body, dict) else None

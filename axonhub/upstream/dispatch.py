@@ -103,7 +103,11 @@ async def dispatch(
         if exchange.upstream_started is None:
             exchange.upstream_started = began
         try:
-            slot = await limiter.enter_channel(candidate.channel, exchange.client_format) if limiter else None
+            slot = (
+                await limiter.enter_channel(candidate.channel, exchange.client_format)
+                if limiter is not None and not candidate.channel.limits.empty
+                else None
+            )
         except GatewayError as refused:  # at its limit (or its limits cannot be checked): the next one, no cool-down
             attempt.error = refused.message
             last = refused

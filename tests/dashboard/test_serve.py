@@ -42,16 +42,22 @@ def open_link(url: str) -> tuple[int, str]:
 def read_event(process: subprocess.Popen[bytes], name: str, timeout: float = 20) -> tuple[dict[str, Any], str]:
     """The first JSON log line whose event is `name`, and everything read up to it."""
     assert process.stderr is not None
-    seen = ""
+    fd = process.stderr.fileno()  # read the descriptor itself: log lines arrive several to a write
+    seen, pending = "", b""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stderr], [], [], 0.2)
+        ready, _, _ = select.select([fd], [], [], 0.2)
         if not ready:
             continue
-        line = process.stderr.readline().decode()
-        seen += line
-        if line.startswith("{") and json.loads(line)["event"] == name:
-            return json.loads(line), seen
+        data = os.read(fd, 65536)
+        if not data:
+            break
+        *lines, pending = (pending + data).split(b"\n")
+        for raw in lines:
+            line = raw.decode() + "\n"
+            seen += line
+            if line.startswith("{") and json.loads(line)["event"] == name:
+                return json.loads(line), seen
     raise AssertionError(f"no {name!r} log line; got:\n{seen}")
 
 

@@ -12,7 +12,8 @@ from typing import Any, assert_never
 
 from axonhub import ir
 from axonhub.formats import carrier
-from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, random_id, stable_json
+from axonhub.formats.tool_calls import anthropic_tool_id, parse_arguments, stable_json
+from axonhub.ids import random_id
 
 _STOP_REASONS: dict[str, ir.StopReason] = {
     "end_turn": ir.StopReason.END_TURN,

@@ -14,12 +14,11 @@ Both are IO-free state machines: `feed()` and `finish()` return lists.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from enum import Enum, auto
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.anthropic import errors
@@ -74,7 +73,7 @@ class StreamDecoder:
         if self._state is _State.DONE:
             return []
         try:
-            payload = json.loads(sse.data)
+            payload = fastjson.loads(sse.data)
         except ValueError:
             return []  # not JSON: nothing a client could use
         if not isinstance(payload, dict):

@@ -18,7 +18,8 @@ from typing import Any, assert_never
 
 from axonhub import ir
 from axonhub.formats.gemini import thoughts
-from axonhub.formats.tool_calls import parse_arguments, random_id
+from axonhub.formats.tool_calls import parse_arguments
+from axonhub.ids import random_id
 
 REFUSALS = frozenset(
     {

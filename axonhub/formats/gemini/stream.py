@@ -20,13 +20,12 @@ Both are IO-free state machines: `feed()` and `finish()` return lists.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.gemini import errors, thoughts
@@ -39,7 +38,8 @@ from axonhub.formats.gemini.response import (
     usage_dict,
     usage_from,
 )
-from axonhub.formats.tool_calls import base62, random_id, stable_json
+from axonhub.formats.tool_calls import base62, stable_json
+from axonhub.ids import random_id
 from axonhub.sse import ServerSentEvent
 
 SSEOut = tuple[None, dict[str, Any]]
@@ -86,7 +86,7 @@ class StreamDecoder:
         if self._state is _State.DONE:
             return []
         try:
-            chunk = json.loads(sse.data)
+            chunk = fastjson.loads(sse.data)
         except ValueError:
             return []  # not JSON: nothing a client could use
         return self.chunk(chunk) if isinstance(chunk, dict) else []

@@ -16,7 +16,8 @@ from axonhub import ir
 from axonhub.errors import ErrorKind, UpstreamError
 from axonhub.formats import carrier
 from axonhub.formats.openai_chat.errors import error_from_payload
-from axonhub.formats.tool_calls import openai_tool_id, parse_arguments, random_id, stable_arguments, stable_json
+from axonhub.formats.tool_calls import openai_tool_id, parse_arguments, stable_arguments, stable_json
+from axonhub.ids import random_id
 
 _FINISH_REASONS: dict[str, ir.StopReason] = {
     "stop": ir.StopReason.END_TURN,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.openai_chat.errors import error_from_payload, error_payload
@@ -33,7 +33,8 @@ from axonhub.formats.openai_chat.response import (
     usage_dict,
     usage_from,
 )
-from axonhub.formats.tool_calls import join_surrogates, openai_tool_id, random_id, stable_arguments
+from axonhub.formats.tool_calls import join_surrogates, openai_tool_id, stable_arguments
+from axonhub.ids import random_id
 from axonhub.sse import ServerSentEvent
 
 # (SSE event name, payload): Chat chunks have no event name; the payload is a chunk or "[DONE]"
@@ -89,14 +90,15 @@ class StreamDecoder:
         if data == DONE:
             return self._finish()
         try:
-            chunk = json.loads(data)
+            chunk = fastjson.loads(data)
         except ValueError:
             return []  # not JSON (a stray keepalive payload): nothing to map
         if not isinstance(chunk, dict):
             return []
-        kind, message = error_from_payload(chunk)
-        if kind is not None:
-            return self._fail(kind, message)
+        if "error" in chunk or chunk.get("object") == "error":  # what error_from_payload reads; not per delta
+            kind, message = error_from_payload(chunk)
+            if kind is not None:
+                return self._fail(kind, message)
         out = self._start(chunk)
         self._take_usage(chunk.get("usage"))
         choices = chunk.get("choices")

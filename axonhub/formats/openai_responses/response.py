@@ -18,7 +18,8 @@ from axonhub.errors import UpstreamError
 from axonhub.formats.openai_chat.errors import error_from_payload
 from axonhub.formats.openai_responses import reasoning
 from axonhub.formats.openai_responses.tools import ToolNames
-from axonhub.formats.tool_calls import parse_arguments, random_id, stable_arguments, stable_json
+from axonhub.formats.tool_calls import parse_arguments, stable_arguments, stable_json
+from axonhub.ids import random_id
 
 # stop reason -> (status, incomplete_details.reason)
 _STATUS: dict[ir.StopReason, tuple[str, str | None]] = {

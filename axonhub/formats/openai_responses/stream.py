@@ -19,13 +19,12 @@ the thinking block's signature. Both are IO-free state machines: `feed()` and `f
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any, assert_never
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.aggregate import TRUNCATED
 from axonhub.formats.openai_responses import reasoning
@@ -317,7 +316,7 @@ class StreamDecoder:
         if self._state is _State.DONE:
             return []
         try:
-            payload = json.loads(sse.data)
+            payload = fastjson.loads(sse.data)
         except ValueError:
             return []
         if not isinstance(payload, dict):
