@@ -42,5 +42,6 @@ async def test_claude_code_answers_through_axonhub(
     assert sent.headers["x-api-key"] == "sk-ant-upstream-secret-key-000"
     assert "claude-code-20250219" in sent.headers["anthropic-beta"]
     assert sent.json()["stream"] is True
+    await gateway.server.close()  # flushes the trace writer
     traced = [json.loads(line) for line in gateway.config.server.trace.path.read_text().splitlines()]
     assert {r["trace_id"] for r in traced} == {session}

@@ -23,6 +23,7 @@ from tests.claude_code import CLAUDE_BIN, QUIET, ensure_claude
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.processes import Served, axonhub, base_env, serving
+from tests.trace_files import trace_records
 
 pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
 
@@ -102,7 +103,7 @@ async def test_run_claude_answers_through_the_gateway_with_only_the_gateways_var
     assert len(main) == 1
     assert main[0].headers["x-api-key"] == UPSTREAM_KEY  # the channel's key, from the gateway's own env
     assert "authorization" not in main[0].headers
-    traced = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    traced = await trace_records(tmp_path / "trace.jsonl")
     assert [(r["kind"], r["key"], r["trace_id"], r["status"]) for r in traced] == [("messages", "laptop", session, 200)]
     assert traced[0]["user_agent"].startswith("claude-cli/")
     assert secret not in (tmp_path / "trace.jsonl").read_text() + gateway.log.read_text()

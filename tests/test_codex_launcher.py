@@ -23,6 +23,7 @@ from tests.codex import CODEX_BIN, ensure_codex
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.processes import axonhub, base_env, serving
+from tests.trace_files import trace_records
 
 pytestmark = [pytest.mark.codex, pytest.mark.slow]
 
@@ -98,7 +99,7 @@ async def test_run_codex_answers_through_the_gateways_responses_api(upstream: Fa
     sent = [r for r in upstream.requests if r.path == "/v1/messages"]
     assert sent and all(r.headers["x-api-key"] == UPSTREAM_KEY for r in sent)  # the channel's key
     assert sent[0].json()["model"] == "claude-sonnet-4-5"
-    traced = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+    traced = await trace_records(tmp_path / "trace.jsonl", at_least=len(sent))
     assert {(r["kind"], r["key"], r["trace_id"], r["status"], r["profile"]) for r in traced} == {
         ("responses", "codex-laptop", session, 200, "codex")
     }

@@ -4,7 +4,6 @@ AxonHub, the first channel overloaded, a loopback OTLP/HTTP receiver decoding th
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from tests.conftest import SECRET, GatewayFactory, base_config
 from tests.fakes import anthropic as wire
 from tests.fakes.otlp_receiver import OtlpReceiver
 from tests.fakes.upstream import FakeUpstream, Reply
+from tests.trace_files import trace_records
 
 pytestmark = [pytest.mark.claude_code, pytest.mark.slow]
 
@@ -49,7 +49,7 @@ async def test_a_claude_code_session_is_one_trace_with_the_failover_as_child_spa
         assert run.returncode == 0, run.stderr + str(run.result)
         assert run.result["result"] == answer
 
-        traced = [json.loads(line) for line in (tmp_path / "trace.jsonl").read_text().splitlines()]
+        traced = await trace_records(tmp_path / "trace.jsonl")
         calls = [r for r in traced if r["kind"] == "messages"]
         for _ in range(100):  # batches leave at least every second
             if sum(s.kind == "SPAN_KIND_SERVER" for s in receiver.spans) == len(calls):

@@ -61,6 +61,15 @@ def records(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+async def written(path: Path, count: int) -> list[dict[str, Any]]:
+    """The trace records once `count` of them are written (the writer thread writes in batches)."""
+    for _ in range(250):
+        if len(found := records(path)) >= count:
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{len(records(path))} trace records written, {count} expected")
+
+
 async def test_twenty_parallel_requests_go_through_a_cap_of_two_in_arrival_order(
     start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
@@ -80,10 +89,7 @@ async def test_twenty_parallel_requests_go_through_a_cap_of_two_in_arrival_order
     assert sorted(r.json()["messages"][0]["content"] for r in upstream.requests) == sorted(
         f"request {n}" for n in range(20)
     )
-    for _ in range(100):
-        if len(records(tmp_path / "trace.jsonl")) == 20:
-            break
-        await asyncio.sleep(0.02)
+    await written(tmp_path / "trace.jsonl", 20)
     # first come, first served: the order requests reached the channel's queue is the order they got a slot
     entered, granted = {}, {}
     for r in records(tmp_path / "trace.jsonl"):
@@ -148,7 +154,7 @@ async def test_a_busy_channel_hands_the_request_to_the_next_one(
         assert (await post(gateway)).status == 200
         assert (len(upstream.requests), len(backup.requests)) == (1, 1)
         await holder
-        second = next(r for r in records(tmp_path / "trace.jsonl") if r["channel"] == "backup")
+        second = next(r for r in await written(tmp_path / "trace.jsonl", 2) if r["channel"] == "backup")
         assert [(a["channel"], a["status"], a["error"]) for a in second["attempts"]] == [
             (
                 "primary",
@@ -214,7 +220,7 @@ async def test_an_exhausted_quota_is_skipped_until_its_reset_and_then_tried_agai
         clock.now += 18_001  # the quota is back
         assert (await post(gateway)).status == 200
         assert (len(upstream.requests), len(backup.requests)) == (2, 4)
-        first = records(tmp_path / "trace.jsonl")[0]
+        first = (await written(tmp_path / "trace.jsonl", 5))[0]
         assert [(a["channel"], a["status"]) for a in first["attempts"]] == [("plan", 429), ("backup", 200)]
     finally:
         await backup.close()
