@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 from aiohttp import web
 
+from axonhub import fastjson
 from axonhub.appkeys import REDACTOR
 from axonhub.errors import ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Exchange
@@ -55,10 +56,11 @@ class RelayPlan:
     def call(self, candidate: Candidate) -> UpstreamCall:
         inbound, dialect = self.inbound, self.format.dialect
         channel, model = candidate.channel, candidate.upstream_model
+        fitted = dialect.fit(inbound.body, model, channel) if dialect.fit is not None else None
         return UpstreamCall(
             url=dialect.url(channel, inbound.endpoint.name, model, inbound.stream),
             headers=dialect.headers(inbound.headers, channel, inbound.stream),
-            body=dialect.with_model(inbound.raw, inbound.body, model),
+            body=dialect.with_model(inbound.raw, inbound.body, model) if fitted is None else fastjson.dumps(fitted),
         )
 
     def error_parser(self, candidate: Candidate) -> ErrorParser:

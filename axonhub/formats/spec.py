@@ -165,6 +165,10 @@ class Dialect:
     # reject: such a request takes the IR transform even on a channel of its own format, and the
     # foreign reasoning stays behind (a key whose profile switched providers mid-conversation)
     foreign_reasoning: Callable[[bytes], bool] = never
+    # (parsed body, upstream model, channel) -> the client's body as that channel takes it, model
+    # included, or None when it takes it as it came: the fast path's one concession to a channel's
+    # declared limits (a max_tokens above the model's cap would be the upstream's 400)
+    fit: Callable[[Mapping[str, Any], str, Channel], dict[str, Any] | None] | None = None
 
 
 class AnswerWitness(Protocol):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import openai
 import pytest
 
-from tests.conftest import Gateway
+from tests.conftest import Gateway, GatewayFactory, base_config
 from tests.fakes import openai as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 from tests.openai_inbound.conftest import BASE_PATHS, OPENAI_KEY, bearer, trace_records
@@ -142,3 +143,52 @@ async def test_stream_options_stay_as_the_client_sent_them(
     assert "stream_options" not in openai_upstream.requests[0].json()
     [record] = await trace_records(gateway)
     assert (record["usage"], record["stop_reason"], record["error"]) == (None, "stop", None)
+
+
+@pytest.mark.parametrize(
+    ("model", "asked", "sent"),
+    [
+        # above the model's cap (deepseek-chat 8192, deepseek-reasoner 65536): lowered, in the field the client chose
+        ("deepseek-chat", {"max_tokens": 20000}, {"max_tokens": 8192}),
+        ("deepseek-reasoner", {"max_completion_tokens": 100000}, {"max_completion_tokens": 65536}),
+        # under it: the body goes as it came
+        ("deepseek-chat", {"max_tokens": 512}, None),
+    ],
+)
+async def test_an_output_limit_above_the_channels_cap_is_lowered_on_the_fast_path(
+    start_gateway: GatewayFactory, tmp_path: Path, model: str, asked: dict[str, int], sent: dict[str, int] | None
+) -> None:
+    deepseek = FakeUpstream()
+    await deepseek.start()
+    try:
+        config = base_config(deepseek.url, tmp_path / "trace.jsonl")
+        config["channels"] = [
+            {
+                "name": "deepseek",
+                "type": "deepseek",
+                "base_url": deepseek.url,
+                "api_key": "${FAKE_OPENAI_KEY}",
+                "models": ["deepseek-chat", "deepseek-reasoner"],
+            }
+        ]
+        config["profiles"] = {"passthrough": {"rules": [{"match": "gpt-4o", "model": model}]}}
+        gateway = await start_gateway(config)
+        deepseek.enqueue(Reply.json(wire.completion("ok", model=model)))
+        raw = json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], **asked}).encode()
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                gateway.url + "/v1/chat/completions",
+                data=raw,
+                headers={**bearer(), "Content-Type": "application/json"},
+            ) as response,
+        ):
+            assert response.status == 200, await response.text()
+        [upstream] = deepseek.requests
+        if sent is None:
+            # every other byte kept
+            assert upstream.body == raw.replace(b'"model": "gpt-4o"', b'"model":' + json.dumps(model).encode())
+        else:
+            assert upstream.json() == {"model": model, "messages": [{"role": "user", "content": "hi"}], **sent}
+    finally:
+        await deepseek.close()

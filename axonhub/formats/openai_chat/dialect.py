@@ -1,7 +1,9 @@
 """The HTTP side of OpenAI Chat Completions: calling a channel, reading a relayed stream, ending one.
 
 A request to an OpenAI-compatible channel carries the channel's key as a Bearer token and the
-channel's own headers, and goes to `{base_url}/chat/completions`. The side reader of a relayed
+channel's own headers, and goes to `{base_url}/chat/completions`; on the fast path the client's
+body goes as it came but for the model and an output token limit above the channel's or the
+model's cap, which is lowered to it (`fit`). The side reader of a relayed
 stream looks at `data:` lines only as bytes; it JSON-decodes the few that can carry a finish
 reason, usage or an error (a cheap byte match finds them), never the many content deltas.
 """
@@ -100,6 +102,25 @@ def summary(body: Mapping[str, Any]) -> Summary:
     )
 
 
+_TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
+def fit(body: Mapping[str, Any], model: str, channel: Channel) -> dict[str, Any] | None:
+    """The client's body with its output token limit under the channel's and the model's cap (a
+    DeepSeek model refuses a max_tokens above its own), in the field the client chose; None when it
+    is under them already."""
+    caps = [c for c in (channel.quirks.output_cap(model) if channel.quirks else None, channel.max_output_tokens) if c]
+    if not caps:
+        return None
+    cap = min(caps)
+    over = {f: cap for f in _TOKEN_FIELDS if _int(body.get(f)) is not None and body[f] > cap}
+    return {**body, "model": model, **over} if over else None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def error_frame(kind: ErrorKind, message: str) -> SSEFrame:
     """A `data: {"error": …}` chunk: the OpenAI SDKs raise it as an APIError."""
     return (None, error_payload(kind, message))
@@ -114,4 +135,5 @@ DIALECT = Dialect(
     error_frame=error_frame,
     terminator=(None, "[DONE]"),
     keepalive=encode_comment("ping"),
+    fit=fit,
 )
