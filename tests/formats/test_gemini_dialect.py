@@ -15,7 +15,7 @@ from axonhub.config import Channel, ModelMatcher
 from axonhub.errors import ErrorKind
 from axonhub.formats.anthropic.dialect import foreign_reasoning as anthropic_foreign
 from axonhub.formats.carrier import make_carrier
-from axonhub.formats.gemini.dialect import StreamReader, foreign_reasoning, headers, summary, url, with_model
+from axonhub.formats.gemini.dialect import StreamReader, fit, foreign_reasoning, headers, summary, url, with_model
 from tests.fakes import gemini as g_wire
 
 
@@ -153,13 +153,13 @@ def test_a_thinking_level_sent_to_a_model_before_gemini_3_becomes_a_budget(
     thinking: dict[str, Any], model: str, sent: dict[str, Any] | None
 ) -> None:
     body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"thinkingConfig": thinking}}
-    raw = json.dumps(body).encode()
-    out = with_model(raw, body, model)
+    fitted = fit(body, model, channel())
     if sent is None:
-        assert out == raw
+        assert fitted is None
     else:
-        assert json.loads(out) == {**body, "generationConfig": {"thinkingConfig": sent}}
+        assert fitted == {**body, "generationConfig": {"thinkingConfig": sent}}
     counted = {"generateContentRequest": {"model": "models/gemini-3-pro-preview", **body}}
-    inner = json.loads(with_model(json.dumps(counted).encode(), counted, model))["generateContentRequest"]
+    relayed = fit(counted, model, channel()) or json.loads(with_model(json.dumps(counted).encode(), counted, model))
+    inner = relayed["generateContentRequest"]
     assert inner["model"] == f"models/{model}"
     assert inner["generationConfig"]["thinkingConfig"] == (thinking if sent is None else sent)

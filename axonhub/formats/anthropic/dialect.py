@@ -15,12 +15,13 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from axonhub import ir, jsonbody
+from axonhub import ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.anthropic import errors
 from axonhub.formats.anthropic.generations import fit_thinking
 from axonhub.formats.anthropic.response import usage_from
 from axonhub.formats.spec import Dialect, SSEFrame, Summary
+from axonhub.jsonbody import with_model
 from axonhub.sse import EventPicker, encode_event
 
 if TYPE_CHECKING:
@@ -32,13 +33,11 @@ DEFAULT_ANTHROPIC_VERSION = "2023-06-01"
 _CARRIER_SIGNATURE = re.compile(rb'"signature"\s*:\s*"gw1\.')
 
 
-def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
-    """The client's body for `model`: its thinking and effort reshaped where a profile sends it to a
-    Claude model of another generation than the one it named (the body is then serialised anew)."""
+def fit(body: Mapping[str, Any], model: str, channel: Channel) -> dict[str, Any] | None:
+    """The client's body for `model` with its thinking and effort reshaped, where a profile sends it to
+    a Claude model of another generation than the one it named; None when it goes as it came."""
     fitted = fit_thinking(body, model) if body.get("model") != model else None
-    if fitted is None:
-        return jsonbody.with_model(raw, body, model)
-    return json.dumps({**fitted, "model": model}, ensure_ascii=False, separators=(",", ":")).encode()
+    return None if fitted is None else {**fitted, "model": model}
 
 
 def url(channel: Channel, endpoint: str, model: str, stream: bool) -> str:
@@ -134,4 +133,5 @@ DIALECT = Dialect(
     terminator=("message_stop", {"type": "message_stop"}),
     keepalive=encode_event("ping", {"type": "ping"}),
     foreign_reasoning=foreign_reasoning,
+    fit=fit,
 )

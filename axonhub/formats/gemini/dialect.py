@@ -63,15 +63,23 @@ def headers(client_headers: Mapping[str, str], channel: Channel, stream: bool) -
 
 def with_model(raw: bytes, body: dict[str, Any], model: str) -> bytes:
     """The body as it came: its model is in the URL. A `countTokens` request's inner
-    `generateContentRequest.model`, if it names one, is made the channel's. A `thinkingLevel` that a
-    profile sends to a model before Gemini 3 (which refuses it) becomes the budget it stands for."""
-    rewritten = _fit_thinking(body, model)
-    inner = (rewritten or body).get("generateContentRequest")
-    if isinstance(inner, dict) and isinstance(inner.get("model"), str) and inner["model"] != f"models/{model}":
-        rewritten = {**(rewritten or body), "generateContentRequest": {**inner, "model": f"models/{model}"}}
-    if rewritten is None:
-        return raw
-    return json.dumps(rewritten, ensure_ascii=False, separators=(",", ":")).encode()
+    `generateContentRequest.model`, if it names one, is made the channel's."""
+    renamed = _with_inner_model(body, model)
+    return raw if renamed is None else json.dumps(renamed, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def fit(body: Mapping[str, Any], model: str, channel: Channel) -> dict[str, Any] | None:
+    """A `thinkingLevel` that a profile sends to a model before Gemini 3 (which refuses it) becomes the
+    budget it stands for; None when the body goes as it came."""
+    fitted = _fit_thinking(dict(body), model)
+    return None if fitted is None else (_with_inner_model(fitted, model) or fitted)
+
+
+def _with_inner_model(body: dict[str, Any], model: str) -> dict[str, Any] | None:
+    inner = body.get("generateContentRequest")
+    if not isinstance(inner, dict) or not isinstance(inner.get("model"), str) or inner["model"] == f"models/{model}":
+        return None
+    return {**body, "generateContentRequest": {**inner, "model": f"models/{model}"}}
 
 
 def _fit_thinking(body: dict[str, Any], model: str) -> dict[str, Any] | None:
@@ -177,4 +185,5 @@ DIALECT = Dialect(
     # SDK stream readers skip blank lines between events, and choke on SSE comments.
     keepalive=b"\n",
     foreign_reasoning=foreign_reasoning,
+    fit=fit,
 )
