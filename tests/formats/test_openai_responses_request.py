@@ -498,3 +498,30 @@ def test_a_thousand_mutated_codex_bodies_are_read_or_refused_by_name_never_a_cra
         render_request(request)
         render_chat(request, QUIRKS["deepseek"])
         render_anthropic(request)
+
+
+@pytest.mark.parametrize(
+    ("model", "reasons"), [("gpt-4.1", False), ("gpt-4o-mini", False), ("o3", True), ("gpt-5", True)]
+)
+def test_a_model_that_does_not_reason_gets_no_reasoning_fields_or_items(model: str, reasons: bool) -> None:
+    openai_signature = carrier.make_carrier(OPENAI, "", enc="gAAAA==", rid="rs_openai")
+    request = ir.Request(
+        model=model,
+        messages=(
+            ir.Message(ir.Role.USER, (ir.Text("ls?"),)),
+            ir.Message(ir.Role.ASSISTANT, (ir.Thinking("o", openai_signature), ir.ToolCall("call_1", "ls", "{}"))),
+            ir.Message(ir.Role.USER, (ir.ToolResult("call_1", (ir.Text("a.txt"),)),)),
+        ),
+        reasoning=ir.Reasoning(ir.ReasoningMode.ON, 8192, "medium"),
+    )
+    body = render_request(request)
+    kinds = [item["type"] for item in body["input"]]
+    if reasons:
+        assert (body["reasoning"], body["include"]) == (
+            {"effort": "medium", "summary": "auto"},
+            ["reasoning.encrypted_content"],
+        )
+        assert kinds == ["message", "reasoning", "function_call", "function_call_output"]
+    else:
+        assert "reasoning" not in body and "include" not in body
+        assert kinds == ["message", "function_call", "function_call_output"]

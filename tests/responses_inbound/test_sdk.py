@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import openai
 import pytest
 
-from tests.conftest import SECRET, Gateway
+from tests.conftest import SECRET, Gateway, GatewayFactory
 from tests.fakes import anthropic as a_wire
 from tests.fakes import openai as o_wire
 from tests.fakes import responses as r_wire
@@ -28,6 +29,7 @@ from tests.responses_inbound.conftest import (
     OPENAI_KEY,
     RESPONSES,
     Upstreams,
+    config,
     trace_records,
 )
 
@@ -250,3 +252,44 @@ async def test_on_the_fast_path_fields_no_other_channel_takes_go_upstream_as_sen
     await sdk().responses.create(model="gpt-5", input="hi", tools=[{"type": "web_search"}], **extra)  # type: ignore[list-item]
     [sent] = upstreams.responses.requests
     assert sent.json() == {"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}], **extra}
+
+
+@pytest.mark.parametrize(("served", "reasons"), [("gpt-4.1", False), ("gpt-5.1-codex", True)])
+async def test_a_profile_serving_a_codex_model_on_one_that_does_not_reason_leaves_reasoning_behind(
+    start_gateway: GatewayFactory, upstreams: Upstreams, tmp_path: Path, served: str, reasons: bool
+) -> None:
+    data = config(upstreams, tmp_path / "trace.jsonl")
+    data["channels"][-1]["models"] = [served]
+    rules = data["profiles"]["passthrough"]["rules"]
+    data["profiles"] = {"passthrough": {"rules": [*rules, {"match": "gpt-5-codex", "model": served}]}}
+    gateway = await start_gateway(data)
+    upstreams.responses.enqueue(text_reply(RESPONSES, stream=False))
+    turn = [
+        {"role": "user", "content": "hi"},
+        {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "gAAAAopaque=="},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello."}]},
+        {"role": "user", "content": "and?"},
+    ]
+    client = openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=SECRET, max_retries=0)
+    async with client:
+        answer = await client.responses.create(
+            model="gpt-5-codex",
+            input=turn,  # type: ignore[arg-type]
+            reasoning={"effort": "high", "summary": "auto"},
+            include=["reasoning.encrypted_content"],
+            store=False,
+        )
+    assert answer.output_text == TEXT
+    [sent] = upstreams.responses.requests
+    body = sent.json()
+    assert body["model"] == served
+    if reasons:  # the client's body as it came, but for the model
+        assert (body["reasoning"], body["include"], body["input"]) == (
+            {"effort": "high", "summary": "auto"},
+            ["reasoning.encrypted_content"],
+            turn,
+        )
+    else:  # gpt-4.1 refuses reasoning fields and items with a 400
+        assert "reasoning" not in body and "include" not in body
+        assert body["input"] == [turn[0], turn[2], turn[3]]
+        assert body["store"] is False

@@ -21,6 +21,7 @@ from axonhub import ir
 from axonhub.errors import ErrorKind
 from axonhub.formats.openai_chat.dialect import headers, url
 from axonhub.formats.openai_responses.errors import error_in_answer, stream_code
+from axonhub.formats.openai_responses.models import fit
 from axonhub.formats.openai_responses.response import stop_reason as stop_reason_of
 from axonhub.formats.openai_responses.response import stop_reason_name, usage_from
 from axonhub.formats.spec import Dialect, SSEFrame, StreamReader, Summary
@@ -145,4 +146,5 @@ DIALECT = Dialect(
     keepalive=encode_comment("keep-alive"),
     continued_error_frame=continued_error_frame,
     foreign_reasoning=foreign_reasoning,
+    fit=fit,
 )

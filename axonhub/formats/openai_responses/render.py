@@ -18,6 +18,7 @@ from typing import Any, assert_never
 
 from axonhub import ir
 from axonhub.formats.openai_responses import reasoning
+from axonhub.formats.openai_responses.models import ENCRYPTED_REASONING, reasons
 from axonhub.formats.openai_responses.tools import render_tool_choice, render_tools
 from axonhub.formats.tool_calls import parse_arguments, stable_arguments
 
@@ -30,6 +31,8 @@ def render_request(request: ir.Request, max_output_tokens: int | None = None) ->
     """The Responses body for `request`; `max_output_tokens` is the channel's cap."""
     custom = frozenset(t.name for t in request.tools if t.kind is ir.ToolKind.CUSTOM)
     input_items = _Input(custom).render(request.messages)
+    if not reasons(request.model):  # nor does it read reasoning items
+        input_items = [item for item in input_items if item["type"] != "reasoning"]
     body: dict[str, Any] = {"model": request.model}
     instructions = "\n\n".join(t.text for t in request.system if not t.text.lstrip().startswith(BILLING_HEADER))
     if instructions:
@@ -62,13 +65,15 @@ def _reasoning(request: ir.Request, input_items: Sequence[dict[str, Any]]) -> di
     """Effort and summaries when reasoning is asked for; encrypted reasoning back whenever it may round-trip."""
     body: dict[str, Any] = {}
     settings = request.reasoning
+    if not reasons(request.model):
+        return body
     if settings.mode in (ir.ReasoningMode.ON, ir.ReasoningMode.ADAPTIVE):
         effort = settings.effort if settings.effort in _EFFORTS else _effort(settings)
         body["reasoning"] = {"effort": effort, "summary": "auto"}
     elif settings.mode is ir.ReasoningMode.OFF and settings.effort == "none":
         body["reasoning"] = {"effort": "none"}
     if "reasoning" in body or any(item["type"] == "reasoning" for item in input_items):
-        body["include"] = ["reasoning.encrypted_content"]
+        body["include"] = [ENCRYPTED_REASONING]
     return body
 
 
