@@ -20,7 +20,7 @@ from axonhub.errors import ErrorKind, UpstreamError, describe_body
 from axonhub.exchange import Exchange
 from axonhub.formats.spec import Counting, Format
 from axonhub.profiles import Candidate
-from axonhub.upstream.answer import Answer, accept
+from axonhub.upstream.answer import Answer, accept_in
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
@@ -53,12 +53,7 @@ class CountPlan:
         return self.upstream.codec.parse_error
 
     async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
-        return await accept(
-            response,
-            channel=candidate.channel.name,
-            body_format=self.upstream.wire,
-            error_in_answer=self.upstream.codec.error_in_answer,
-        )
+        return await accept_in(self.upstream, candidate.channel.name, response)
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer

@@ -32,7 +32,7 @@ from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
-from axonhub.upstream.answer import Answer, accept
+from axonhub.upstream.answer import Answer, accept_in
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
@@ -67,9 +67,7 @@ class RelayPlan:
         return self.format.codec.parse_error
 
     async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
-        codec = self.format.codec
-        name, wire = candidate.channel.name, self.format.wire
-        return await accept(response, channel=name, body_format=wire, error_in_answer=codec.error_in_answer)
+        return await accept_in(self.format, candidate.channel.name, response)
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer

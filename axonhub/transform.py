@@ -32,7 +32,7 @@ from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
-from axonhub.upstream.answer import Answer, accept
+from axonhub.upstream.answer import Answer, accept_in
 from axonhub.upstream.client import UpstreamCall, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
@@ -80,12 +80,7 @@ class TransformPlan:
         return self.upstream.codec.parse_error
 
     async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
-        return await accept(
-            response,
-            channel=candidate.channel.name,
-            body_format=self.upstream.wire,
-            error_in_answer=self.upstream.codec.error_in_answer,
-        )
+        return await accept_in(self.upstream, candidate.channel.name, response)
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer

@@ -6,6 +6,7 @@ tool call and to its result keeps the pair matched across turns without any serv
 
 Arguments travel as JSON text in the IR. `stable_json` serialises objects byte-stably (prefix caches
 depend on it); `parse_arguments` turns a model's possibly broken JSON text into an object.
+`result_text` is a tool result as the providers that take results as text read it.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, assert_never
 
+from axonhub import ir
 from axonhub.ids import random_id
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -142,3 +144,30 @@ def _scan(text: str) -> _Scan:
             if depth == 0 and scan.balanced_end is None:
                 scan.balanced_end = i + 1
     return scan
+
+
+NO_OUTPUT = "(no output)"
+
+
+def result_text(result: ir.ToolResult) -> str:
+    """A tool result's text and documents as one text (its images travel elsewhere, per provider)."""
+    pieces = []
+    for part in result.content:
+        match part:
+            case ir.Text(text=text):
+                pieces.append(text)
+            case ir.Document():
+                pieces.append(document_text(part))
+            case ir.Image():
+                pass
+            case _:
+                assert_never(part)
+    return "\n".join(pieces) or NO_OUTPUT
+
+
+def document_text(document: ir.Document) -> str:
+    """A document as text: a text document inline in a `<document>` element, any other named only."""
+    if document.source is not ir.SourceKind.TEXT:
+        return f"[document omitted: {document.title or 'document'}]"
+    title = f' title="{document.title}"' if document.title else ""
+    return f"<document{title}>\n{document.data}\n</document>"

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from axonhub import fastjson
 from axonhub.errors import ErrorKind, UpstreamError, describe_body
+
+if TYPE_CHECKING:
+    from axonhub.formats.spec import Format
 
 # A decoded 200 body -> (kind, message) of the error object it is, or None for a real answer.
 ErrorInAnswer = Callable[[Mapping[str, Any]], tuple[ErrorKind, str] | None]
@@ -33,6 +36,11 @@ class Answer:
     @property
     def is_stream(self) -> bool:
         return self.body is None
+
+
+async def accept_in(fmt: Format, channel: str, response: aiohttp.ClientResponse) -> Answer:
+    """`accept` for an answer in a channel format's own wire format (every plan's case)."""
+    return await accept(response, channel=channel, body_format=fmt.wire, error_in_answer=fmt.codec.error_in_answer)
 
 
 async def accept(

@@ -31,11 +31,10 @@ from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats.gemini import thoughts
 from axonhub.formats.gemini.schema import to_gemini, tool_parameters
-from axonhub.formats.tool_calls import base62, parse_arguments
+from axonhub.formats.tool_calls import base62, document_text, parse_arguments, result_text
 
 BILLING_HEADER = "x-anthropic-billing-header:"
 NOT_EXECUTED = "[tool call was not executed]"
-NO_OUTPUT = "(no output)"
 MAX_STOP_SEQUENCES = 5
 # Output token limits by model id prefix; the first match wins, 65536 otherwise (2.5 and 3 models).
 OUTPUT_LIMITS: tuple[tuple[str, int], ...] = (("gemini-1.", 8192), ("gemini-2.0", 8192))
@@ -151,14 +150,14 @@ class _Contents:
             if result is None:
                 responses.append(_response(call, NOT_EXECUTED, error=True))
                 continue
-            responses.append(_response(call, _result_text(result), error=result.is_error))
+            responses.append(_response(call, result_text(result), error=result.is_error))
             for image in (part for part in result.content if isinstance(part, ir.Image)):
                 extra += _user_part(image)
         self.pending = []
         for block in content:
             if isinstance(block, ir.ToolResult):
                 if block.call_id in results:  # answers no call of the turn before
-                    extra.append({"text": f"[result of earlier tool call {block.call_id}]: {_result_text(block)}"})
+                    extra.append({"text": f"[result of earlier tool call {block.call_id}]: {result_text(block)}"})
             else:
                 extra += _user_part(block)
         self._append("user", responses + extra)
@@ -222,21 +221,6 @@ def _response(call: _Call, text: str, *, error: bool) -> dict[str, Any]:
     return {"functionResponse": {"id": call.id, "name": call.name, "response": response}}
 
 
-def _result_text(result: ir.ToolResult) -> str:
-    pieces = []
-    for part in result.content:
-        match part:
-            case ir.Text(text=text):
-                pieces.append(text)
-            case ir.Document():
-                pieces.append(_document_text(part))
-            case ir.Image():
-                pass  # sent as an inlineData part after the responses
-            case _:
-                assert_never(part)
-    return "\n".join(pieces) or NO_OUTPUT
-
-
 def _user_part(block: ir.Block) -> list[dict[str, Any]]:
     match block:
         case ir.Text(text=text):
@@ -245,7 +229,7 @@ def _user_part(block: ir.Block) -> list[dict[str, Any]]:
             return [_media(block.source, block.data, block.media_type or "image/png", "image")]
         case ir.Document():
             if block.source is ir.SourceKind.TEXT:
-                return [{"text": _document_text(block)}]
+                return [{"text": document_text(block)}]
             return [_media(block.source, block.data, block.media_type or "application/pdf", "document")]
         case ir.ToolCall() | ir.ToolResult() | ir.Thinking() | ir.RedactedThinking() | ir.Opaque():
             return []
@@ -259,13 +243,6 @@ def _media(source: ir.SourceKind, data: str, mime: str, what: str) -> dict[str, 
     if data.startswith(_GEMINI_FILES):
         return {"fileData": {"mimeType": mime, "fileUri": data}}
     return {"text": f"[{what} omitted: Gemini does not fetch URLs: {data}]"}
-
-
-def _document_text(document: ir.Document) -> str:
-    if document.source is not ir.SourceKind.TEXT:
-        return f"[document omitted: {document.title or 'document'}]"
-    title = f' title="{document.title}"' if document.title else ""
-    return f"<document{title}>\n{document.data}\n</document>"
 
 
 # ------------------------------------------------------------------------------------- tools

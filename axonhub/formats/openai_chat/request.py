@@ -22,11 +22,10 @@ from axonhub import ir
 from axonhub.errors import InvalidRequest
 from axonhub.formats import carrier
 from axonhub.formats.openai_chat.quirks import GENERIC, JsonMode, Quirks, ReasoningParam, ReasoningPassback
-from axonhub.formats.tool_calls import openai_tool_id, stable_arguments, stable_json
+from axonhub.formats.tool_calls import document_text, openai_tool_id, result_text, stable_arguments, stable_json
 
 BILLING_HEADER = "x-anthropic-billing-header:"
 NOT_EXECUTED = "[tool call was not executed]"
-NO_OUTPUT = "(no output)"
 _OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high"})
 _OPENROUTER_EFFORTS = frozenset({"minimal", "low", "medium", "high"})
 _DATA_URL = re.compile(r"^data:([^;,]+)?(?:;[^,]*)?;base64,(.*)$", re.DOTALL)
@@ -311,18 +310,7 @@ def _call(call: ir.ToolCall) -> dict[str, Any]:
 
 
 def _result_text(result: ir.ToolResult) -> str:
-    pieces = []
-    for part in result.content:
-        match part:
-            case ir.Text(text=text):
-                pieces.append(text)
-            case ir.Document():
-                pieces.append(_document_text(part))
-            case ir.Image():
-                pass  # moved into the trailing user message
-            case _:
-                assert_never(part)
-    text = "\n".join(pieces) or NO_OUTPUT
+    text = result_text(result)
     return f"Error: {text}" if result.is_error else text
 
 
@@ -356,20 +344,13 @@ def _image_part(image: ir.Image, quirks: Quirks) -> dict[str, Any]:
 
 def _document_part(document: ir.Document, quirks: Quirks) -> dict[str, Any]:
     if document.source is ir.SourceKind.TEXT:
-        return _text_part(_document_text(document))
+        return _text_part(document_text(document))
     name = document.title or "document.pdf"
     if document.source is ir.SourceKind.BASE64 and quirks.supports_pdf:
         data = f"data:{document.media_type or 'application/pdf'};base64,{document.data}"
         return {"type": "file", "file": {"filename": name, "file_data": data}}
     label = document.title or (document.data if document.source is ir.SourceKind.URL else name)
     return _text_part(f"[PDF document omitted: {label}]")
-
-
-def _document_text(document: ir.Document) -> str:
-    if document.source is not ir.SourceKind.TEXT:
-        return f"[document omitted: {document.title or 'document'}]"
-    title = f' title="{document.title}"' if document.title else ""
-    return f"<document{title}>\n{document.data}\n</document>"
 
 
 def _collapsed(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
