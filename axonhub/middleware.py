@@ -39,6 +39,7 @@ from axonhub.errors import (
 from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.registry import FORMATS, format_of_request
 from axonhub.formats.spec import Format
+from axonhub.log import log_request
 from axonhub.metrics import METRICS
 from axonhub.redact import presented_credentials
 
@@ -98,22 +99,24 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
     for callback in request.app[ON_EXCHANGE_DONE]:
         callback(record)
     usage: Mapping[str, Any] = record["usage"] or {}
-    log.info(
-        "request",
-        method=exchange.method,
-        path=exchange.path,
-        kind=exchange.kind,
-        status=exchange.status,
-        key=record["key"],
-        model=exchange.requested_model,
-        resolved=exchange.resolved_model,
-        channel=exchange.channel,
-        stream=exchange.stream,
-        input_tokens=usage.get("input"),
-        output_tokens=usage.get("output"),
-        counted_tokens=record.get("counted_tokens"),
-        ms=record["timings"]["total_ms"],
-        error=exchange.error.message if exchange.error else None,
+    log_request(
+        log,
+        {
+            "method": exchange.method,
+            "path": exchange.path,
+            "kind": exchange.kind,
+            "status": exchange.status,
+            "key": record["key"],
+            "model": exchange.requested_model,
+            "resolved": exchange.resolved_model,
+            "channel": exchange.channel,
+            "stream": exchange.stream,
+            "input_tokens": usage.get("input"),
+            "output_tokens": usage.get("output"),
+            "counted_tokens": record.get("counted_tokens"),
+            "ms": record["timings"]["total_ms"],
+            "error": exchange.error.message if exchange.error else None,
+        },
     )
 
 
