@@ -88,7 +88,7 @@ def finished_exchange(config: Any, key_secret: str) -> Exchange:
     exchange.profile = "bench"
     exchange.channel = "openai"
     exchange.upstream_id = "chatcmpl-bench"
-    exchange.attempts.append(Attempt("openai", "bench-openai", 200, 13.7, 0.3))
+    exchange.attempts.append(Attempt("openai", "bench-openai", 200, 13.7, None, 0.3))
     exchange.status = 200
     exchange.stop_reason = "end_turn"
     exchange.usage = ir.Usage(input_uncached=100, output=20)
