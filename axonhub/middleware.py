@@ -51,8 +51,9 @@ CLIENT_CLOSED = 499
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     config: Config = request.app[CONFIG_HOLDER].current  # one snapshot for the whole request
-    request_id = request.headers.get("x-request-id") or new_request_id()
-    if len(request_id) > 128 or not request_id.isprintable():
+    request_id = request.headers.get("x-request-id") or ""
+    minted = not request_id or len(request_id) > 128 or not request_id.isprintable()
+    if minted:
         request_id = new_request_id()
     exchange = Exchange(
         request_id=request_id,
@@ -69,6 +70,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     redactor = request.app[REDACTOR]
     in_query = tuple(v for name in FORMATS[exchange.client_format].key_params if (v := request.query.get(name, "")))
     bound = redactor.bind_request(presented_credentials(request.headers) + in_query)
+    if minted:  # ours: nothing to hide in it (a client's own id is redacted like any text it sent)
+        redactor.minted(request_id)
     status = 500
     try:
         response = await handler(request)
