@@ -101,7 +101,9 @@ async def test_killing_redis_mid_load_follows_on_error_and_shows_in_health_and_m
     health = await get(gateway.url, "/health")
     metrics = await get(gateway.url, "/metrics")
     results = await running
-    assert max(took for took, _ in results) < 1.0  # never blocked on the dead Redis beyond the bound
+    # never blocked on the dead Redis beyond its bound (2 x 0.2 s); the slack is for a loaded machine,
+    # an unbounded wait would be the OS's connect timeout or forever
+    assert max(took for took, _ in results) < 2.0
     statuses = [status for _, status in results]
     assert statuses[0] == 200
     if on_error == "open":
