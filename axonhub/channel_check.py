@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from axonhub import ir
@@ -24,7 +23,7 @@ from axonhub.formats.registry import FORMATS, format_of_channel
 from axonhub.formats.spec import WireFormat
 from axonhub.pipeline import Inbound, Planner
 from axonhub.profiles import Candidate, upstream_name
-from axonhub.upstream.client import read_error_body, send
+from axonhub.upstream.client import open_transport, read_error_body, send
 
 PROMPT = "Reply with the single word: pong"
 MAX_TOKENS = 32
@@ -57,9 +56,9 @@ async def check_channel(channel: Channel, model: str) -> CheckResult:
     plan = planner.plan(candidate)
     call = plan.call(candidate)
     began = time.perf_counter()
-    async with aiohttp.ClientSession(trust_env=True) as session:
+    async with open_transport() as transport:
         try:
-            response = await send(session, call, channel.timeouts, channel.name)
+            response = await send(transport, call, channel.timeouts, channel.name)
             if response.status >= 400:
                 raw = await read_error_body(response)
                 raise plan.error_parser(candidate)(response.status, raw, channel.name)

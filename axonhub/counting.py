@@ -12,7 +12,6 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import aiohttp
 from aiohttp import web
 
 from axonhub import fastjson, ir
@@ -21,7 +20,7 @@ from axonhub.exchange import Exchange
 from axonhub.formats.spec import Counting, Format
 from axonhub.profiles import Candidate
 from axonhub.upstream.answer import Answer, accept_in
-from axonhub.upstream.client import UpstreamCall, forwarded_headers
+from axonhub.upstream.client import UpstreamCall, UpstreamResponse, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
 
@@ -52,7 +51,7 @@ class CountPlan:
     def error_parser(self, candidate: Candidate) -> ErrorParser:
         return self.upstream.codec.parse_error
 
-    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+    async def accept(self, candidate: Candidate, response: UpstreamResponse) -> Answer:
         return await accept_in(self.upstream, candidate.channel.name, response)
 
     async def respond(

@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import aiohttp
 from aiohttp import web
 
 from axonhub import ir
@@ -42,7 +41,7 @@ from axonhub.tokens import estimate_request_tokens
 from axonhub.trace import trace_id_for
 from axonhub.transform import TransformPlan
 from axonhub.upstream.answer import Answer
-from axonhub.upstream.client import ENV_PROXIES, HTTP_SESSION, UpstreamCall
+from axonhub.upstream.client import TRANSPORT, UpstreamCall, UpstreamResponse
 from axonhub.upstream.dispatch import ErrorParser, dispatch, order_candidates
 
 
@@ -85,7 +84,7 @@ class Plan(Protocol):
 
     def error_parser(self, candidate: Candidate) -> ErrorParser: ...
 
-    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer: ...
+    async def accept(self, candidate: Candidate, response: UpstreamResponse) -> Answer: ...
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer
@@ -256,12 +255,11 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
     limiter = request.app[LIMITER]
     await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
     candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
-    proxies = request.app[ENV_PROXIES]
     candidate, answer = await dispatch(
-        request.app[HTTP_SESSION],
+        request.app[TRANSPORT],
         exchange,
         candidates,
-        prepare=lambda c: proxies.route(planner.plan(c).call(c)),
+        prepare=lambda c: planner.plan(c).call(c),
         parse_error=lambda c: planner.plan(c).error_parser(c),
         accept=lambda c, response: planner.plan(c).accept(c, response),
         health=request.app[CHANNEL_HEALTH],

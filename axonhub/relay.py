@@ -14,13 +14,11 @@ them.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import aiohttp
 from aiohttp import web
 
 from axonhub import fastjson
@@ -33,7 +31,7 @@ from axonhub.profiles import Candidate
 from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept_in
-from axonhub.upstream.client import UpstreamCall, forwarded_headers
+from axonhub.upstream.client import BODY_ERRORS, UpstreamCall, UpstreamResponse, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
 if TYPE_CHECKING:
@@ -66,7 +64,7 @@ class RelayPlan:
     def error_parser(self, candidate: Candidate) -> ErrorParser:
         return self.format.codec.parse_error
 
-    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+    async def accept(self, candidate: Candidate, response: UpstreamResponse) -> Answer:
         return await accept_in(self.format, candidate.channel.name, response)
 
     async def respond(
@@ -105,7 +103,7 @@ def relay_json(
 async def relay_stream(
     request: web.Request,
     exchange: Exchange,
-    upstream: aiohttp.ClientResponse,
+    upstream: UpstreamResponse,
     dialect: Dialect,
     witness: AnswerWitness | None = None,
     framing: Framing = Framing.SSE,
@@ -150,7 +148,7 @@ async def relay_stream(
                     recorded.feed_bytes(data[:end] if held else data)
                 if witness is not None:
                     witness.feed(out)
-    except (aiohttp.ClientError, TimeoutError) as exc:
+    except BODY_ERRORS as exc:
         failure = _cut(exchange, exc)
     else:
         reader.finish()
@@ -209,7 +207,7 @@ def event_boundary(data: bytes) -> int:
 
 
 def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         return UpstreamError(
             f"[{exchange.channel}] the upstream went silent mid-answer (read timeout)",
             kind=ErrorKind.TIMEOUT,

@@ -45,7 +45,7 @@ from axonhub.models import reachable_models, reaches
 from axonhub.redact import Redactor
 from axonhub.reload import ConfigHolder, watch_config
 from axonhub.trace import TRACE_WRITER, trace_writer_ctx
-from axonhub.upstream.client import http_session_ctx
+from axonhub.upstream.client import transport_ctx
 from axonhub.upstream.dispatch import ChannelHealth
 
 # Claude Code's side traffic (reachability probes, telemetry), under its base URLs.
@@ -261,7 +261,7 @@ def make_app(
     app.on_shutdown.append(drain.shutdown)
     app.on_response_prepare.append(remember_prepared)
     app[PUBLIC_PATHS] = add_routes(app) | add_dashboard(app, config)  # the dashboard checks its own credential
-    app.cleanup_ctx.append(http_session_ctx)
+    app.cleanup_ctx.append(transport_ctx)
     if config.server.trace.enabled:
         app.cleanup_ctx.append(trace_writer_ctx(config.server.trace, app[REDACTOR]))
         app.cleanup_ctx.append(_wire_trace)

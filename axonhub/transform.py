@@ -33,7 +33,7 @@ from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept_in
-from axonhub.upstream.client import UpstreamCall, forwarded_headers
+from axonhub.upstream.client import BODY_ERRORS, BodyStream, UpstreamCall, UpstreamResponse, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
 log = structlog.get_logger("axonhub.transform")
@@ -79,7 +79,7 @@ class TransformPlan:
     def error_parser(self, candidate: Candidate) -> ErrorParser:
         return self.upstream.codec.parse_error
 
-    async def accept(self, candidate: Candidate, response: aiohttp.ClientResponse) -> Answer:
+    async def accept(self, candidate: Candidate, response: UpstreamResponse) -> Answer:
         return await accept_in(self.upstream, candidate.channel.name, response)
 
     async def respond(
@@ -113,7 +113,7 @@ class TransformPlan:
                 yield [_named(name, event) for frame in sse.feed(chunk) for event in decoder.feed(frame)]
             last = [event for frame in sse.finish() for event in decoder.feed(frame)] + decoder.finish()
             yield [_named(name, event) for event in last]
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except BODY_ERRORS as exc:
             yield [_cut(candidate, exc)]
         except GatewayError as exc:  # an answer that says the generation failed (a failed finish reason)
             yield [_named(candidate.channel.name, ir.StreamError(exc.kind, exc.message, exc.detail))]
@@ -124,7 +124,7 @@ class TransformPlan:
         self,
         request: web.Request,
         exchange: Exchange,
-        upstream: aiohttp.ClientResponse,
+        upstream: UpstreamResponse,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.StreamResponse:
         writer = stream_writer(self.framing, self.client.dialect.keepalive)
@@ -202,7 +202,7 @@ class TransformPlan:
     async def _whole(
         self,
         exchange: Exchange,
-        upstream: aiohttp.ClientResponse,
+        upstream: UpstreamResponse,
         batches: AsyncGenerator[list[ir.StreamEvent] | None, None],
     ) -> web.Response:
         collected: list[ir.StreamEvent] = []
@@ -225,7 +225,7 @@ class TransformPlan:
         )
 
 
-async def _chunks(content: aiohttp.StreamReader, idle: float) -> AsyncIterator[bytes | None]:
+async def _chunks(content: BodyStream, idle: float) -> AsyncIterator[bytes | None]:
     """Upstream body chunks as they arrive, and None after every `idle` seconds without one."""
     watch = _IdleWatch(idle)
     try:
@@ -257,7 +257,7 @@ class _IdleWatch:
         self._reader: asyncio.Task[Any] | None = None  # the task inside read(), while it waits
         self._fired = False
 
-    async def read(self, content: aiohttp.StreamReader) -> bytes | None:
+    async def read(self, content: BodyStream) -> bytes | None:
         """The next chunk (b"" at the end), or None after a quiet spell."""
         task = asyncio.current_task()
         assert task is not None
@@ -320,7 +320,7 @@ def _named(channel: str, event: ir.StreamEvent) -> ir.StreamEvent:
 
 def _cut(candidate: Candidate, exc: BaseException) -> ir.StreamError:
     name = candidate.channel.name
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+    if isinstance(exc, TimeoutError):  # aiohttp's ServerTimeoutError is one too
         return ir.StreamError(
             ErrorKind.TIMEOUT, f"[{name}] the upstream went silent mid-answer (read timeout)", repr(exc)
         )

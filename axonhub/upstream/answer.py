@@ -13,10 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
 from axonhub import fastjson
 from axonhub.errors import ErrorKind, UpstreamError, describe_body
+from axonhub.upstream.client import BODY_ERRORS, UpstreamResponse
 
 if TYPE_CHECKING:
     from axonhub.formats.spec import Format
@@ -29,7 +28,7 @@ ErrorInAnswer = Callable[[Mapping[str, Any]], tuple[ErrorKind, str] | None]
 class Answer:
     """An accepted 2xx answer: the open response, and for a JSON answer its body read whole."""
 
-    response: aiohttp.ClientResponse
+    response: UpstreamResponse
     body: bytes | None = None
     payload: dict[str, Any] | None = None
 
@@ -38,13 +37,13 @@ class Answer:
         return self.body is None
 
 
-async def accept_in(fmt: Format, channel: str, response: aiohttp.ClientResponse) -> Answer:
+async def accept_in(fmt: Format, channel: str, response: UpstreamResponse) -> Answer:
     """`accept` for an answer in a channel format's own wire format (every plan's case)."""
     return await accept(response, channel=channel, body_format=fmt.wire, error_in_answer=fmt.codec.error_in_answer)
 
 
 async def accept(
-    response: aiohttp.ClientResponse, *, channel: str, body_format: str, error_in_answer: ErrorInAnswer
+    response: UpstreamResponse, *, channel: str, body_format: str, error_in_answer: ErrorInAnswer
 ) -> Answer:
     """The answer, or the UpstreamError a broken 2xx stands for (the response is then released)."""
     if response.content_type == "text/event-stream":
@@ -67,18 +66,18 @@ async def accept(
     return Answer(response, raw, payload)
 
 
-async def read_whole(response: aiohttp.ClientResponse, channel: str) -> bytes:
+async def read_whole(response: UpstreamResponse, channel: str) -> bytes:
     """The whole body; a cut or a silent upstream is an UpstreamError that names the channel."""
     try:
         return await response.read()
-    except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
+    except TimeoutError as exc:  # aiohttp's ServerTimeoutError is one too
         raise UpstreamError(
             f"[{channel}] the upstream went silent while sending its answer (read timeout)",
             kind=ErrorKind.TIMEOUT,
             channel=channel,
             detail=repr(exc),
         ) from None
-    except aiohttp.ClientError as exc:
+    except BODY_ERRORS as exc:
         raise UpstreamError(
             f"[{channel}] the upstream connection closed before its answer was complete",
             kind=ErrorKind.BAD_GATEWAY,

@@ -18,14 +18,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-import aiohttp
-
 from axonhub.errors import RETRYABLE_KINDS, ErrorKind, GatewayError, UpstreamError
 from axonhub.exchange import Attempt, Exchange
 from axonhub.limits.limiter import ChannelPass, Limiter
 from axonhub.profiles import Candidate
 from axonhub.upstream.answer import Answer
-from axonhub.upstream.client import UpstreamCall, read_error_body, send
+from axonhub.upstream.client import Transport, UpstreamCall, UpstreamResponse, read_error_body, send
 
 COOLDOWN_BASE = 2.0
 # Headers of an upstream error answer that tell the client when to retry; they go back with the error.
@@ -35,7 +33,7 @@ COOLDOWN_MAX = 60.0
 # (status, raw body, channel name) -> the error a client should see
 ErrorParser = Callable[[int, bytes, str], UpstreamError]
 # (candidate, its 2xx response) -> the accepted answer, or an UpstreamError for a broken one
-Acceptor = Callable[[Candidate, aiohttp.ClientResponse], Awaitable[Answer]]
+Acceptor = Callable[[Candidate, UpstreamResponse], Awaitable[Answer]]
 
 
 @dataclass(slots=True)
@@ -83,7 +81,7 @@ def _weighted_shuffle(group: list[Candidate]) -> list[Candidate]:
 
 
 async def dispatch(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     exchange: Exchange,
     candidates: list[Candidate],
     prepare: Callable[[Candidate], UpstreamCall],
@@ -115,7 +113,7 @@ async def dispatch(
         finally:
             attempt.queued_ms = (time.perf_counter() - began) * 1000
         try:
-            answer = await _attempt(session, candidate, attempt, prepare, parse_error, accept, limiter)
+            answer = await _attempt(transport, candidate, attempt, prepare, parse_error, accept, limiter)
         except UpstreamError as err:
             _release(slot)
             attempt.error = err.message
@@ -143,7 +141,7 @@ async def dispatch(
 
 
 async def _attempt(
-    session: aiohttp.ClientSession,
+    transport: Transport,
     candidate: Candidate,
     attempt: Attempt,
     prepare: Callable[[Candidate], UpstreamCall],
@@ -153,7 +151,7 @@ async def _attempt(
 ) -> Answer:
     """One upstream request: its accepted answer, or the UpstreamError it ended in."""
     name = candidate.channel.name
-    response = await send(session, prepare(candidate), candidate.channel.timeouts, name)
+    response = await send(transport, prepare(candidate), candidate.channel.timeouts, name)
     attempt.status = response.status
     if response.status < 400:
         return await accept(candidate, response)
