@@ -357,8 +357,8 @@ class _AppendFile:
         """Write whole lines in order, one write per run of lines, rotating between two lines when the
         next would overflow the file; (lines written, the error that stopped the rest or None, and per
         run written: the file, the offset where its first line starts, the index of that line in
-        `lines`, its number of lines). A run
-        whose offset is not known for sure (a write the kernel took in pieces) is left out of the last.
+        `lines`, its number of lines). A run whose offset is not known for sure (a write the kernel
+        took in pieces) is left out of the last.
 
         With rotation on, the batch is written under the rotation lock: the processes of `serve
         --workers` append to the one file, and a batch checked against the size another process is
