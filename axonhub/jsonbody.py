@@ -7,10 +7,10 @@ the other one), and nesting as deep as the interpreter's stack (a later serialis
 it). Each of those would crash a serialiser or desynchronise what the gateway routes on from what
 the upstream reads, so the body is refused at the door, with the field named.
 
-A normal request pays for one `json.loads` with a duplicate-key hook and one walk over its objects
-and lists for the depth (together about 0.07 ms for an 80 KB Claude Code body); the surrogate check
-runs only when the text holds an escaped surrogate, and everything that builds a message with a
-path runs only once something is wrong.
+A normal request pays for one decode with a duplicate-key hook (the decoder is built once) and one
+walk over its objects and lists for the depth; the surrogate check runs only when the text holds an
+escaped surrogate, and everything that builds a message with a path (parsing again, keeping what
+the first pass refused at once) runs only once something is wrong.
 """
 
 from __future__ import annotations
@@ -35,6 +35,10 @@ class _DuplicateKey(Exception):
     """Raised from the object hook; never leaves this module."""
 
 
+class _NonFinite(Exception):
+    """Raised from the number hooks; never leaves this module."""
+
+
 class _Pairs(list[tuple[str, Any]]):
     """An object as its key/value pairs, duplicates kept: only to find where a duplicate is."""
 
@@ -45,14 +49,10 @@ def loads_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8-sig")  # strict: also refuses surrogates encoded as UTF-8 bytes
     except UnicodeDecodeError as exc:
         raise InvalidRequest(f"request body is not valid UTF-8: {exc}") from None
-    literals: list[str] = []
     try:
-        body = json.loads(
-            text,
-            object_pairs_hook=_object,
-            parse_constant=lambda name: _non_finite(name, literals),
-            parse_float=lambda number: _float(number, literals),
-        )
+        body = _DECODER.decode(text)
+    except _NonFinite:
+        raise InvalidRequest(_non_finite_message(text)) from None
     except _DuplicateKey:
         raise InvalidRequest(_duplicate_message(text)) from None
     except RecursionError:
@@ -68,9 +68,6 @@ def loads_object(raw: bytes) -> dict[str, Any]:
     if _depth_exceeds(body, MAX_DEPTH):
         path = next(_deep_paths(body, (), MAX_DEPTH))
         raise InvalidRequest(f"{dotted(path[:_PATH_STEPS])}: nested more than {MAX_DEPTH} levels deep")
-    if literals:
-        path = next(_non_finite_paths(body, ()))
-        raise InvalidRequest(f"{dotted(path)}: must be a finite number, not {literals[0]}")
     if "\\" in text and _ESCAPED_SURROGATE.search(text) and _has_surrogate(body):
         path, char = next(_surrogate_paths(body, ()))
         raise InvalidRequest(
@@ -92,16 +89,47 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-def _non_finite(name: str, literals: list[str]) -> float:
-    literals.append(name)
-    return float(name)
+def _refuse_constant(name: str) -> float:
+    raise _NonFinite
 
 
-def _float(number: str, literals: list[str]) -> float:
+def _finite_float(number: str) -> float:
     value = float(number)
     if math.isinf(value):
-        literals.append(number)
+        raise _NonFinite
     return value
+
+
+# Built once: `json.loads` with hooks builds a decoder (and its scanner) on every call.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def _non_finite_message(text: str) -> str:
+    """Where the first NaN, Infinity or overflowing number is: the text is parsed again, keeping them
+    (the hook fired before the parser saw the rest, which may hold other faults first in order)."""
+    literals: list[str] = []
+
+    def keep(number: str) -> float:
+        value = float(number)
+        if math.isinf(value) or math.isnan(value):
+            literals.append(number)
+        return value
+
+    try:
+        tree = json.loads(text, object_pairs_hook=_object, parse_constant=keep, parse_float=keep)
+    except _DuplicateKey:
+        return _duplicate_message(text)
+    except RecursionError:
+        return f"request body is nested more than {MAX_DEPTH} levels deep"
+    except ValueError as exc:
+        return f"request body is not valid JSON: {exc}"
+    if not isinstance(tree, dict):
+        return f"request body must be a JSON object, not {type(tree).__name__}"
+    if _depth_exceeds(tree, MAX_DEPTH):  # reported first, as for a body without such numbers
+        deep = next(_deep_paths(tree, (), MAX_DEPTH))
+        return f"{dotted(deep[:_PATH_STEPS])}: nested more than {MAX_DEPTH} levels deep"
+    path = next(_non_finite_paths(tree, ()))
+    return f"{dotted(path)}: must be a finite number, not {literals[0]}"
 
 
 def _duplicate_message(text: str) -> str:

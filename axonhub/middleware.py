@@ -74,6 +74,10 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         status = response.status
         if not response.prepared:
             response.headers.update(exchange.id_headers())
+            # Sent before the bookkeeping below (the trace record, the log line, the metrics), which
+            # the client need not wait for; aiohttp sees it finished and writes nothing more.
+            await response.prepare(request)
+            await response.write_eof()
         return response
     except (asyncio.CancelledError, ConnectionResetError):
         # The client went away: its handler was cancelled (or a write found the socket closed) and

@@ -474,6 +474,8 @@ def both(name: str, body: dict[str, Any] | bytes, message: str, **kw: Any) -> Ca
     return case(name, body, message, message, **kw)
 
 
+NAN_CUT_SHORT = raw_with("@t", b"NaN", tool_loop(temperature="@t"))[:-1]  # the closing brace gone
+
 DEEP_STACK = (
     b'{"model": "claude-sonnet-4-5", "max_tokens": 5, "messages": [{"role": "user", "content": '
     + b"[" * 5000
@@ -600,6 +602,21 @@ CASES = [
         "an_infinity_literal_deep_inside",
         raw_with("@x", b"-Infinity", setting(("messages", 1, "content", 0, "input", "timeout"), "@x")),
         "messages.1.content.0.input.timeout: must be a finite number, not -Infinity",
+    ),
+    both(
+        "a_nan_before_a_duplicate_key",  # the first fault in the whole body's checks, not in reading order
+        raw_with("@t", b"NaN", tool_loop(temperature="@t")).replace(b'"max_tokens"', b'"model": "x", "max_tokens"'),
+        f"model: duplicate key {DUPLICATE}",
+    ),
+    both(
+        "a_nan_then_json_cut_short",
+        NAN_CUT_SHORT,
+        f"request body is not valid JSON: Expecting ',' delimiter: line 1 column {len(NAN_CUT_SHORT) + 1} (char {len(NAN_CUT_SHORT)})",
+    ),
+    both(
+        "a_nan_and_nesting_too_deep",
+        raw_with("@t", b"NaN", setting(("messages", 1, "content", 0, "input"), deep(150)) | {"temperature": "@t"}),
+        "messages.1.content.0.input: nested more than 100 levels deep",
     ),
     both(
         "invalid_utf8_in_a_string",

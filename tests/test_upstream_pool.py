@@ -182,6 +182,21 @@ async def test_an_announced_keep_alive_timeout_is_respected(server: RawServer, p
     assert [s.connection for s in server.seen] == [1, 2]
 
 
+async def test_an_idle_connection_is_closed_after_the_pools_idle_time(server: RawServer) -> None:
+    pool = Pool(idle_s=0.2)
+    try:
+        server.answer(Step([json_answer(b"{}")]), Step([json_answer(b"{}")]), Step([json_answer(b"{}")]))
+        await post(pool, server.url)
+        await post(pool, server.url)  # within the idle time: reused
+        await asyncio.sleep(0.5)  # the sweep closes it
+        assert [s.connection for s in server.seen] == [1, 1]
+        assert server.closed == 1
+        await post(pool, server.url)
+        assert [s.connection for s in server.seen] == [1, 1, 2]
+    finally:
+        await pool.close()
+
+
 async def test_a_body_cut_short_is_a_body_error(server: RawServer, pool: Pool) -> None:
     server.answer(Step([b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", b'{"partial":'], "reset"))
     response = await pool.request(server.url, {}, b"", **LIMITS)
@@ -253,6 +268,15 @@ async def test_a_refused_connection_names_the_address(pool: Pool) -> None:
     with pytest.raises(ConnectFailed) as failed:
         await post(pool, f"http://127.0.0.1:{port}")
     assert (failed.value.host, failed.value.port) == ("127.0.0.1", port)
+
+
+async def test_a_host_name_is_resolved_and_reached_on_whichever_address_answers(server: RawServer, pool: Pool) -> None:
+    """localhost may resolve to ::1 first, where nothing listens: the IPv4 address answers."""
+    server.answer(Step([json_answer(b"{}")]), Step([json_answer(b"[]")]))
+    assert await post(pool, f"http://localhost:{server.port}") == (200, b"{}")
+    assert await post(pool, f"http://localhost:{server.port}") == (200, b"[]")
+    assert server.seen[0].header("Host") == f"localhost:{server.port}"
+    assert [s.connection for s in server.seen] == [1, 1]
 
 
 async def test_a_large_body_read_slowly_arrives_whole(server: RawServer, pool: Pool) -> None:

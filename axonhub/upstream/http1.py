@@ -220,7 +220,6 @@ class Connection(asyncio.Protocol):
         self._last = 0.0  # loop time of the last bytes received
         self._paused = False
         self._waiting = 0  # readers waiting for body bytes
-        self._lost: BaseException | None = None
 
     # -- asyncio.Protocol ---------------------------------------------------------------------
 

@@ -1,18 +1,21 @@
 """Keep-alive HTTP/1.1 connections to the upstreams, and sending one request on them.
 
 Connections are kept per (scheme, host, port) and reused newest first, so the ones in use stay warm
-and the rest age out: an idle connection is closed after `IDLE_S` seconds, or a second before the
+and the rest age out: an idle connection is closed after `IDLE_S` seconds (by default), or a second before the
 server's own `Keep-Alive: timeout` when it announced a shorter one. A server may still close an idle
 connection just as a request goes out on it; a reused connection that ends before a single byte of
 the answer is retried once on a new one (the upstream never answered, so nothing was generated).
 Plain `http` and `https` (TLS with the system's certificate store, server name checked) only; a
-proxy is aiohttp's business (`axonhub.upstream.client`).
+proxy is aiohttp's business (`axonhub.upstream.client`). Host names are resolved once per
+`DNS_TTL_S` and connected to with Happy Eyeballs (RFC 8305, `aiohappyeyeballs`, as aiohttp does): a
+host whose IPv6 route is broken answers over IPv4 a quarter second later instead of timing out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import socket
 import ssl
 import time
 from collections import deque
@@ -21,11 +24,15 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote, urlsplit
 
+import aiohappyeyeballs
+
 from axonhub import __version__
 from axonhub.upstream.http1 import Connection, ConnectionClosed, Response
 
 IDLE_S: Final = 15.0  # an idle connection is closed after this long
 MAX_IDLE_PER_HOST: Final = 256
+DNS_TTL_S: Final = 300.0  # a host name's addresses are looked up again after this long
+HAPPY_EYEBALLS_DELAY_S: Final = 0.25
 USER_AGENT: Final = f"AxonHub/{__version__}"
 # Framing is the connection's business: a caller's value for these would contradict it.
 _FRAMING_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
@@ -101,10 +108,13 @@ def request_head(target: Target, headers: Mapping[str, str], length: int) -> byt
 class Pool:
     """The gateway's upstream connections; `request()` sends one request and returns its answer."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_s: float = IDLE_S) -> None:
+        """`idle_s`: how long an unused connection is kept."""
+        self._idle_s = idle_s
         self._idle: dict[tuple[str, str, int], deque[Connection]] = {}
         self._busy: set[Connection] = set()
         self._tls: ssl.SSLContext | None = None
+        self._addresses: dict[tuple[str, int], tuple[float, list[aiohappyeyeballs.AddrInfoType]]] = {}
         self._sweeper: asyncio.TimerHandle | None = None
         self._closed = False
 
@@ -129,7 +139,7 @@ class Pool:
                 return await connection.send(head, body, first_byte, read)
             except ConnectionClosed:
                 connection.close()
-                if reused and not connection.answered:
+                if reused and not connection.answered and not self._closed:
                     continue  # the server closed it while it was idle: a new connection
                 raise
             except BaseException:
@@ -151,7 +161,7 @@ class Pool:
         connection.idle_since = time.monotonic()
         idle.append(connection)
         if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().call_later(IDLE_S, self._sweep)
+            self._sweeper = asyncio.get_running_loop().call_later(self._idle_s, self._sweep)
 
     async def close(self) -> None:
         self._closed = True
@@ -171,7 +181,7 @@ class Pool:
         now = time.monotonic()
         while idle:
             connection = idle.pop()  # the newest: warm, and the least likely to have timed out
-            if connection.open and now - connection.idle_since < _idle_limit(connection):
+            if connection.open and now - connection.idle_since < self._idle_limit(connection):
                 return connection
             connection.close()
         return None
@@ -180,16 +190,18 @@ class Pool:
         self._sweeper = None
         now = time.monotonic()
         for key, idle in list(self._idle.items()):
-            kept = deque(c for c in idle if c.open and now - c.idle_since < _idle_limit(c))
+            kept: deque[Connection] = deque()
             for connection in idle:
-                if connection not in kept:
+                if connection.open and now - connection.idle_since < self._idle_limit(connection):
+                    kept.append(connection)
+                else:
                     connection.close()
             if kept:
                 self._idle[key] = kept
             else:
                 del self._idle[key]
         if self._idle and not self._closed:
-            self._sweeper = asyncio.get_running_loop().call_later(IDLE_S / 3, self._sweep)
+            self._sweeper = asyncio.get_running_loop().call_later(self._idle_s / 3, self._sweep)
 
     async def _connect(self, target: Target, limit: float) -> Connection:
         loop = asyncio.get_running_loop()
@@ -197,21 +209,42 @@ class Pool:
         tls = self._tls_context() if target.tls else None
         try:
             async with asyncio.timeout(limit):
-                await loop.create_connection(
-                    lambda: connection,
-                    target.host,
-                    target.port,
-                    ssl=tls,
-                    server_hostname=target.host if tls is not None else None,
+                addresses = await self._resolve(loop, target.host, target.port)
+                sock = await aiohappyeyeballs.start_connection(
+                    addresses, happy_eyeballs_delay=HAPPY_EYEBALLS_DELAY_S, interleave=1
                 )
+                try:
+                    await loop.create_connection(
+                        lambda: connection, sock=sock, ssl=tls, server_hostname=target.host if tls is not None else None
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
         except TimeoutError:
             connection.close()
             raise ConnectTimeout(f"no connection to {target.host}:{target.port} within {limit:g}s") from None
         except OSError as exc:  # refused, unreachable, no such host, TLS (ssl.SSLError is an OSError)
             connection.close()
+            self._addresses.pop((target.host, target.port), None)  # look the name up again next time
             detail = exc.strerror or str(exc) or exc.__class__.__name__
             raise ConnectFailed(target.host, target.port, detail) from None
         return connection
+
+    async def _resolve(
+        self, loop: asyncio.AbstractEventLoop, host: str, port: int
+    ) -> list[aiohappyeyeballs.AddrInfoType]:
+        now = time.monotonic()
+        known = self._addresses.get((host, port))
+        if known is not None and known[0] > now:
+            return known[1]
+        found = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses: list[aiohappyeyeballs.AddrInfoType] = [
+            (family, kind, proto, name, address) for family, kind, proto, name, address in found
+        ]
+        if len(self._addresses) > 1024:  # upstream hosts are few; a bound all the same
+            self._addresses.clear()
+        self._addresses[(host, port)] = (now + DNS_TTL_S, addresses)
+        return addresses
 
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
@@ -220,7 +253,7 @@ class Pool:
             self._tls = context
         return self._tls
 
-
-def _idle_limit(connection: Connection) -> float:
-    announced = connection.keep_alive
-    return IDLE_S if announced is None else max(0.0, min(IDLE_S, announced - 1.0))
+    def _idle_limit(self, connection: Connection) -> float:
+        """How long the connection may wait unused: ours, or a second less than the server announced."""
+        announced = connection.keep_alive
+        return self._idle_s if announced is None else max(0.0, min(self._idle_s, announced - 1.0))

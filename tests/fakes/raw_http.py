@@ -40,6 +40,7 @@ class RawServer:
     steps: deque[Step] = field(default_factory=deque)
     seen: list[Seen] = field(default_factory=list)
     connections: int = 0
+    closed: int = 0  # connections the other side closed
     tls: ssl.SSLContext | None = None
     _server: asyncio.Server | None = None
     _writers: list[asyncio.StreamWriter] = field(default_factory=list)
@@ -76,6 +77,7 @@ class RawServer:
                 try:
                     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
                 except (asyncio.IncompleteReadError, ConnectionError):
+                    self.closed += 1
                     return
                 length = 0
                 for line in head.split("\r\n"):
