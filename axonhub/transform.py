@@ -295,9 +295,14 @@ class _IdleWatch:
             self._timer = self._loop.call_at(quiet_until, self._check)
 
 
+_UNOBSERVED = frozenset({ir.BlockDelta, ir.BlockStart, ir.BlockStop})
+
+
 def _observe(exchange: Exchange, event: ir.StreamEvent, client: Format) -> None:
     """What the trace needs from the stream: the upstream's id, the stop reason as the client saw it, the
     usage, a failure."""
+    if type(event) in _UNOBSERVED:  # nearly every event of a stream: no pattern to try
+        return
     match event:
         case ir.MessageStart(id=upstream_id):
             exchange.upstream_id = upstream_id or exchange.upstream_id

@@ -229,8 +229,15 @@ async def test_an_answer_that_is_not_http_is_malformed(server: RawServer, pool: 
         await post(pool, server.url)
 
 
-async def test_a_bad_chunk_size_mid_body_is_a_body_error(server: RawServer, pool: Pool) -> None:
-    server.answer(Step([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"], "hang"))
+@pytest.mark.parametrize(
+    "size_line", [b"zz", b"1_0", b"+4", b"-4", b""], ids=["letters", "underscore", "plus", "minus", "empty"]
+)
+async def test_a_bad_chunk_size_mid_body_is_a_body_error(server: RawServer, pool: Pool, size_line: bytes) -> None:
+    server.answer(
+        Step(
+            [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n" + size_line + b"\r\nabcd\r\n"], "hang"
+        )
+    )
     response = await pool.request(server.url, {}, b"", **LIMITS)
     with pytest.raises(MalformedAnswer, match="chunk size"):
         await response.read()

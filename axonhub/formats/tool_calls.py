@@ -23,6 +23,7 @@ from axonhub.ids import random_id
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ANTHROPIC_ID = re.compile(r"^[a-zA-Z0-9_-]+$")
 _OPENAI_ID = re.compile(r"^[a-zA-Z0-9_-]{1,40}$")
+_SURROGATE = re.compile("[\\ud800-\\udfff]")  # a UTF-16 surrogate half, which only a split fragment holds
 
 
 def base62(data: bytes) -> str:
@@ -58,7 +59,7 @@ def stable_json(value: Any) -> str:
 
 def join_surrogates(text: str) -> str:
     """Combine UTF-16 surrogate halves split across fragments; a lone half becomes U+FFFD."""
-    if not any("\ud800" <= ch <= "\udfff" for ch in text):
+    if text.isascii() or not _SURROGATE.search(text):  # nearly always: no scan in Python
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 

@@ -208,7 +208,7 @@ class Connection(asyncio.Protocol):
         self.keep_alive: float | None = None  # the server's Keep-Alive timeout, when it sent one
         self._release = release
         self._state = _IDLE
-        self._buffer = bytearray()
+        self._tail = b""  # received bytes not parsed yet (a head, chunk-size line or chunk end cut short)
         self._remaining = 0  # body bytes left: of the Content-Length, or of the current chunk
         self._head: asyncio.Future[Response] | None = None
         self._response: Response | None = None
@@ -249,11 +249,12 @@ class Connection(asyncio.Protocol):
                 self.transport.close()
             return
         try:
-            if state in (_LENGTH, _UNTIL_CLOSE) and not self._buffer:
-                self._body_bytes(data)  # the common case, without copying into the buffer
-                return
-            self._buffer += data
-            self._parse()
+            if self._tail:
+                data, self._tail = self._tail + data, b""
+            if state in (_LENGTH, _UNTIL_CLOSE):
+                self._body_bytes(data)
+            else:
+                self._parse(data)
         except MalformedAnswer as exc:
             self._fail(exc)
             self.close()
@@ -311,84 +312,86 @@ class Connection(asyncio.Protocol):
 
     # -- parsing ------------------------------------------------------------------------------
 
-    def _parse(self) -> None:
-        buffer = self._buffer
-        while buffer:
+    def _parse(self, data: bytes) -> None:
+        """Parse from the head or a chunk boundary on; what is cut short waits in `_tail`."""
+        at, size = 0, len(data)
+        while at < size:
             state = self._state
             if state == _HEAD:
-                if not self._head_done():
-                    return
-            elif state in (_LENGTH, _UNTIL_CLOSE):
-                data = bytes(buffer)
-                buffer.clear()
-                self._body_bytes(data)
-            elif state == _CHUNK_SIZE:
-                end = buffer.find(b"\n")
+                end = self._parse_head(data, at)
                 if end < 0:
-                    if len(buffer) > MAX_CHUNK_LINE:
-                        raise MalformedAnswer("a chunk-size line is too long")
-                    return
-                line = bytes(buffer[:end]).split(b";", 1)[0].strip()
-                del buffer[: end + 1]
-                try:
-                    size = int(line, 16)
-                except ValueError:
-                    raise MalformedAnswer(f"a bad chunk size {line[:40]!r}") from None
-                if size < 0:
-                    raise MalformedAnswer("a negative chunk size")
-                if size == 0:
-                    self._state = _TRAILERS
-                else:
-                    self._remaining = size
-                    self._state = _CHUNK_DATA
+                    break
+                at = end
             elif state == _CHUNK_DATA:
-                take = min(self._remaining, len(buffer))
-                data = bytes(buffer[:take])
-                del buffer[:take]
+                take = min(self._remaining, size - at)
+                piece = data if take == size else data[at : at + take]
+                at += take
                 self._remaining -= take
                 if self._remaining == 0:
                     self._state = _CHUNK_END
-                self._deliver(data)
+                self._deliver(piece)
             elif state == _CHUNK_END:
-                if buffer[:2] == b"\r\n":
-                    del buffer[:2]
-                elif buffer[:1] == b"\n":
-                    del buffer[:1]
-                elif buffer == b"\r":
-                    return
+                if data.startswith(b"\r\n", at):
+                    at += 2
+                elif data.startswith(b"\n", at):
+                    at += 1
+                elif at == size - 1 and data[at] == 13:  # "\r", its "\n" still to come
+                    break
                 else:
                     raise MalformedAnswer("a chunk does not end where its size says")
                 self._state = _CHUNK_SIZE
-            elif state == _TRAILERS:
-                end = buffer.find(b"\n")
+            elif state == _CHUNK_SIZE:
+                end = data.find(b"\n", at)
                 if end < 0:
-                    if len(buffer) > MAX_HEAD:
+                    if size - at > MAX_CHUNK_LINE:
+                        raise MalformedAnswer("a chunk-size line is too long")
+                    break
+                line = data[at:end]
+                at = end + 1
+                self._chunk_size(line.split(b";", 1)[0] if b";" in line else line)
+            elif state == _TRAILERS:
+                end = data.find(b"\n", at)
+                if end < 0:
+                    if size - at > MAX_HEAD:
                         raise MalformedAnswer("the trailers are too long")
-                    return
-                line = bytes(buffer[:end]).strip()
-                del buffer[: end + 1]
-                if not line:
+                    break
+                blank = not data[at:end].strip()
+                at = end + 1
+                if blank:
                     self._finish()
+            elif state in (_LENGTH, _UNTIL_CLOSE):
+                self._body_bytes(data[at:])
+                return
             else:  # _IDLE or _DONE: bytes after the answer
                 self.reusable = False
-                buffer.clear()
                 return
+        if at < size:
+            self._tail = data[at:]
 
-    def _head_done(self) -> bool:
-        """Parse the head if it has arrived whole; False while it has not."""
-        buffer = self._buffer
-        end = buffer.find(b"\r\n\r\n")
+    def _chunk_size(self, line: bytes) -> None:
+        digits = line.strip()
+        if not digits or digits.strip(b"0123456789abcdefABCDEF"):
+            raise MalformedAnswer(f"a bad chunk size {line[:40]!r}")
+        size = int(digits, 16)
+        if size == 0:
+            self._state = _TRAILERS
+        else:
+            self._remaining = size
+            self._state = _CHUNK_DATA
+
+    def _parse_head(self, data: bytes, at: int) -> int:
+        """Parse the head starting at `at` if it has arrived whole: the offset past it, else -1."""
+        end = data.find(b"\r\n\r\n", at)
         skip = 4
         if end < 0:
-            end, skip = buffer.find(b"\n\n"), 2
+            end, skip = data.find(b"\n\n", at), 2
             if end < 0:
-                if len(buffer) > MAX_HEAD:
+                if len(data) - at > MAX_HEAD:
                     raise MalformedAnswer("the answer's headers are too long")
-                return False
-        if end > MAX_HEAD:
+                return -1
+        if end - at > MAX_HEAD:
             raise MalformedAnswer("the answer's headers are too long")
-        lines = bytes(buffer[:end]).decode("latin-1").split("\n")
-        del buffer[: end + skip]
+        lines = data[at:end].decode("latin-1").split("\n")
         status_line = lines[0].rstrip("\r")
         version, _, rest = status_line.partition(" ")
         code, _, reason = rest.partition(" ")
@@ -401,10 +404,9 @@ class Connection(asyncio.Protocol):
             if not colon or not name or name != name.strip():
                 raise MalformedAnswer(f"a malformed header line: {line[:80]!r}")
             headers.add(name, value.strip())
-        if 100 <= status < 200:
-            return True  # an interim answer (100 Continue, 103 Early Hints): the real one follows
-        self._start_body(status, reason, headers, version == "HTTP/1.0")
-        return True
+        if not 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
+            self._start_body(status, reason, headers, version == "HTTP/1.0")
+        return end + skip
 
     def _start_body(self, status: int, reason: str, headers: CIMultiDict[str], http10: bool) -> None:
         connection = headers.get("Connection", "").lower()
@@ -487,9 +489,9 @@ class Connection(asyncio.Protocol):
         response = self._response
         self._state = _DONE
         self._cancel_timer()
-        if self._buffer:
+        if self._tail:
             self.reusable = False
-            self._buffer.clear()
+            self._tail = b""
         if response is not None:
             if self._inflate is not None:
                 tail = self._inflate.flush()
