@@ -70,6 +70,7 @@ MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(ot
 POLL_S: Final = 0.5
 _SERIALS: Final = itertools.count(1)
 READ_CHUNK: Final = 1 << 20  # a published build holds the lock for one chunk at a time
+BUILD_TRIES: Final = 5  # builds started again when the log rotated under them, at most
 HANDED_WRITES: Final = 256  # writes handed over and not yet looked at, at most (the oldest are dropped)
 HANDED_LINES: Final = 8192  # handed-over lines kept per file, at most (the oldest are dropped)
 # Records indexed in one go while following. The thread holds the interpreter lock while it indexes;
@@ -577,8 +578,20 @@ class Indexer:
     # -- build ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        for _ in range(BUILD_TRIES - 1):
+            if self._build_once(last_try=False):
+                return
+            log.info("the trace log rotated while the index was built; building again")
+        self._build_once(last_try=True)
+
+    def _build_once(self, *, last_try: bool) -> bool:
+        """Build the index from the files on disk; False when the log rotated under the build (a name
+        listed at the start named another file by the time it was opened: a file would be missed or
+        read twice), to be started again, unless this is the `last_try` (a log rotating faster than
+        it can be read: the build goes on as it can)."""
         started = time.monotonic()
         files = trace_files(self.path)
+        listed = {path: _inode(path) for path in files}
         sizes = [p.stat().st_size if p.exists() else 0 for p in files]
         self.progress = Progress("building", 0, sum(sizes), time.time())
         index = Index()
@@ -592,12 +605,17 @@ class Indexer:
             if self._stop.is_set():
                 if not progressive:
                     index.close()
-                return
+                return True
             try:
                 handle = path.open("rb")
             except OSError:
                 continue
             inode = os.fstat(handle.fileno())
+            if (inode.st_ino, inode.st_dev) != listed[path] and not last_try:
+                handle.close()
+                if not progressive:
+                    index.close()
+                return False
             ref = FileRef(len(index.files), path, handle, (inode.st_ino, inode.st_dev))
             with self.lock:
                 index.files.append(ref)
@@ -617,6 +635,7 @@ class Indexer:
         self._checked_files = time.monotonic()
         if self.on_built is not None:
             self.on_built()
+        return True
 
     def _swap(self, index: Index) -> None:
         with self.lock:
