@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiohttp import web
@@ -90,6 +90,26 @@ def multiprocess_dir() -> str | None:
 
 
 @dataclass(slots=True)
+class _Series:
+    """What one (kind, channel, model, status) of finished exchanges counts into: its bounded labels,
+    found once, and its metrics' children, each looked up when first needed (a child made is a sample
+    shown, also at zero)."""
+
+    kind: str
+    where: tuple[str, str]  # (channel, model)
+    status: str
+    requests: Any = None
+    duration: Any = None
+    ttfb: Any = None
+    tokens: dict[str, Any] = field(default_factory=dict)
+
+
+# Raw (kind, channel, model, status) values remembered with their series; a label value, once given,
+# never changes (`BoundedLabel`), so forgetting them all when full only costs the next lookups.
+_SERIES_KEPT: Final = 4096
+
+
+@dataclass(slots=True)
 class _Followed:
     counter: Counter
     read: Callable[[], float]
@@ -104,6 +124,7 @@ class Metrics:
         # (metric, label values) -> its child: `labels()` validates and locks on every call, and the
         # label values here are bounded, so each child is looked up once
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._series: dict[tuple[Any, Any, Any, Any], _Series] = {}
         self._model, self._channel, self._error = (BoundedLabel(max_values) for _ in range(3))
         r = self.registry
         self.requests = Counter(
@@ -143,42 +164,57 @@ class Metrics:
 
     def observe(self, record: TraceRecord) -> None:
         """Count one finished exchange from its trace record (`trace.py` documents the shape)."""
-        kind = record.get("kind")
-        kind_label = kind if kind in KINDS else OTHER
-        channel = self._channel(record.get("channel"))
-        model = self._model(record.get("resolved_model") or record.get("requested_model"))
-        status = record.get("status")
-        self._child(self.requests, kind_label, channel, model, status_label(status)).inc()
+        kind, status = record.get("kind"), record.get("status")
+        raw = (kind, record.get("channel"), record.get("resolved_model") or record.get("requested_model"), status)
+        series = self._series.get(raw)
+        if series is None:
+            series = self._new_series(raw)
+        if series.requests is None:
+            series.requests = self._child(self.requests, series.kind, *series.where, series.status)
+        series.requests.inc()
         error = record.get("error")
         if error or (isinstance(status, int) and status >= 400):
             error_type = error.get("type") if isinstance(error, Mapping) else None
             error_label = self._error(error_type or status_label(status))
-            self._child(self.errors, kind_label, channel, model, error_label).inc()
-        self._observe_tokens(record.get("usage"), channel, model)
-        self._observe_timings(record.get("timings") or {}, channel, model, status)
+            self._child(self.errors, series.kind, *series.where, error_label).inc()
+        usage = record.get("usage")
+        if isinstance(usage, Mapping):
+            for token_type in TOKEN_TYPES:
+                count = usage.get(token_type)
+                if isinstance(count, int) and count > 0:
+                    tokens = series.tokens.get(token_type)
+                    if tokens is None:
+                        tokens = series.tokens[token_type] = self._child(self.tokens, *series.where, token_type)
+                    tokens.inc(count)
+        timings = record.get("timings") or {}
+        total = seconds(timings, "total_ms")
+        if total is not None:
+            if series.duration is None:
+                series.duration = self._child(self.duration, *series.where, status_class(status))
+            series.duration.observe(total)
+        ttfb = seconds(timings, "ttfb_ms")
+        if ttfb is not None:
+            if series.ttfb is None:
+                series.ttfb = self._child(self.ttfb, *series.where)
+            series.ttfb.observe(ttfb)
+        overhead = seconds(timings, "overhead_ms")
+        if overhead is not None:
+            self.overhead.observe(overhead)
+
+    def _new_series(self, raw: tuple[Any, Any, Any, Any]) -> _Series:
+        """The labels of one (kind, channel, model, status), remembered for the next exchange."""
+        kind, channel, model, status = raw
+        series = _Series(
+            kind if kind in KINDS else OTHER, (self._channel(channel), self._model(model)), status_label(status)
+        )
+        if len(self._series) >= _SERIES_KEPT:  # raw models are the clients' to choose: start over
+            self._series.clear()
+        self._series[raw] = series
+        return series
 
     def observe_unrouted(self, status: int) -> None:
         """Count a request that matched no route (404, 405); never labelled with its path."""
         self.requests.labels(UNROUTED, NONE, NONE, status_label(status)).inc()
-
-    def _observe_tokens(self, usage: object, channel: str, model: str) -> None:
-        if not isinstance(usage, Mapping):
-            return
-        for token_type in TOKEN_TYPES:
-            count = usage.get(token_type)
-            if isinstance(count, int) and count > 0:
-                self._child(self.tokens, channel, model, token_type).inc(count)
-
-    def _observe_timings(self, timings: Mapping[str, Any], channel: str, model: str, status: object) -> None:
-        total = seconds(timings, "total_ms")
-        if total is not None:
-            self._child(self.duration, channel, model, status_class(status)).observe(total)
-        ttfb = seconds(timings, "ttfb_ms")
-        if ttfb is not None:
-            self._child(self.ttfb, channel, model).observe(ttfb)
-        overhead = seconds(timings, "overhead_ms")
-        if overhead is not None:
-            self.overhead.observe(overhead)
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, made once per distinct label values (bounded by `BoundedLabel`)."""

@@ -39,6 +39,7 @@ from axonhub.errors import (
 from axonhub.exchange import Exchange, new_request_id
 from axonhub.formats.registry import FORMATS, format_of_request
 from axonhub.formats.spec import Format
+from axonhub.log import log_request
 from axonhub.metrics import METRICS
 from axonhub.redact import presented_credentials
 
@@ -50,8 +51,9 @@ CLIENT_CLOSED = 499
 @web.middleware
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     config: Config = request.app[CONFIG_HOLDER].current  # one snapshot for the whole request
-    request_id = request.headers.get("x-request-id") or new_request_id()
-    if len(request_id) > 128 or not request_id.isprintable():
+    request_id = request.headers.get("x-request-id") or ""
+    minted = not request_id or len(request_id) > 128 or not request_id.isprintable()
+    if minted:
         request_id = new_request_id()
     exchange = Exchange(
         request_id=request_id,
@@ -68,6 +70,8 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
     redactor = request.app[REDACTOR]
     in_query = tuple(v for name in FORMATS[exchange.client_format].key_params if (v := request.query.get(name, "")))
     bound = redactor.bind_request(presented_credentials(request.headers) + in_query)
+    if minted:  # ours: nothing to hide in it (a client's own id is redacted like any text it sent)
+        redactor.minted(request_id)
     status = 500
     try:
         response = await handler(request)
@@ -102,22 +106,24 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
     for callback in request.app[ON_EXCHANGE_DONE]:
         callback(record)
     usage: Mapping[str, Any] = record["usage"] or {}
-    log.info(
-        "request",
-        method=exchange.method,
-        path=exchange.path,
-        kind=exchange.kind,
-        status=exchange.status,
-        key=record["key"],
-        model=exchange.requested_model,
-        resolved=exchange.resolved_model,
-        channel=exchange.channel,
-        stream=exchange.stream,
-        input_tokens=usage.get("input"),
-        output_tokens=usage.get("output"),
-        counted_tokens=record.get("counted_tokens"),
-        ms=record["timings"]["total_ms"],
-        error=exchange.error.message if exchange.error else None,
+    log_request(
+        log,
+        {
+            "method": exchange.method,
+            "path": exchange.path,
+            "kind": exchange.kind,
+            "status": exchange.status,
+            "key": record["key"],
+            "model": exchange.requested_model,
+            "resolved": exchange.resolved_model,
+            "channel": exchange.channel,
+            "stream": exchange.stream,
+            "input_tokens": usage.get("input"),
+            "output_tokens": usage.get("output"),
+            "counted_tokens": record.get("counted_tokens"),
+            "ms": record["timings"]["total_ms"],
+            "error": exchange.error.message if exchange.error else None,
+        },
     )
 
 

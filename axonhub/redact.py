@@ -27,7 +27,9 @@ Cost: every request's trace record and log line pass each of their short strings
 path, the user agent, channel and key names) through `Redaction.text`, and most of those strings
 repeat from request to request. A `Redaction` therefore remembers what it made of the strings up to
 `MEMO_MAX_CHARS` long (a bounded memo, emptied when full), and the `Redactor` hands out the same
-`Redaction` for the same presented credentials, so the memo outlives one request.
+`Redaction` for the same presented credentials, so the memo outlives one request. What is new in
+every request is the request id: one the gateway minted (not one a client sent) is put in the memo
+as it is (`minted`), since searching a text never seen before costs more than the rest of a record.
 """
 
 from __future__ import annotations
@@ -148,6 +150,15 @@ class Redaction:
             self._memo[text] = done
         return done
 
+    def minted(self, text: str) -> None:
+        """Remember `text` as it is: a value the gateway made itself out of nothing a client or an
+        upstream sent (a fresh request id), so no secret can be in it. Writing it then costs a lookup
+        instead of the search a text never seen before gets (key patterns, configured keys' hashes)."""
+        if MIN_SECRET_LENGTH <= len(text) <= MEMO_MAX_CHARS:
+            if len(self._memo) >= MEMO_ENTRIES:
+                self._memo.clear()
+            self._memo[text] = text
+
     def _redacted(self, text: str) -> str:
         for secret in self._ordered:
             if secret in text:
@@ -254,6 +265,10 @@ class Redactor:
 
     def text(self, text: str) -> str:
         return self.snapshot().text(text)
+
+    def minted(self, text: str) -> None:
+        """`Redaction.minted` in the current context's redaction (the request's own, once bound)."""
+        self.snapshot().minted(text)
 
     def data(self, data: bytes) -> bytes:
         return self.snapshot().data(data)

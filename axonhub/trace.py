@@ -74,7 +74,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from axonhub import fastjson
 from axonhub.batch_writer import BatchWriter
-from axonhub.caps import cap_redacted
+from axonhub.caps import TEXT_LIMIT, cap_redacted
 from axonhub.config import TraceConfig
 from axonhub.redact import MIN_SECRET_LENGTH, PATTERNS_ONLY, REDACTED, Redaction, Redactor, is_credential_name
 from axonhub.trace_reader import (  # re-exported: the reader's home used to be here
@@ -244,22 +244,45 @@ _BODIES: Final = ("request_body", "response_body")
 
 def capped_fields(record: Mapping[str, Any], redaction: Redaction = PATTERNS_ONLY) -> dict[str, Any]:
     """The record with every free-text field (model names, path, user agent, error text) redacted
-    and capped at `caps.TEXT_LIMIT`; the bodies are left to the body policy."""
+    and capped at `caps.TEXT_LIMIT`; the bodies are left to the body policy.
+
+    Fields the gateway fills from closed sets of its own (the version, the kind, the client's format,
+    the method of a matched route, the trace source) or with numbers only (status, usage, timings)
+    are taken as they are: nothing in them can hide a secret, and they are a third of the record."""
+    text = redaction.text
     out: dict[str, Any] = {}
     for name, value in record.items():
-        out[name] = value if name in _AS_IS else _capped(value, redaction)
+        kind = type(value)
+        if name in _AS_IS or value is None or kind is int or kind is float or kind is bool:
+            out[name] = value
+        elif kind is str:  # the common case, inline: this runs for every field of every record
+            out[name] = value if len(value) < MIN_SECRET_LENGTH else _capped_text(value, text)
+        else:
+            out[name] = _capped(value, redaction)
     return out
 
 
-# The bodies (the body policy's), and the time the gateway wrote itself (new on every record: it would
-# only fill the redaction memo).
-_AS_IS: Final = frozenset({"request_body", "response_body", "time"})
+# The bodies (the body policy's); the time the gateway wrote itself (new on every record: it would only
+# fill the redaction memo); the fields of closed sets and numbers (see `capped_fields`).
+_AS_IS: Final = frozenset(
+    {"request_body", "response_body", "time", "v", "kind", "client_format", "method", "trace_source"}
+    | {"status", "stream", "rule", "usage", "timings", "counted_tokens"}
+)
+
+
+def _capped_text(value: str, text: Callable[[str], str]) -> str:
+    """`cap_redacted(value, text)`, with its common case (short text, no longer once redacted) inline."""
+    if len(value) <= TEXT_LIMIT:
+        done = text(value)
+        if len(done) <= TEXT_LIMIT:
+            return done
+    return cap_redacted(value, text)
 
 
 def _capped(value: Any, redaction: Redaction) -> Any:
     kind = type(value)
-    if kind is str:  # the common cases first, by exact type: this runs for every field of every record
-        return value if len(value) < MIN_SECRET_LENGTH else cap_redacted(value, redaction.text)
+    if kind is str:  # the common cases first, by exact type
+        return value if len(value) < MIN_SECRET_LENGTH else _capped_text(value, redaction.text)
     if value is None or kind is int or kind is float or kind is bool:
         return value
     if kind is dict or isinstance(value, Mapping):
@@ -267,7 +290,7 @@ def _capped(value: Any, redaction: Redaction) -> Any:
     if kind is list:
         return [_capped(v, redaction) for v in value]
     if isinstance(value, str):
-        return cap_redacted(value, redaction.text)
+        return _capped_text(value, redaction.text)
     return value
 
 

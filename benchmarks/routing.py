@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from overhead import claude_code_body
+from run import claude_code_body
 
 from axonhub.config import build_config
 from axonhub.exchange import Exchange
@@ -49,7 +49,7 @@ def per_call_us(call: Callable[[], object], number: int) -> float:
 
 
 def main() -> None:
-    raw = claude_code_body(80, True, "claude-sonnet-4-5")
+    raw = claude_code_body("claude-sonnet-4-5", True, 80)
     body = json.loads(raw)
     body["thinking"] = {"type": "adaptive"}
     names = list(PROFILES)

@@ -7,8 +7,10 @@ import io
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from aiohttp.test_utils import TestServer
 
 from axonhub.caps import TEXT_LIMIT
 from axonhub.config import load_config
-from axonhub.log import RedactFields, configure_logging
+from axonhub.log import RedactFields, UtcTimestamp, configure_logging, log_request
 from axonhub.redact import Redactor
 from axonhub.server import make_app
 from tests.conftest import SECRET, base_config, write_config
@@ -186,3 +188,84 @@ def test_a_stalled_log_reader_never_blocks_the_caller(tmp_path: Path, restore_lo
     os.close(read_end)  # the writer's pending write fails at once; nothing is left to reach a reused descriptor
     sink.close()
     stream.close()
+
+
+REQUEST_FIELDS: dict[str, Any] = {
+    "method": "POST",
+    "path": "/v1/messages",
+    "kind": "messages",
+    "status": 502,
+    "key": "alice",
+    "model": "claude-sonnet-4-5",
+    "resolved": "m" * (TEXT_LIMIT + 10),
+    "channel": "deepseek",
+    "stream": False,
+    "input_tokens": 100,
+    "output_tokens": None,
+    "counted_tokens": None,
+    "ms": 14.23,
+    "error": f"upstream said: bad key {CHANNEL_KEY} (and {SECRET})",
+}
+
+
+def test_the_direct_request_line_is_the_line_structlog_writes(
+    tmp_path: Path, redactor: Redactor, log_lines: io.StringIO
+) -> None:
+    """In JSON the request line skips structlog's per-call work: same fields, same order, same
+    redaction (the channel's key, the request's own key), same context variables, same timestamp shape."""
+    redactor.follow(
+        load_config(
+            write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "t.jsonl")),
+            env={"FAKE_ANTHROPIC_KEY": CHANNEL_KEY},
+        )
+    )
+    assert structlog.get_config()["logger_factory"].direct is not None  # the direct way is taken
+    bound = redactor.bind_request((SECRET,))
+    structlog.contextvars.bind_contextvars(request_id="req_1", worker=2)
+    try:
+        log_request(structlog.get_logger("axonhub.request"), dict(REQUEST_FIELDS))
+        structlog.get_logger("axonhub.request").info("request", **REQUEST_FIELDS)
+    finally:
+        structlog.contextvars.unbind_contextvars("request_id", "worker")
+        redactor.release(bound)
+    direct, through_structlog = log_lines.getvalue().splitlines()
+    stamp = re.compile(r'"timestamp":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?Z)"')
+    assert stamp.search(direct) and stamp.search(through_structlog)
+    assert stamp.sub("", direct) == stamp.sub("", through_structlog)
+    names = list(json.loads(direct))
+    assert names[:15] == [*REQUEST_FIELDS, "event"] and names[-2:] == ["level", "timestamp"]
+    assert set(names[15:-2]) == {"request_id", "worker"}  # in the context's own order, as structlog's
+    assert json.loads(direct)["error"] == "upstream said: bad key [redacted] (and [redacted])"
+    assert json.loads(direct)["resolved"] == "m" * TEXT_LIMIT + "…[+10 chars]"
+
+
+def test_the_timestamp_is_structlogs_iso_utc_form() -> None:
+    ours = UtcTimestamp()(None, "info", {})["timestamp"]
+    theirs = structlog.processors.TimeStamper(fmt="iso", utc=True)(None, "info", {})["timestamp"]
+    shape = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?Z"
+    assert re.fullmatch(shape, ours) and re.fullmatch(shape, theirs)
+    assert abs(datetime.fromisoformat(ours) - datetime.fromisoformat(theirs)) < timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(("log_format", "level"), [("console", logging.INFO), ("json", logging.WARNING)])
+def test_the_request_line_goes_through_structlog_unless_json_at_info(
+    log_format: str, level: int, restore_logging: None
+) -> None:
+    buffer = io.StringIO()
+    configure_logging(log_format, stream=buffer, level=level)
+    assert structlog.get_config()["logger_factory"].direct is None
+    log_request(structlog.get_logger("axonhub.request"), dict(REQUEST_FIELDS))
+    if level > logging.INFO:
+        assert buffer.getvalue() == ""  # the request line is info: not written at warning
+    else:
+        assert re.fullmatch(
+            r"\d\d:\d\d:\d\d \[info +\] 502 +14 ms  alice  in 100 out 0  claude-sonnet-4-5 → m+…\n", buffer.getvalue()
+        )
+
+
+def test_a_structlog_configured_elsewhere_gets_the_request_line(restore_logging: None) -> None:
+    buffer = io.StringIO()
+    configure_logging("json", stream=buffer)
+    structlog.configure(processors=[structlog.processors.JSONRenderer()])  # someone else's chain
+    log_request(structlog.get_logger("axonhub.request"), {"status": 200})
+    assert json.loads(buffer.getvalue()) == {"status": 200, "event": "request"}

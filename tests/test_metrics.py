@@ -168,3 +168,22 @@ async def test_requests_to_unknown_routes_are_counted_by_status_never_by_path(
     assert {dict(key)["status"] for key in unrouted} <= {"404", "405"}
     assert all(dict(key)["channel"] == dict(key)["model"] == "none" for key in unrouted)
     assert "wp-login" not in text and "/scan/" not in text
+
+
+def test_labels_stay_the_same_however_many_models_clients_invent() -> None:
+    """The labels of a (kind, channel, model, status) are remembered, a bounded number of them: once
+    forgotten they come back the same (a model seen first keeps its own label, a newcomer is `other`)."""
+    metrics = Metrics(max_values=2)
+    invented = [f"m{n}" for n in range(5000)]  # more than the gateway remembers
+    for model in [*invented, "m0", "m1", "m4999"]:
+        metrics.observe(record(requested_model=model, resolved_model=None, usage=None))
+    assert samples(metrics, "axonhub_requests_total") == {
+        labels(kind="messages", channel="deepseek", model="m0", status="200"): 2.0,
+        labels(kind="messages", channel="deepseek", model="m1", status="200"): 2.0,
+        labels(kind="messages", channel="deepseek", model="other", status="200"): 4999.0,
+    }
+    assert samples(metrics, "axonhub_request_duration_seconds_count") == {
+        labels(channel="deepseek", model="m0", status_class="2xx"): 2.0,
+        labels(channel="deepseek", model="m1", status_class="2xx"): 2.0,
+        labels(channel="deepseek", model="other", status_class="2xx"): 4999.0,
+    }

@@ -10,10 +10,22 @@ from typing import Any
 
 import pytest
 
+from axonhub import ir
 from axonhub.caps import TEXT_LIMIT, cap_redacted, cap_text
 from axonhub.config import Config, TraceConfig, hash_secret, load_config
+from axonhub.errors import ErrorKind, UpstreamError
+from axonhub.exchange import Attempt, Exchange
+from axonhub.formats.spec import WireFormat
 from axonhub.redact import Redaction, Redactor, is_credential_name, presented_credentials
-from axonhub.trace import apply_body_policy, capped_body, capped_fields, redact_body, redact_headers, serialize
+from axonhub.trace import (
+    TraceWriter,
+    apply_body_policy,
+    capped_body,
+    capped_fields,
+    redact_body,
+    redact_headers,
+    serialize,
+)
 from tests.conftest import base_config, write_config
 
 AH = "ah-live-0123456789abcdefghijklmnopqrstuv"
@@ -324,3 +336,83 @@ def test_a_trace_line_caps_every_free_text_field(tmp_path: Path) -> None:
     parsed = json.loads(line)
     assert parsed["requested_model"] == "m" * TEXT_LIMIT + f"…[+{300_000 - TEXT_LIMIT} chars]"
     assert parsed["error"]["message"].endswith(f"…[+{300_000 + 18 - TEXT_LIMIT} chars]")
+
+
+async def test_a_trace_line_has_its_whole_shape_and_no_secret_wherever_a_client_or_upstream_put_one(
+    tmp_path: Path,
+) -> None:
+    """The record as the trace writer writes it: every free-text field redacted (the channel's key, the
+    request's own key), the fields the gateway fills from closed sets and numbers as they are."""
+    presented = "client-presented-credential-0001"
+    redactor = Redactor([CHANNEL_KEY])
+    config = config_with_secrets(tmp_path)
+    exchange = Exchange(
+        request_id=f"req-{presented}",
+        config=config,
+        method="POST",
+        path=f"/v1/messages/{CHANNEL_KEY}",
+        client_format=WireFormat.ANTHROPIC,
+        user_agent=f"agent/1.0 {presented}",
+    )
+    exchange.kind = "messages"
+    exchange.trace_id, exchange.trace_source = f"session-{CHANNEL_KEY}", "x_trace_id"
+    exchange.requested_model = exchange.resolved_model = f"claude-{CHANNEL_KEY}"
+    exchange.profile, exchange.rule, exchange.rule_condition = "p", 1, f"model is {presented}"
+    exchange.channel, exchange.upstream_model, exchange.upstream_id = "c", f"m-{SK}", f"chatcmpl-{CHANNEL_KEY}"
+    exchange.attempts.append(Attempt("c", f"m-{SK}", 502, 12.3456, f"refused {CHANNEL_KEY}", 0.25, 0.125))
+    exchange.status, exchange.stream, exchange.stop_reason = 502, True, f"stop {CHANNEL_KEY}"
+    exchange.usage = ir.Usage(input_uncached=10, cache_read=3, cache_write=2, output=7, reasoning_output=1)
+    exchange.notes.append(f"tools: {CHANNEL_KEY} left out")
+    exchange.fail(UpstreamError(f"upstream said {CHANNEL_KEY}", kind=ErrorKind.OVERLOADED, detail=f"body: {presented}"))
+    record = exchange.record()
+    writer = TraceWriter(TraceConfig(path=tmp_path / "trace.jsonl"), redactor)
+    await writer.start()
+    bound = redactor.bind_request((presented,))
+    try:
+        writer.write(record)
+    finally:
+        redactor.release(bound)
+    await writer.close()
+    (line,) = (tmp_path / "trace.jsonl").read_text().splitlines()
+    assert json.loads(line) == {
+        "v": 2,
+        "time": record["time"],
+        "request_id": "req-[redacted]",
+        "trace_id": "session-[redacted]",
+        "trace_source": "x_trace_id",
+        "kind": "messages",
+        "key": None,
+        "project": None,
+        "client_format": "anthropic",
+        "method": "POST",
+        "path": "/v1/messages/[redacted]",
+        "user_agent": "agent/1.0 [redacted]",
+        "requested_model": "claude-[redacted]",
+        "profile": "p",
+        "rule": 1,
+        "rule_condition": "model is [redacted]",
+        "resolved_model": "claude-[redacted]",
+        "channel": "c",
+        "upstream_model": "m-[redacted]",
+        "upstream_id": "chatcmpl-[redacted]",
+        "attempts": [
+            {
+                "channel": "c",
+                "upstream_model": "m-[redacted]",
+                "status": 502,
+                "latency_ms": 12.35,
+                "started_ms": 0.25,
+                "queued_ms": 0.12,
+                "error": "refused [redacted]",
+            }
+        ],
+        "stream": True,
+        "status": 502,
+        "stop_reason": "stop [redacted]",
+        "usage": {"input": 10, "output": 7, "cache_read": 3, "cache_write": 2, "reasoning": 1},
+        "timings": record["timings"],
+        "error": {"type": "overloaded", "message": "upstream said [redacted]", "detail": "body: [redacted]"},
+        "limit": None,
+        "notes": ["tools: [redacted] left out"],
+    }
+    assert record["timings"]["ttfb_ms"] is None and isinstance(record["timings"]["total_ms"], float)

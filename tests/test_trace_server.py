@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -252,6 +253,33 @@ async def test_no_secret_reaches_the_trace_or_the_log(
 # ---------------------------------------------------------------------------------------------
 # Rotation and a log rotator while serving
 # ---------------------------------------------------------------------------------------------
+
+
+async def test_a_request_id_a_client_sent_is_redacted_and_one_the_gateway_minted_is_written_as_it_is(
+    start_gateway: GatewayFactory, echo: EchoUpstream, tmp_path: Path, log_output: io.StringIO
+) -> None:
+    """The gateway's own ids skip redaction (nothing a client sent is in them); a client's id is text
+    like any other: a key in it is hidden in the trace and the log, though the client gets its id back."""
+    gateway, path = await traced_gateway(start_gateway, echo, tmp_path)
+    theirs = f"id-{SK_ANT}"
+    async with aiohttp.ClientSession() as http:
+        url = gateway.url + "/v1/messages"
+        async with http.post(url, json=message_body(False), headers=anthropic_headers(theirs)) as response:
+            assert response.status == 200 and response.headers["x-request-id"] == theirs
+        headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
+        async with http.post(url, json=message_body(False), headers=headers) as response:
+            assert response.status == 200
+            ours = response.headers["x-request-id"]
+    await gateway.server.close()
+    assert re.fullmatch(r"req_[0-9a-f]{24}", ours)
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(r["request_id"], r["trace_id"]) for r in records] == [
+        ("id-[redacted]", "id-[redacted]"),
+        (ours, ours),
+    ]
+    lines = [json.loads(line) for line in log_output.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines if line["event"] == "request"] == ["id-[redacted]", ours]
+    assert SK_ANT not in path.read_text() and SK_ANT not in log_output.getvalue()
 
 
 async def test_rotation_while_serving_loses_no_record(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import socket
 import ssl
 import time
@@ -233,6 +234,9 @@ class Pool:
     async def _resolve(
         self, loop: asyncio.AbstractEventLoop, host: str, port: int
     ) -> list[aiohappyeyeballs.AddrInfoType]:
+        literal = _literal_address(host, port)
+        if literal is not None:  # an IP address: nothing to look up (no trip to the resolver's thread)
+            return literal
         now = time.monotonic()
         known = self._addresses.get((host, port))
         if known is not None and known[0] > now:
@@ -257,3 +261,13 @@ class Pool:
         """How long the connection may wait unused: ours, or a second less than the server announced."""
         announced = connection.keep_alive
         return self._idle_s if announced is None else max(0.0, min(self._idle_s, announced - 1.0))
+
+
+def _literal_address(host: str, port: int) -> list[aiohappyeyeballs.AddrInfoType] | None:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.version == 6:
+        return [(socket.AF_INET6, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port, 0, 0))]
+    return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host, port))]

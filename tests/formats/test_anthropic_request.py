@@ -142,6 +142,16 @@ def test_malformed_messages_are_invalid_requests() -> None:
         parse_request({"model": "m", "messages": [{"role": "user", "content": [{"type": "image"}]}]})
 
 
+@pytest.mark.parametrize("field", ["metadata", "output_config"])
+@pytest.mark.parametrize("value", [["x"], "x", 3])
+def test_an_object_field_that_is_not_an_object_is_named_with_its_type(field: str, value: Any) -> None:
+    kind = {list: "a list", str: "a string", int: "a number"}[type(value)]
+    with pytest.raises(InvalidRequest, match=f"^{field}: must be an object, not {kind}$"):
+        parse_request({"model": "m", "messages": [{"role": "user", "content": "hi"}], field: value})
+    parsed = parse_request({"model": "m", "messages": [{"role": "user", "content": "hi"}], field: None})
+    assert parsed.user_id is None and parsed.response_format is None
+
+
 # ------------------------------------------------------------------ rendering for an Anthropic upstream
 
 

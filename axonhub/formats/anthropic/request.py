@@ -175,14 +175,16 @@ def _required(raw: Mapping[str, Any], key: str, where: str) -> Any:
 
 
 def _object(value: Any, where: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):  # a parsed body holds dicts: no ABC check
         raise _wrong(where, "an object", value)
     return value
 
 
 def _optional_object(raw: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any] | None:
     value = raw.get(key)
-    return None if value is None else _object(value, _at(where, key))
+    if value is None or type(value) is dict:
+        return value
+    return _object(value, _at(where, key))
 
 
 def _list(value: Any, where: str) -> list[Any]:
