@@ -12,10 +12,12 @@ import aiohttp
 
 from axonhub.config import hash_secret
 from axonhub.dashboard.app import DASHBOARD
+from axonhub.dashboard.index import Indexer
 from axonhub.trace import iter_records
 from tests.conftest import SECRET, base_config
 from tests.dashboard.harness import PRICING, Dash, start_dash, wait_for
 from tests.dashboard.records import rotated_log
+from tests.dashboard.test_index_handover import snapshot
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -208,3 +210,15 @@ async def test_the_gateways_own_records_reach_the_index_from_the_trace_writer_on
         assert len(index) == before + 12 == len(list(iter_records(path)))
         assert index.handed == 12  # none of them parsed again
         assert [len(list(index.session_records(index.sessions.number[f"handed-{k}"]))) for k in range(3)] == [4, 4, 4]
+        followed = snapshot(index)
+    rebuilt = Indexer(path, 100_000)  # the same log parsed whole: the very same index
+    rebuilt.start()
+    try:
+        deadline = time.monotonic() + 10
+        while rebuilt.progress.state != "ready":
+            assert time.monotonic() < deadline, "the rebuild did not finish"
+            await asyncio.sleep(0.02)
+        with rebuilt.lock:
+            assert snapshot(rebuilt.current) == followed
+    finally:
+        rebuilt.stop()
