@@ -178,7 +178,7 @@ class LogSink:
         self.stream = stream
         self.dropped = 0
         self._fd = _descriptor(stream)
-        self._writer: BatchWriter | None = None
+        self._writer: BatchWriter[bytes] | None = None
         if self._fd is not None:
             with contextlib.suppress(ValueError, OSError):
                 stream.flush()  # what was written through the stream before goes first

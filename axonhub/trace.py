@@ -63,8 +63,9 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 import structlog
@@ -91,6 +92,7 @@ __all__ = [
     "ReadStats",
     "TraceFollower",
     "TraceWriter",
+    "Written",
     "is_error",
     "iter_records",
     "parse_line",
@@ -343,109 +345,161 @@ class _RateLimitedLog:
         self.failing = False
 
 
+@dataclass(frozen=True, slots=True)
+class Written:
+    """Lines this process appended to the trace in one write: the file (inode, device) and the offset
+    where the first of them starts, and each line with the record it holds, or None where the line
+    has to be parsed to know (a record whose bodies a last pass over the whole line redacted)."""
+
+    file: tuple[int, int]
+    offset: int
+    lines: list[tuple[bytes, TraceRecord | None]]
+
+
+Landing = tuple[tuple[int, int], int, int, int]  # (file, offset, first line, lines): a run written
+
+
 class _AppendFile:
-    """The trace file as seen by the writer thread: open, append, rotate, reopen."""
+    """The trace file as seen by the writer thread: open, append, rotate, reopen.
+
+    Every system call here gives the interpreter lock away and takes it back from the event loop, so
+    a batch makes few: with rotation on, lock, stat, write, unlock (the directory stays open for the
+    lock); without, stat and write (and a seek to learn where the write landed)."""
 
     def __init__(self, config: TraceConfig) -> None:
         self.path = Path(config.path)
         self.max_bytes = config.max_bytes
         self.keep = config.keep
         self.fd: int | None = None
+        self.ident: tuple[int, int] = (0, 0)  # (inode, device) of the open file
         self.torn = False  # the last line was cut short: start the next one on a fresh line
+        self._dir_fd: int | None = None  # the log's directory, open for the rotation lock
+        self._opens = 0  # files opened so far
 
-    def append_batch(self, lines: list[bytes]) -> tuple[int, OSError | None]:
+    def append_batch(self, lines: list[bytes]) -> tuple[int, OSError | None, list[Landing]]:
         """Write whole lines in order, one write per run of lines, rotating between two lines when the
-        next would overflow the file; (lines written, the error that stopped the rest or None).
+        next would overflow the file; (lines written, the error that stopped the rest or None, and per
+        run written: the file, the offset where its first line starts, the index of that line in
+        `lines`, its number of lines). A run whose offset is not known for sure (a write the kernel
+        took in pieces) is left out of the last.
 
         With rotation on, the batch is written under the rotation lock: the processes of `serve
         --workers` append to the one file, and a batch checked against the size another process is
         growing at the same moment would overflow it by a whole batch."""
         written = 0
+        runs: list[Landing] = []
         try:
-            if self.max_bytes:
-                self.path.parent.mkdir(parents=True, exist_ok=True)  # the lock is taken on it
             with self._rotation_lock() if self.max_bytes else contextlib.nullcontext():
-                self.ensure_current()
-                size = self._size()
+                size = self.ensure_current()
                 run: list[bytes] = []
                 run_bytes = 0
                 for line in lines:
                     if self.max_bytes and size + run_bytes + len(line) > self.max_bytes and size + run_bytes > 0:
-                        self._write_run(run)
+                        self._land(runs, run, size, written)
                         written += len(run)
                         run, run_bytes = [], 0
                         self._rotate()
                         size = self._size()
                     run.append(line)
                     run_bytes += len(line)
-                self._write_run(run)
+                self._land(runs, run, size, written)
                 written += len(run)
         except OSError as exc:
-            return written, exc
-        return written, None
+            return written, exc, runs
+        return written, None, runs
 
     def close(self) -> None:
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self.fd)
             self.fd = None
+        if self._dir_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._dir_fd)  # releases a lock still held
+            self._dir_fd = None
 
-    def ensure_current(self) -> None:
-        """(Re)open when not open, or when the path no longer names the open file."""
+    def ensure_current(self) -> int:
+        """(Re)open when not open, or when the path no longer names the open file; the file's size."""
         if self.fd is not None:
             try:
                 on_disk = os.stat(self.path)
             except FileNotFoundError:
                 on_disk = None
-            mine = os.fstat(self.fd)
-            if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == (mine.st_ino, mine.st_dev):
-                return
-            self.close()
-        self._open()
+            if on_disk is not None and (on_disk.st_ino, on_disk.st_dev) == self.ident:
+                return on_disk.st_size
+            os.close(self.fd)
+            self.fd = None
+        return self._open()
 
-    def _open(self) -> None:
+    def _open(self) -> int:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        st = os.fstat(self.fd)
+        self.ident = (st.st_ino, st.st_dev)
+        self._opens += 1
         self.torn = False
+        return st.st_size
 
     @contextlib.contextmanager
     def _rotation_lock(self) -> Iterator[None]:
         """Several processes (`serve --workers`) append to one file: one of them rotates it at a time.
 
-        The lock is taken on the log's directory, so no lock file is left beside the log.
-        """
-        lock = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+        The lock is taken on the log's directory, so no lock file is left beside the log. The
+        directory is opened once and again only after the file had to be reopened (the directory
+        may have been replaced with it)."""
+        if self._dir_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._dir_fd = os.open(self.path.parent, os.O_RDONLY | os.O_CLOEXEC)
+        lock = self._dir_fd
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        opens = self._opens
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
             yield
         finally:
-            os.close(lock)  # releases the lock
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            if self._opens != opens and self._dir_fd == lock:
+                self._dir_fd = None
+                os.close(lock)
 
     def _size(self) -> int:
         assert self.fd is not None
         return os.fstat(self.fd).st_size
 
-    def _write_run(self, run: list[bytes]) -> None:
+    def _land(self, runs: list[Landing], run: list[bytes], size: int, first: int) -> None:
+        """Write one run and note where its first line landed: under the rotation lock no other
+        process of ours appends, so at the size seen; without it, where the write ended, less its
+        length. (A writer of another kind could still slip a line in: the dashboard index checks the
+        bytes before it trusts the offset.)"""
         if not run:
             return
-        data = b"".join(run)
-        self._write_all(b"\n" + data if self.torn else data)
+        joined = b"".join(run)
+        data = b"\n" + joined if self.torn else joined
         self.torn = False
+        if self._write_all(data) and self.fd is not None:
+            end = size + len(data) if self.max_bytes else os.lseek(self.fd, 0, os.SEEK_CUR)
+            runs.append((self.ident, end - len(joined), first, len(run)))
 
-    def _write_all(self, data: bytes) -> None:
+    def _write_all(self, data: bytes) -> bool:
+        """Write it all; whether one write did (a regular file takes an append whole, barring errors)."""
         assert self.fd is not None
         view = memoryview(data)
+        whole = True
         while view:
             try:
                 written = os.write(self.fd, view)
             except OSError:
                 self.torn = len(view) < len(data)
                 raise
+            whole = whole and written == len(view)
             view = view[written:]
+        return whole
 
     def _rotate(self) -> None:
         """path → path.1 → … → path.keep (the oldest is dropped), then a fresh path."""
-        self.close()
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.fd)
+            self.fd = None
         rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.keep + 1)]
         if rotated:
             with contextlib.suppress(FileNotFoundError):
@@ -467,7 +521,8 @@ class TraceWriter:
         self.config = config
         self.redactor = redactor or Redactor()
         self._file = _AppendFile(config)
-        self._lines = BatchWriter(
+        # A line and the record it holds (None where the line must be parsed to know it).
+        self._lines: BatchWriter[tuple[bytes, TraceRecord | None]] = BatchWriter(
             self._append,
             name="axonhub-trace-writer",
             limit=_QUEUE_LIMIT,
@@ -480,6 +535,9 @@ class TraceWriter:
         self.written = 0
         self._started = False
         self._closed = False
+        # Called on the writer thread after each write with what landed where (the dashboard index
+        # takes its own process's records from here instead of parsing their lines again).
+        self.on_written: list[Callable[[Written], None]] = []
 
     @property
     def path(self) -> Path:
@@ -528,18 +586,28 @@ class TraceWriter:
         except OSError as exc:
             self._failures.error("cannot open the trace file", path=str(self.path), error=exc.strerror or str(exc))
 
-    def _line(self, record: Mapping[str, Any], redaction: Redaction) -> bytes | None:
+    def _line(self, record: Mapping[str, Any], redaction: Redaction) -> tuple[bytes, TraceRecord | None] | None:
+        """The line, with the record it holds when that is the record serialised as it is (no last
+        redaction pass over the line, no value the standard library had to write)."""
         try:
             kept = apply_body_policy(capped_fields(record, redaction), self.config, redaction)
-            return serialize(kept, redaction, guard=any(name in kept for name in _BODIES))
+            if not any(name in kept for name in _BODIES):
+                try:
+                    return orjson.dumps(kept, default=str, option=orjson.OPT_APPEND_NEWLINE), cast(TraceRecord, kept)
+                except TypeError:  # a lone surrogate, a non-string key: serialize() knows what to do
+                    pass
+            return serialize(kept, redaction, guard=any(name in kept for name in _BODIES)), None
         except (TypeError, ValueError, RecursionError) as exc:
             self._dropped_on_loop += 1
             log.error("trace record not serialisable", error=repr(exc), request_id=record.get("request_id"))
             return None
 
-    def _append(self, lines: list[bytes]) -> None:
-        written, error = self._file.append_batch(lines)
+    def _append(self, batch: list[tuple[bytes, TraceRecord | None]]) -> None:
+        lines = [line for line, _ in batch]
+        written, error, runs = self._file.append_batch(lines)
         self.written += written
+        if self.on_written:
+            self._announce(batch, runs)
         if error is None:
             self._failures.recovered(path=str(self.path), dropped=self.dropped)
             return
@@ -550,6 +618,20 @@ class TraceWriter:
             error=error.strerror or str(error),
             dropped=self.dropped,
         )
+
+    def _announce(
+        self,
+        batch: list[tuple[bytes, TraceRecord | None]],
+        runs: list[tuple[tuple[int, int], int, int, int]],
+    ) -> None:
+        """Tell the listeners where each run of the batch landed (a run not listed is not told)."""
+        for file, offset, first, count in runs:
+            written = Written(file, offset, batch[first : first + count])
+            for listener in self.on_written:
+                try:
+                    listener(written)
+                except Exception as exc:  # a listener must not stop the trace
+                    log.error("trace listener failed", error=repr(exc))
 
 
 TRACE_WRITER = web.AppKey("trace_writer", TraceWriter)

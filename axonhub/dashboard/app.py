@@ -41,6 +41,7 @@ from axonhub.dashboard.access import (
 )
 from axonhub.dashboard.index import Index, Indexer
 from axonhub.dashboard.live import KEEPALIVE_S, LiveHub, sse_frame
+from axonhub.trace import TRACE_WRITER
 from axonhub.trace_stats import parse_since
 
 log = structlog.get_logger("axonhub.dashboard")
@@ -615,13 +616,20 @@ async def dashboard_ctx(main: web.Application) -> AsyncIterator[None]:
     main[ADMIN_ACCESS] = access
     main[DASHBOARD] = dashboard
     main[ON_EXCHANGE_DONE].append(hub.on_exchange)
-    main[ON_EXCHANGE_DONE].append(lambda record: indexer.wake())
     indexer.start()
     try:
         yield
     finally:
         await http.close()
         await asyncio.to_thread(indexer.stop)
+
+
+async def _follow_trace_writer(app: web.Application) -> None:
+    """After every cleanup context has run (the trace writer's too): the index takes the records of
+    this process from the writer, which also wakes it after each write."""
+    dashboard, writer = app.get(DASHBOARD), app.get(TRACE_WRITER)
+    if dashboard is not None and writer is not None:
+        writer.on_written.append(dashboard.indexer.written)
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -665,5 +673,6 @@ def add_dashboard(app: web.Application, config: Config) -> frozenset[str]:
     app.add_subapp(f"{PREFIX}/", sub)
     app.router.add_get(PREFIX, _to_dashboard)
     app.cleanup_ctx.append(dashboard_ctx)
+    app.on_startup.append(_follow_trace_writer)
     app.on_shutdown.append(_close_streams)
     return frozenset({PREFIX, *(resource.canonical for resource in sub.router.resources())})

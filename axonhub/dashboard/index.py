@@ -20,12 +20,18 @@ At most `server.dashboard.max_records` records are indexed: the oldest lines bey
 out (they stay in the files), so memory is bounded whatever the size of the log.
 
 The first build is published as it grows (the pages fill while it runs); a rebuild is swapped in
-whole. Records then arrive by following the file like `tail -F`: the gateway wakes the thread when
-it finished an exchange (`Indexer.wake`), and a half-second poll catches the rest. Rotation is followed (the
-rest of the old file first); when the oldest file disappears, the file shrinks in place, or the
-index outgrows its bound, a new index is built from the files on disk and swapped in whole. A
-damaged line (torn write, hand edit) is skipped and counted. Readers take `Indexer.lock` and read
-`Indexer.current`; the thread takes the lock only to append a batch or to swap.
+whole. Records then arrive by following the file like `tail -F`: the trace writer of this process
+wakes the thread after each write (`Indexer.written`), and a half-second poll catches the rest.
+The writer also hands over each record with the place its line landed, so that the thread does not
+parse again what this process has just serialised: following still reads every new byte of the
+file in order, and a line is taken from the hand-over only when the bytes at its offset are the
+very line handed over; any other line (another process of `serve --workers`, a hand-over that came
+too late or was never made) is parsed. So every line is indexed once, in file order, whoever wrote
+it. Rotation is followed (the rest of the old file first); when the oldest file disappears, the
+file shrinks in place, or the index outgrows its bound, a new index is built from the files on disk
+and swapped in whole. A damaged line (torn write, hand edit) is skipped and counted. Readers take
+`Indexer.lock` and read `Indexer.current`; the thread takes the lock only to append a batch or to
+swap.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import os
 import threading
 import time
 from array import array
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +52,8 @@ from typing import Any, BinaryIO, Final
 
 import structlog
 
-from axonhub.trace import is_error, parse_line, trace_files
+from axonhub.trace import Written, is_error, parse_line, trace_files
+from axonhub.trace_reader import upgrade
 from axonhub.trace_record import TraceRecord
 
 log = structlog.get_logger("axonhub.dashboard")
@@ -62,6 +70,13 @@ MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(ot
 POLL_S: Final = 0.5
 _SERIALS: Final = itertools.count(1)
 READ_CHUNK: Final = 1 << 20  # a published build holds the lock for one chunk at a time
+BUILD_TRIES: Final = 5  # builds started again when the log rotated under them, at most
+HANDED_WRITES: Final = 256  # writes handed over and not yet looked at, at most (the oldest are dropped)
+HANDED_LINES: Final = 8192  # handed-over lines kept per file, at most (the oldest are dropped)
+# Records indexed in one go while following. The thread holds the interpreter lock while it indexes;
+# the event loop, wanting it back, would otherwise wait for the whole batch (up to the interpreter's
+# 5 ms switch interval), longer still when the core is shared and the thread is descheduled meanwhile.
+ADD_CHUNK: Final = 16
 
 # Latency histograms: bin 0 holds everything under 10 ms, bin k covers 10 ms x 1.2^(k-1) … x 1.2^k,
 # the last bin everything from about 19 minutes on. A percentile is read as its bin's geometric middle,
@@ -282,6 +297,7 @@ class Index:
         self.files: list[FileRef] = []
         self.damaged = 0
         self.skipped = 0  # lines left out to stay within max_records
+        self.handed = 0  # records taken as the trace writer handed them over, not parsed
         self.generation = 0  # bumped with every batch: a cache key for query results
         self.serial = next(_SERIALS)  # tells this index from the one it replaced, for caches
 
@@ -520,15 +536,24 @@ class Indexer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._checked_files = 0.0
+        self._inbox: deque[Written] = deque(maxlen=HANDED_WRITES)  # from the writer thread
+        # The thread's own: per file (inode, device), handed-over (offset, line, record) in file order.
+        self._handed: dict[tuple[int, int], deque[tuple[int, bytes, TraceRecord]]] = {}
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="axonhub-dashboard-index", daemon=True)
         self._thread.start()
 
     def wake(self) -> None:
-        """Something was written (or is about to be): look at the file now."""
-        if not self._wake.is_set():  # every exchange calls this: setting a set event still takes its lock
+        """Something was written: look at the file now."""
+        if not self._wake.is_set():  # setting a set event still takes its lock
             self._wake.set()
+
+    def written(self, written: Written) -> None:
+        """`TraceWriter.on_written` listener (on the writer's thread): these lines of ours are in the
+        file; take their records from here when the follow reaches them."""
+        self._inbox.append(written)
+        self.wake()
 
     def stop(self) -> None:
         self._stop.set()
@@ -543,10 +568,8 @@ class Indexer:
             try:
                 self._build()
                 while not self._stop.is_set() and not self._follow():
-                    woken = self._wake.wait(POLL_S)
+                    self._wake.wait(POLL_S)
                     self._wake.clear()
-                    if woken:
-                        time.sleep(0.02)  # the writer thread appends right after the exchange finished
             except Exception as exc:  # the dashboard must never take the gateway down
                 log.exception("dashboard index failed; rebuilding", error=repr(exc))
                 self.progress.error = repr(exc)
@@ -555,8 +578,20 @@ class Indexer:
     # -- build ----------------------------------------------------------------------------------
 
     def _build(self) -> None:
+        for _ in range(BUILD_TRIES - 1):
+            if self._build_once(last_try=False):
+                return
+            log.info("the trace log rotated while the index was built; building again")
+        self._build_once(last_try=True)
+
+    def _build_once(self, *, last_try: bool) -> bool:
+        """Build the index from the files on disk; False when the log rotated under the build (a name
+        listed at the start named another file by the time it was opened: a file would be missed or
+        read twice), to be started again, unless this is the `last_try` (a log rotating faster than
+        it can be read: the build goes on as it can)."""
         started = time.monotonic()
         files = trace_files(self.path)
+        listed = {path: _inode(path) for path in files}
         sizes = [p.stat().st_size if p.exists() else 0 for p in files]
         self.progress = Progress("building", 0, sum(sizes), time.time())
         index = Index()
@@ -570,12 +605,17 @@ class Indexer:
             if self._stop.is_set():
                 if not progressive:
                     index.close()
-                return
+                return True
             try:
                 handle = path.open("rb")
             except OSError:
                 continue
             inode = os.fstat(handle.fileno())
+            if (inode.st_ino, inode.st_dev) != listed[path] and not last_try:
+                handle.close()
+                if not progressive:
+                    index.close()
+                return False
             ref = FileRef(len(index.files), path, handle, (inode.st_ino, inode.st_dev))
             with self.lock:
                 index.files.append(ref)
@@ -595,6 +635,7 @@ class Indexer:
         self._checked_files = time.monotonic()
         if self.on_built is not None:
             self.on_built()
+        return True
 
     def _swap(self, index: Index) -> None:
         with self.lock:
@@ -652,26 +693,63 @@ class Indexer:
             return True
         if on_disk == current.inode and size < current.read_to:
             return True  # truncated in place (copytruncate)
-        records = self._take(index, current)
+        self._collect_handed(index, on_disk)
+        records = self._take(index, current, size)
         if on_disk is not None and on_disk != current.inode:  # rotated or moved: the rest of the old file is in
-            try:
-                handle = self.path.open("rb")
-            except OSError:
-                handle = None
-            if handle is not None:
-                st = os.fstat(handle.fileno())
-                ref = FileRef(len(index.files), self.path, handle, (st.st_ino, st.st_dev))
-                with self.lock:
-                    index.files.append(ref)
+            for ref in self._newer_files(index, current):
                 records += self._take(index, ref)
         if records and self.on_records is not None:
             self.on_records(records)
         return False
 
-    def _take(self, index: Index, ref: FileRef) -> list[TraceRecord]:
-        """The complete new lines of `ref`, indexed under the lock in one batch."""
+    def _newer_files(self, index: Index, current: FileRef) -> list[FileRef]:
+        """The files of the log newer than `current`, oldest first, opened and added to the index: more
+        than one when the log rotated several times since the last look; only the log's own file
+        when `current` left the log's names (a rotator moved it away)."""
+        listed = [(path, inode) for path in trace_files(self.path) if (inode := _inode(path)) is not None]
+        inodes = [inode for _, inode in listed]
+        newer = listed[inodes.index(current.inode) + 1 :] if current.inode in inodes else listed[-1:]
+        refs = []
+        for path, inode in newer:
+            try:
+                handle = path.open("rb")
+            except OSError:
+                break
+            st = os.fstat(handle.fileno())
+            if (st.st_ino, st.st_dev) != inode:  # rotated again meanwhile: the next look goes on from here
+                handle.close()
+                break
+            ref = FileRef(len(index.files), path, handle, inode)
+            with self.lock:
+                index.files.append(ref)
+            refs.append(ref)
+        return refs
+
+    def _collect_handed(self, index: Index, on_disk: tuple[int, int] | None) -> None:
+        """Move the writes handed over since the last look to the thread's own tables."""
+        inbox, handed = self._inbox, self._handed
+        for _ in range(len(inbox)):
+            written = inbox.popleft()
+            lines = handed.get(written.file)
+            if lines is None:
+                if len(handed) > 2:  # forget files the index no longer follows
+                    following = {ref.inode for ref in index.files[-2:]}
+                    for file in [f for f in handed if f not in following and f != on_disk]:
+                        del handed[file]
+                lines = handed[written.file] = deque(maxlen=HANDED_LINES)
+            offset = written.offset
+            for line, record in written.lines:
+                version = record.get("v") if record is not None else None
+                if record is not None and isinstance(version, int):  # as parse_line would take it
+                    lines.append((offset, line, record if version >= 2 else upgrade(dict(record))))
+                offset += len(line)
+
+    def _take(self, index: Index, ref: FileRef, size: int | None = None) -> list[TraceRecord]:
+        """The complete new lines of `ref`, indexed under the lock in one batch: a line this process
+        wrote and handed over as it is on disk is indexed from its record, any other is parsed."""
         try:
-            size = os.fstat(ref.handle.fileno()).st_size
+            if size is None:
+                size = os.fstat(ref.handle.fileno()).st_size
             data = ref.read_at(ref.read_to, size - ref.read_to) if size > ref.read_to else b""
         except OSError:
             return []
@@ -679,22 +757,42 @@ class Indexer:
         if end == 0:
             return []
         parsed: list[tuple[TraceRecord | None, int, int]] = []
-        start = ref.read_to
-        for line in data[:end].split(b"\n")[:-1]:
-            size_of = len(line) + 1
+        base = ref.read_to
+        handed = self._handed.get(ref.inode)
+        handed_count = 0
+        pos = 0
+        while pos < end:
+            if handed:
+                while handed and handed[0][0] < base + pos:
+                    handed.popleft()  # indexed by parsing already (handed over late), or never seen
+                if handed and handed[0][0] == base + pos:
+                    _, own, own_record = handed[0]
+                    if pos + len(own) <= end and data.startswith(own, pos):
+                        handed.popleft()
+                        parsed.append((own_record, base + pos, len(own)))
+                        handed_count += 1
+                        pos += len(own)
+                        continue
+            newline = data.index(b"\n", pos)
+            line = data[pos:newline]
             if line.strip():
-                parsed.append((parse_head(line), start, size_of))
-            start += size_of
+                parsed.append((parse_head(line), base + pos, newline + 1 - pos))
+            pos = newline + 1
         records = []
+        for first in range(0, len(parsed), ADD_CHUNK):
+            if first:
+                os.sched_yield()  # the event loop may be waiting for the interpreter: let it run first
+            with self.lock:
+                for record, offset, size_of in parsed[first : first + ADD_CHUNK]:
+                    if record is None:
+                        index.damaged += 1
+                    else:
+                        index.add(record, ref.number, offset, size_of)
+                        records.append(record)
+                index.generation += 1
         with self.lock:
-            for record, offset, size_of in parsed:
-                if record is None:
-                    index.damaged += 1
-                else:
-                    index.add(record, ref.number, offset, size_of)
-                    records.append(record)
             ref.read_to += end
-            index.generation += 1
+            index.handed += handed_count
         return records
 
     def _oldest_gone(self, index: Index) -> bool:

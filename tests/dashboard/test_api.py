@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from axonhub.config import hash_secret
+from axonhub.dashboard.app import DASHBOARD
+from axonhub.dashboard.index import Indexer
 from axonhub.trace import iter_records
 from tests.conftest import SECRET, base_config
 from tests.dashboard.harness import PRICING, Dash, start_dash, wait_for
 from tests.dashboard.records import rotated_log
+from tests.dashboard.test_index_handover import snapshot
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
 
@@ -181,3 +185,40 @@ async def test_the_page_follows_a_config_reload(start_gateway, upstream: FakeUps
     await wait_for(reloaded)
     _, channels = await dash.get("/dashboard/api/channels")
     assert [row["name"] for row in channels["channels"] if row["configured"]] == ["fake-anthropic", "spare"]
+
+
+async def test_the_gateways_own_records_reach_the_index_from_the_trace_writer_once(dash: Dash, upstream: FakeUpstream):
+    upstream.default = Reply.json(wire.message())
+    indexer = dash.gateway.server.app[DASHBOARD].indexer
+    before = len(indexer.current)
+    async with aiohttp.ClientSession() as http:
+        for n in range(12):
+            async with http.post(
+                dash.url + "/v1/messages",
+                json={"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+                headers={"x-api-key": SECRET, "X-Trace-Id": f"handed-{n % 3}"},
+            ) as response:
+                assert response.status == 200
+    path = Path(dash.config["server"]["trace"]["path"])
+    deadline = time.monotonic() + 10
+    while len(indexer.current) < before + 12:
+        assert time.monotonic() < deadline, "the index did not catch up"
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.6)  # a poll later: nothing indexed twice
+    with indexer.lock:
+        index = indexer.current
+        assert len(index) == before + 12 == len(list(iter_records(path)))
+        assert index.handed == 12  # none of them parsed again
+        assert [len(list(index.session_records(index.sessions.number[f"handed-{k}"]))) for k in range(3)] == [4, 4, 4]
+        followed = snapshot(index)
+    rebuilt = Indexer(path, 100_000)  # the same log parsed whole: the very same index
+    rebuilt.start()
+    try:
+        deadline = time.monotonic() + 10
+        while rebuilt.progress.state != "ready":
+            assert time.monotonic() < deadline, "the rebuild did not finish"
+            await asyncio.sleep(0.02)
+        with rebuilt.lock:
+            assert snapshot(rebuilt.current) == followed
+    finally:
+        rebuilt.stop()

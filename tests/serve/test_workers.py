@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 
 from axonhub.cli import main
+from axonhub.trace import iter_records
 from tests.conftest import SECRET, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -137,3 +138,49 @@ async def test_sighup_reloads_and_sigterm_stops_every_worker(workers: GatewayPro
     events = workers.events()
     assert {e.get("worker") for e in events if e["event"] == "axonhub stopped"} == {1, 2, None}
     assert events[-1]["event"] == "axonhub stopped" and "worker" not in events[-1]
+
+
+async def test_every_workers_dashboard_indexes_every_workers_lines_once_across_rotations(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    """Each worker's index takes its own records from its trace writer and parses the other's lines:
+    both indexes hold every line of the one log, once, in file order."""
+    upstream.default = Reply.json(wire.message())
+    data = base_config(upstream.url, tmp_path / "trace.jsonl")
+    data["server"]["trace"].update(max_bytes=8192, keep=100)
+    served = GatewayProcess(write_config(tmp_path / "axonhub.yml", data), workers=2)
+    await served.start()
+    try:
+        assert sorted(await workers_seen(served)) == [1, 2]
+        await asyncio.gather(*(send_messages(served, 15) for _ in range(4)))
+        token = (tmp_path / "axonhub-admin.token").read_text().strip()
+
+        def in_the_log() -> list[str]:
+            return [str(record["request_id"]) for record in iter_records(tmp_path / "trace.jsonl")]
+
+        for _ in range(200):  # the writers' last batches
+            if len(in_the_log()) == 60:
+                break
+            await asyncio.sleep(0.05)
+        in_order = in_the_log()
+        assert len(in_order) == 60 and len(list(tmp_path.glob("trace.jsonl.*"))) > 3
+        answered: dict[int, list[tuple[str, int]]] = {}
+        admin = {"Authorization": f"Bearer {token}"}
+        for _ in range(400):
+            # one connection for both requests: the same worker answers them
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+                async with session.get(f"{served.url}/health") as response:
+                    worker = (await response.json())["worker"]["index"]
+                async with session.get(f"{served.url}/dashboard/api/sessions?limit=200", headers=admin) as response:
+                    page = await response.json()
+            rows = sorted((row["trace_id"], row["requests"]) for row in page["sessions"])
+            if len(rows) == 60:
+                answered[worker] = rows
+            if len(answered) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert sorted(answered) == [1, 2], answered
+        for rows in answered.values():
+            assert rows == [(request_id, 1) for request_id in sorted(in_order)]  # each its own session, once
+    finally:
+        await served.stop()
