@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import fcntl
 import itertools
 import os
 import threading
@@ -484,13 +485,30 @@ def _listing(path: Path) -> list[tuple[Path, tuple[int, int]]]:
     by one: a rotation between two looks shifts every name, so one listing may miss a file (seen under
     neither its old name nor its new one) or see one twice. Listings are made until two in a row agree
     (a rotation in between would have given the log's own name a new file)."""
-    last: list[tuple[Path, tuple[int, int]]] | None = None
-    for _ in range(LISTING_TRIES):
-        listed = [(p, inode) for p in trace_files(path) if (inode := _inode(p)) is not None]
-        if listed == last:
-            break
-        last = listed
+    with _rotations_held(path):  # AxonHub's own writers rotate under an exclusive lock on the directory
+        last: list[tuple[Path, tuple[int, int]]] | None = None
+        for _ in range(LISTING_TRIES):
+            listed = [(p, inode) for p in trace_files(path) if (inode := _inode(p)) is not None]
+            if listed == last:
+                break
+            last = listed
     return listed
+
+
+@contextlib.contextmanager
+def _rotations_held(path: Path) -> Iterator[None]:
+    """A shared lock on the log's directory, which the trace writers take exclusively to rotate: no
+    writer of ours rotates while it is held (an outside rotator is caught by the repeated listing)."""
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 _BODY_KEYS: Final = (b',"request_body":', b',"response_body":')
