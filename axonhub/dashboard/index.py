@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import fcntl
 import itertools
 import os
 import threading
@@ -476,6 +477,40 @@ def _inode(path: Path) -> tuple[int, int] | None:
     return (st.st_ino, st.st_dev)
 
 
+LISTING_TRIES: Final = 5  # listings of the log's files made at most to get two in a row that agree
+
+
+def _listing(path: Path) -> list[tuple[Path, tuple[int, int]]]:
+    """The log's files, oldest first, with their (inode, device). Names are listed, then looked at one
+    by one: a rotation between two looks shifts every name, so one listing may miss a file (seen under
+    neither its old name nor its new one) or see one twice. Listings are made until two in a row agree
+    (a rotation in between would have given the log's own name a new file)."""
+    with _rotations_held(path):  # AxonHub's own writers rotate under an exclusive lock on the directory
+        last: list[tuple[Path, tuple[int, int]]] | None = None
+        for _ in range(LISTING_TRIES):
+            listed = [(p, inode) for p in trace_files(path) if (inode := _inode(p)) is not None]
+            if listed == last:
+                break
+            last = listed
+    return listed
+
+
+@contextlib.contextmanager
+def _rotations_held(path: Path) -> Iterator[None]:
+    """A shared lock on the log's directory, which the trace writers take exclusively to rotate: no
+    writer of ours rotates while it is held (an outside rotator is caught by the repeated listing)."""
+    try:
+        fd = os.open(path.parent, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 _BODY_KEYS: Final = (b',"request_body":', b',"response_body":')
 
 
@@ -706,7 +741,7 @@ class Indexer:
         """The files of the log newer than `current`, oldest first, opened and added to the index: more
         than one when the log rotated several times since the last look; only the log's own file
         when `current` left the log's names (a rotator moved it away)."""
-        listed = [(path, inode) for path in trace_files(self.path) if (inode := _inode(path)) is not None]
+        listed = _listing(self.path)
         inodes = [inode for _, inode in listed]
         newer = listed[inodes.index(current.inode) + 1 :] if current.inode in inodes else listed[-1:]
         refs = []
@@ -801,5 +836,5 @@ class Indexer:
         if now - self._checked_files < 5.0:
             return False
         self._checked_files = now
-        present = {_inode(p) for p in trace_files(self.path)}
+        present = {inode for _, inode in _listing(self.path)}
         return any(ref.inode not in present for ref in index.files)
