@@ -66,11 +66,6 @@ class Body:
         """The whole body has arrived and been read."""
         return self._eof and not self._chunks
 
-    @property
-    def complete(self) -> bool:
-        """The whole body has arrived (read or not)."""
-        return self._eof
-
     async def readany(self) -> bytes:
         """The bytes received and not read yet, waiting for some; b"" at the end of the body."""
         while not self._chunks:
@@ -341,19 +336,15 @@ class Connection(asyncio.Protocol):
                     raise MalformedAnswer("a chunk does not end where its size says")
                 self._state = _CHUNK_SIZE
             elif state == _CHUNK_SIZE:
-                end = data.find(b"\n", at)
+                end = _line_end(data, at, MAX_CHUNK_LINE, "a chunk-size line is too long")
                 if end < 0:
-                    if size - at > MAX_CHUNK_LINE:
-                        raise MalformedAnswer("a chunk-size line is too long")
                     break
                 line = data[at:end]
                 at = end + 1
                 self._chunk_size(line.split(b";", 1)[0] if b";" in line else line)
             elif state == _TRAILERS:
-                end = data.find(b"\n", at)
+                end = _line_end(data, at, MAX_HEAD, "the trailers are too long")
                 if end < 0:
-                    if size - at > MAX_HEAD:
-                        raise MalformedAnswer("the trailers are too long")
                     break
                 blank = not data[at:end].strip()
                 at = end + 1
@@ -530,6 +521,14 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _line_end(data: bytes, at: int, limit: int, too_long: str) -> int:
+    """Where the line starting at `at` ends (its LF), or -1 while it has not arrived whole."""
+    end = data.find(b"\n", at)
+    if end < 0 and len(data) - at > limit:
+        raise MalformedAnswer(too_long)
+    return end
 
 
 def _keep_alive_timeout(value: str) -> float | None:
