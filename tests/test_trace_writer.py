@@ -152,11 +152,19 @@ async def test_moving_the_file_while_writing_loses_no_record(tmp_path: Path) -> 
     moved = tmp_path / "trace.jsonl.old"
     writer = await started(TraceConfig(path=path))
 
+    moved_event = asyncio.Event()
+
     async def mover() -> None:
         await until(lambda: writer.written >= 200)
         path.rename(moved)
+        moved_event.set()
 
-    await asyncio.gather(write_concurrently(writer, range(1000)), mover())
+    async def after_the_move() -> None:
+        # The writer may finish the first 500 before the mover looks; these always follow the move.
+        await moved_event.wait()
+        await write_concurrently(writer, range(500, 1000))
+
+    await asyncio.gather(write_concurrently(writer, range(500)), mover(), after_the_move())
     await writer.close()
     got = ids_in(moved) + ids_in(path)
     assert sorted(got) == [f"req_{n:05d}" for n in range(1000)]
