@@ -8,7 +8,9 @@ swap is one attribute assignment, atomic for every reader. Listeners (the redact
 second and reloads at once on SIGHUP. It never acts on a file that is still being written: a new
 signature must hold still for a settle interval before the file is read, and the file is read once
 (the text parsed and the digest reported come from the same bytes) and must still have that
-signature after the read, else the watcher waits for the next poll. The bytes are validated off the
+signature after the read, else the watcher waits for the next poll. A config that would drop every
+key (a prefix of an in-place save, before its `keys` section is written) must hold still for
+longer, two seconds, or it is not taken; SIGHUP takes it at once. The bytes are validated off the
 event loop; a valid config is swapped in whole. Anything else (unreadable, not UTF-8, broken YAML,
 an empty or comment-only file, a schema error) is logged with its reason, the old config keeps
 serving, and the watcher keeps watching: no failure ends it.
@@ -38,6 +40,10 @@ from axonhub.errors import ConfigError
 POLL_INTERVAL = 0.5
 # A new signature must hold this long before the file is read (an editor's save in several writes).
 SETTLE_INTERVAL = 0.25
+# A config that would drop every key the running one has must hold still this long before it is
+# taken: an editor saving in place writes prefixes that are valid configs without their `keys`
+# section, and a slow save (a loaded machine) can pause past SETTLE_INTERVAL between two writes.
+KEYLESS_SETTLE_INTERVAL = 2.0
 
 log = structlog.get_logger("axonhub.reload")
 
@@ -71,11 +77,19 @@ def file_signature(path: Path) -> Signature:
 class ConfigWatcher:
     """Reloads `path` into `holder` when its signature changes or when `request_reload()` is called."""
 
-    def __init__(self, holder: ConfigHolder, path: Path, interval: float, settle: float = SETTLE_INTERVAL) -> None:
+    def __init__(
+        self,
+        holder: ConfigHolder,
+        path: Path,
+        interval: float,
+        settle: float = SETTLE_INTERVAL,
+        keyless_settle: float = KEYLESS_SETTLE_INTERVAL,
+    ) -> None:
         self.holder = holder
         self.path = path
         self.interval = interval
         self.settle = settle
+        self.keyless_settle = keyless_settle
         self._signature = file_signature(path)
         self._forced = False
         self._wake = asyncio.Event()
@@ -115,7 +129,22 @@ class ConfigWatcher:
         except ConfigError as exc:
             self._reject(exc)
             return False
+        if not forced and self.holder.current.keys and not config.keys and not await self._held_still():
+            return False  # changed again while held: the next poll reads it anew
         return self._accept(config, forced=forced)
+
+    async def _held_still(self) -> bool:
+        """Whether the file keeps the signature it was read with for `keyless_settle` seconds."""
+        log.info(
+            "the edited config has no keys and would lock every client out; taking it only if the file holds still",
+            path=str(self.path),
+            seconds=self.keyless_settle,
+        )
+        await asyncio.sleep(self.keyless_settle)
+        if file_signature(self.path) == self._signature:
+            return True
+        self._signature = None  # not taken: whatever the file holds now is looked at, even if it is back
+        return False
 
     async def _read_settled(self) -> tuple[Signature, bytes | ConfigError] | None:
         """The file's signature and bytes (or why they cannot be read), once it held still for the

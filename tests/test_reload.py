@@ -226,3 +226,41 @@ async def test_a_changed_trace_setting_says_it_needs_a_restart_and_the_rest_appl
     ]
     assert target_of(holder.current) == "claude-target-b"  # the rest of the file applies at once
     assert holder.current.server.trace == before.server.trace  # the live config says what really runs
+
+
+def drop_every_key(data: dict[str, Any]) -> None:
+    del data["keys"]
+
+
+async def test_a_config_without_keys_is_taken_only_once_it_holds_still(config_file: Path) -> None:
+    holder = ConfigHolder(load_config(config_file, env=ENV))
+    watcher = ConfigWatcher(holder, config_file, 0.05, settle=0.02, keyless_settle=0.3)
+    before = holder.current
+    keyed = config_file.read_bytes()
+
+    # An in-place save caught before its `keys` section: the rest of the file comes while it is held.
+    rewrite(config_file, drop_every_key)
+    checking = asyncio.create_task(watcher.check())
+    await asyncio.sleep(0.1)
+    config_file.write_bytes(keyed + b"# saved\n")
+    assert await checking is False
+    assert holder.current is before
+    assert await watcher.check() is True
+    assert [k.name for k in holder.current.keys] == [k.name for k in before.keys]
+
+    # The last key revoked on purpose: taken once the file held still.
+    rewrite(config_file, drop_every_key)
+    with capture_logs() as logs:
+        assert await watcher.check() is True
+    assert holder.current.keys == ()
+    assert [e["event"] for e in logs][:1] == [
+        "the edited config has no keys and would lock every client out; taking it only if the file holds still"
+    ]
+
+
+async def test_sighup_takes_a_config_without_keys_at_once(config_file: Path) -> None:
+    holder = ConfigHolder(load_config(config_file, env=ENV))
+    watcher = ConfigWatcher(holder, config_file, 0.05, settle=0.02, keyless_settle=60)
+    rewrite(config_file, drop_every_key)
+    assert await asyncio.wait_for(watcher.check(forced=True), 5) is True
+    assert holder.current.keys == ()
