@@ -842,10 +842,12 @@ async def main_async(args: argparse.Namespace) -> int:
             rss["peer_idle"] = rss_mb(peer_pid)
         results: Results = {}
         scenarios = build_scenarios(procs, args, peer_pid)
+        slow = slow_scenarios(procs, args.slow_streams)
         if args.only:
-            scenarios = [s for s in scenarios if any(word in s.name for word in args.only.split(","))]
+            words = args.only.split(",")
+            scenarios = [s for s in scenarios if any(word in s.name for word in words)]
+            slow = [s for s in slow if any(word in s.name for word in words)]
         await interleaved(scenarios, args.repeats, args.seconds, results, say)
-        slow = [] if args.only else slow_scenarios(procs, args.slow_streams)
         for repeat in range(args.repeats if slow else 0):
             for scenario in slow:
                 for target in scenario.targets:
