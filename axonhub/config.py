@@ -118,6 +118,8 @@ class ServerConfig:
     operator_hints: str = "auto"  # auto | always | never
     # answers remembered per key for requests that continue one by its id (`previous_response_id`)
     conversations_per_key: int = 100
+    # and the JSON bytes they may hold per key (0: no bound but the count)
+    conversations_max_bytes: int = 64 * 1024 * 1024
 
     @property
     def operator_hints_enabled(self) -> bool:
@@ -574,6 +576,9 @@ def _server(raw: Mapping[str, Any], base_dir: Path, env: Mapping[str, str], warn
         dashboard=_dashboard(raw.get("dashboard") or {}, base_dir),
         operator_hints=raw.get("operator_hints", default.operator_hints),
         conversations_per_key=(raw.get("conversations") or {}).get("max_per_key", default.conversations_per_key),
+        conversations_max_bytes=(raw.get("conversations") or {}).get(
+            "max_bytes_per_key", default.conversations_max_bytes
+        ),
     )
 
 

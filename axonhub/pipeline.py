@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from axonhub import ir
+from axonhub import fastjson, ir
 from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
 from axonhub.conversations import ConversationStore
 from axonhub.counting import CountPlan
@@ -238,7 +238,20 @@ def remember(inbound: Inbound, continuation: Continuation, store: ConversationSt
     kept = continuation.remember(inbound.body, answer) if answer is not None else None
     if kept is not None:
         answer_id, conversation = kept
-        store.put(_store_key(exchange), answer_id, conversation, exchange.config.server.conversations_per_key)
+        server = exchange.config.server
+        # The request as sent (with any conversation spliced in) and the answer's output: about the
+        # JSON size of what is kept, counted only when a bound asks for it.
+        size = (
+            len(inbound.raw) + len(fastjson.dumps_text(answer.get("output"))) if server.conversations_max_bytes else 0
+        )
+        store.put(
+            _store_key(exchange),
+            answer_id,
+            conversation,
+            server.conversations_per_key,
+            size,
+            server.conversations_max_bytes,
+        )
 
 
 def note_route(exchange: Exchange, route: Route) -> None:

@@ -209,7 +209,15 @@ CONFIG_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "description": "answers remembered in memory for requests that continue one by its id "
                     "(the Responses API's previous_response_id); per process, lost on restart",
-                    "properties": {"max_per_key": {"type": "integer", "minimum": 0}},
+                    "properties": {
+                        "max_per_key": {"type": "integer", "minimum": 0},
+                        "max_bytes_per_key": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "bytes of JSON the remembered conversations of one key may hold "
+                            "(0: only max_per_key bounds them)",
+                        },
+                    },
                     "additionalProperties": False,
                 },
                 "shutdown_grace": {

@@ -95,3 +95,24 @@ async def test_a_streamed_response_can_be_continued_and_each_key_keeps_its_own(
     records = await trace_records(gateway)
     assert [r["status"] for r in records] == [200, 200, 400]
     assert records[2]["error"]["type"] == "invalid_request"
+
+
+async def test_a_key_remembers_conversations_up_to_max_bytes_per_key(
+    start_gateway: GatewayFactory, upstreams: Upstreams, tmp_path: Path
+) -> None:
+    bound = {"max_per_key": 100, "max_bytes_per_key": 20_000}
+    gateway = await start_gateway(config(upstreams, tmp_path / "trace.jsonl", conversations=bound))
+    upstreams.responses.default = reply(RESPONSES, "ok")
+    upstreams.responses.enqueue(
+        *(Reply.json({**r_wire.response([r_wire.message("ok")]), "id": f"resp_{n}"}) for n in range(5))
+    )
+    async with openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key=SECRET, max_retries=0) as client:
+        huge = await client.responses.create(model="gpt-5", input="x" * 30_000)  # over the bound alone
+        small = [await client.responses.create(model="gpt-5", input=f"question {n} " + "y" * 6_000) for n in range(4)]
+        with pytest.raises(openai.BadRequestError):  # never kept
+            await client.responses.create(model="gpt-5", input="more", previous_response_id=huge.id)
+        with pytest.raises(openai.BadRequestError):  # pushed out by the three after it
+            await client.responses.create(model="gpt-5", input="more", previous_response_id=small[0].id)
+        await client.responses.create(model="gpt-5", input="more", previous_response_id=small[3].id)
+    sent = upstreams.responses.requests[-1].json()
+    assert sent["input"][0]["content"].startswith("question 3 ")
