@@ -236,7 +236,7 @@ def remember(inbound: Inbound, continuation: Continuation, store: ConversationSt
     """Keep the conversation behind the answer the client received whole (a failed one is not kept)."""
     answer = inbound.witness.answer if inbound.witness is not None else None
     kept = continuation.remember(inbound.body, answer) if answer is not None else None
-    if kept is not None:
+    if answer is not None and kept is not None:
         answer_id, conversation = kept
         server = exchange.config.server
         # The request as sent (with any conversation spliced in) and the answer's output: about the
