@@ -90,6 +90,34 @@ async def test_chunked_bodies_arrive_whole_whatever_the_byte_boundaries(server: 
     assert [s.connection for s in server.seen] == [1, 1]
 
 
+# Chunks in every form a server may use, several to a read: extensions, upper-case and zero-padded
+# sizes, a size line with a space, a chunk ended by a bare LF, and data that looks like chunk framing.
+MANY_CHUNKS = (
+    b"5;name=value\r\nhello\r\n"
+    b"A\r\n0123456789\r\n"
+    b"0007\r\n\r\n0\r\n\r\n\r\n"
+    b"3 \r\nabc\r\n"
+    b"2\r\nde\n"
+    b"1\r\nf\r\n"
+    b"0\r\n\r\n"
+)
+MANY_CHUNKS_DATA = b"hello0123456789\r\n0\r\n\r\nabcdef"
+
+
+@pytest.mark.parametrize("cut", [None, 3, 9, 21, 22, 40, 60, 75], ids=lambda c: "whole" if c is None else f"cut-at-{c}")
+async def test_several_chunks_to_a_read_arrive_exactly(server: RawServer, pool: Pool, cut: int | None) -> None:
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    reads: list[bytes | float] = (
+        [head + MANY_CHUNKS] if cut is None else [head + MANY_CHUNKS[:cut], 0.02, MANY_CHUNKS[cut:]]
+    )
+    server.answer(Step(reads), Step([json_answer(b"{}")]))
+    response = await pool.request(server.url, {}, b"", **LIMITS)
+    assert await response.read() == MANY_CHUNKS_DATA
+    response.release()
+    assert await post(pool, server.url) == (200, b"{}")  # the answer ended exactly: the connection is reused
+    assert [s.connection for s in server.seen] == [1, 1]
+
+
 @pytest.mark.parametrize(
     ("encoding", "pack"),
     [("gzip", gzip.compress), ("deflate", zlib.compress), ("deflate", lambda b: zlib.compress(b)[2:-4])],
