@@ -93,13 +93,7 @@ async def test_chunked_bodies_arrive_whole_whatever_the_byte_boundaries(server: 
 # Chunks in every form a server may use, several to a read: extensions, upper-case and zero-padded
 # sizes, a size line with a space, a chunk ended by a bare LF, and data that looks like chunk framing.
 MANY_CHUNKS = (
-    b"5;name=value\r\nhello\r\n"
-    b"A\r\n0123456789\r\n"
-    b"0007\r\n\r\n0\r\n\r\n\r\n"
-    b"3 \r\nabc\r\n"
-    b"2\r\nde\n"
-    b"1\r\nf\r\n"
-    b"0\r\n\r\n"
+    b"5;name=value\r\nhello\r\nA\r\n0123456789\r\n0007\r\n\r\n0\r\n\r\n\r\n3 \r\nabc\r\n2\r\nde\n1\r\nf\r\n0\r\n\r\n"
 )
 MANY_CHUNKS_DATA = b"hello0123456789\r\n0\r\n\r\nabcdef"
 
