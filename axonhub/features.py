@@ -16,7 +16,7 @@ for profiles that use them. Pure: no IO.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -44,16 +44,26 @@ NO_FEATURES = RequestFeatures()
 
 
 def request_features(
-    fmt: Format | None, body: Mapping[str, Any], headers: Mapping[str, str], needs: frozenset[str]
+    fmt: Format | None,
+    body: Mapping[str, Any],
+    headers: Mapping[str, str],
+    needs: frozenset[str],
+    tokens: Callable[[], int] | None = None,
 ) -> RequestFeatures:
     """The features of one parsed request of format `fmt`, only those `needs` names (the rest keep their
-    defaults); with no format (a request recorded before formats were traced) only the headers count."""
+    defaults); with no format (a request recorded before formats were traced) only the headers count.
+    `tokens` gives the token estimate when the caller has the request's IR at hand (else the body is
+    parsed here)."""
     if not needs:
         return NO_FEATURES
     traits = fmt.traits if fmt is not None else None
+    if "tokens" in needs and fmt is not None:
+        input_tokens = tokens() if tokens is not None else estimated_tokens(fmt, body)
+    else:
+        input_tokens = 0
     return RequestFeatures(
         thinking="thinking" in needs and traits is not None and traits.asks_thinking(body),
-        input_tokens=estimated_tokens(fmt, body) if "tokens" in needs and fmt is not None else 0,
+        input_tokens=input_tokens,
         images="images" in needs and traits is not None and traits.has_images(body),
         tools=traits.offered_tools(body) if "tools" in needs and traits is not None else frozenset(),
         client=client_of(headers) if "client" in needs else "other",

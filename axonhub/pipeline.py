@@ -27,7 +27,7 @@ from axonhub import fastjson, ir
 from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
 from axonhub.conversations import ConversationStore
 from axonhub.counting import CountPlan
-from axonhub.errors import InvalidRequest, RequestTooLarge
+from axonhub.errors import GatewayError, InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
 from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
@@ -98,6 +98,7 @@ class Planner:
         self.inbound = inbound
         self.ping_interval = ping_interval
         self._ir: ir.Request | None = None
+        self._tokens: int | None = None
         self._plans: dict[str, Plan] = {}
 
     def ir_request(self) -> ir.Request:
@@ -107,6 +108,13 @@ class Planner:
             parsed = inbound.format.codec.parse_request(inbound.body)
             self._ir = dataclasses.replace(parsed, model=inbound.model(), stream=inbound.stream)
         return self._ir
+
+    def estimated_tokens(self) -> int:
+        """The request's estimated input tokens (what count_tokens answers with), made once: routing
+        rules and token limits both ask."""
+        if self._tokens is None:
+            self._tokens = estimate_request_tokens(self.ir_request())
+        return self._tokens
 
     def plan(self, candidate: Candidate) -> Plan:
         channel = candidate.channel
@@ -157,10 +165,11 @@ def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitabl
         continuation, store = endpoint.continuation, request.app[CONVERSATIONS]
         if continuation is not None:
             inbound = continued(inbound, continuation, store, exchange)
-        route = route_request(exchange, inbound)
+        planner = Planner(inbound, exchange.config.server.ping_interval)
+        route = route_request(exchange, inbound, planner)
         if counting is not None and endpoint.counts:
-            return await serve_count(request, exchange, inbound, route, counting)
-        response = await serve(request, exchange, inbound, route)
+            return await serve_count(request, exchange, planner, route, counting)
+        response = await serve(request, exchange, planner, route)
         if continuation is not None:
             remember(inbound, continuation, store, exchange)
         return response
@@ -203,14 +212,24 @@ def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     exchange.requested_model = inbound.model()
 
 
-def route_request(exchange: Exchange, inbound: Inbound) -> Route:
+def route_request(exchange: Exchange, inbound: Inbound, planner: Planner) -> Route:
     """The one place a request is routed: its features, only those the key's profile asks about
-    (`when:` rules), are computed once from the parsed body and handed to the pure `resolve`."""
+    (`when:` rules), are computed once from the parsed body and handed to the pure `resolve`. The
+    token estimate comes from the planner, so the IR it parses serves the plan too."""
     config = exchange.config
     profile = active_profile(exchange.key, config)
     needs = profile.needs if profile is not None else frozenset()
-    features = request_features(inbound.format, inbound.body, inbound.headers, needs)
+    features = request_features(inbound.format, inbound.body, inbound.headers, needs, lambda: _tokens_or_0(planner))
     return resolve(exchange.requested_model or "", exchange.key, config, features)
+
+
+def _tokens_or_0(planner: Planner) -> int:
+    """The estimate for routing; 0 for a body the codec cannot read, which is refused later with its
+    own error (routing need not fail first)."""
+    try:
+        return planner.estimated_tokens()
+    except GatewayError:
+        return 0
 
 
 def _store_key(exchange: Exchange) -> str:
@@ -261,12 +280,12 @@ def note_route(exchange: Exchange, route: Route) -> None:
     exchange.resolved_model = route.resolved_model
 
 
-async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, route: Route) -> web.StreamResponse:
+async def serve(request: web.Request, exchange: Exchange, planner: Planner, route: Route) -> web.StreamResponse:
     """Check the key's limits, dispatch to the route's first healthy channel, answer in the client's format."""
     note_route(exchange, route)
-    planner = Planner(inbound, exchange.config.server.ping_interval)
+    inbound = planner.inbound
     limiter = request.app[LIMITER]
-    await limiter.admit_exchange(exchange, route, lambda: estimate_request_tokens(planner.ir_request()))
+    await limiter.admit_exchange(exchange, route, planner.estimated_tokens)
     candidates = order_candidates(limiter.usable(route, exchange.client_format), request.app[CHANNEL_HEALTH])
     candidate, answer = await dispatch(
         request.app[TRANSPORT],
@@ -296,16 +315,17 @@ async def serve(request: web.Request, exchange: Exchange, inbound: Inbound, rout
 
 
 async def serve_count(
-    request: web.Request, exchange: Exchange, inbound: Inbound, route: Route, counting: Counting
+    request: web.Request, exchange: Exchange, planner: Planner, route: Route, counting: Counting
 ) -> web.StreamResponse:
     """A token count: served by the route's channels whose format counts tokens (the client's own on
     the fast path, another through its counting endpoint); for a model none of them serves, the
     gateway's own estimate, in the client's format."""
+    inbound = planner.inbound
     able = tuple(c for c in route.candidates if _counts(inbound.format, c))
     if able:
-        return await serve(request, exchange, inbound, dataclasses.replace(route, candidates=able))
+        return await serve(request, exchange, planner, dataclasses.replace(route, candidates=able))
     note_route(exchange, route)
-    tokens = estimate_request_tokens(Planner(inbound, 0).ir_request())
+    tokens = planner.estimated_tokens()
     answer = counting.render_answer(tokens)
     exchange.counted_tokens = tokens  # a local count is an estimate: traced apart, never as usage
     exchange.status = 200

@@ -222,6 +222,22 @@ def test_the_token_estimate_is_the_count_tokens_estimate_and_only_computed_when_
     assert request_features(anthropic, CLAUDE_CODE_MAIN, {}, frozenset()) is NO_FEATURES
 
 
+def test_routing_and_the_plan_share_one_parse_of_the_request() -> None:
+    from axonhub.pipeline import Inbound, Planner
+    from axonhub.tokens import estimate_request_tokens
+
+    anthropic = FORMATS[WireFormat.ANTHROPIC]
+    endpoint = next(e for e in anthropic.endpoints if e.name == "messages")
+    raw = json.dumps(CLAUDE_CODE_MAIN).encode()
+    planner = Planner(Inbound(anthropic, endpoint, raw, CLAUDE_CODE_MAIN, {}), ping_interval=0)
+    found = request_features(anthropic, CLAUDE_CODE_MAIN, {}, frozenset({"tokens"}), planner.estimated_tokens)
+    assert found.input_tokens == estimate_request_tokens(anthropic.codec.parse_request(CLAUDE_CODE_MAIN))
+    parsed = planner.ir_request()
+    assert planner.ir_request() is parsed and planner.estimated_tokens() == found.input_tokens
+    # the estimate handed over is the one used: the body is not parsed again for it
+    assert request_features(anthropic, {}, {}, frozenset({"tokens"}), lambda: 12_345).input_tokens == 12_345
+
+
 # ---------------------------------------------------------------------------------------------
 # Through the server
 # ---------------------------------------------------------------------------------------------
