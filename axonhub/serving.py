@@ -57,13 +57,13 @@ async def serve_app(
         shutdown_timeout=CUT_WRITE_S + 1,  # the drain has already waited the grace period
     )
     await runner.setup()
+    settle_heap()  # before listening: no request waits for this collection
     try:
         sites: list[web.BaseSite] = [web.SockSite(runner, sock) for sock in listen.socks]
         if not sites:
             sites = [web.TCPSite(runner, listen.host, listen.port, reuse_port=listen.reuse_port or None)]
         for site in sites:
             await site.start()
-        settle_heap()
         stop = asyncio.Event()
         _on_stop_signals(stop, app)
         watcher = asyncio.create_task(_watch_parent(stop)) if os.environ.get("AXONHUB_WORKER") else None
@@ -76,7 +76,8 @@ async def serve_app(
 
 
 def settle_heap() -> None:
-    """Move everything the start made (modules, the app, the config) out of the collector's sight.
+    """Move everything the start made (modules, the app and its started parts, the config) out of the
+    collector's sight.
 
     A full collection walks every tracked object; right after the start that is some 50,000 of them,
     50-70 ms during which no stream gets its next chunk. The collector runs one whenever enough
