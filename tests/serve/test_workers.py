@@ -4,6 +4,7 @@ usage and /metrics see both; a killed worker comes back; SIGHUP and SIGTERM reac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -78,19 +79,30 @@ async def test_two_workers_share_the_port_and_both_serve_and_trace(workers: Gate
     assert usage["total"]["requests"] == 40  # type: ignore[index]
 
 
-async def test_two_workers_rotate_the_one_trace_log_without_losing_a_line(
-    tmp_path: Path, upstream: FakeUpstream
-) -> None:
+@contextlib.asynccontextmanager
+async def sixty_messages_on_two_rotating_workers(
+    tmp_path: Path, upstream: FakeUpstream, max_bytes: int
+) -> AsyncIterator[GatewayProcess]:
+    """`serve --workers 2` on a trace log rotated at `max_bytes`, once both workers served 60 messages
+    sent four at a time; stopped on leaving."""
     upstream.default = Reply.json(wire.message())
     data = base_config(upstream.url, tmp_path / "trace.jsonl")
-    data["server"]["trace"].update(max_bytes=4096, keep=100)
+    data["server"]["trace"].update(max_bytes=max_bytes, keep=100)
     served = GatewayProcess(write_config(tmp_path / "axonhub.yml", data), workers=2)
     await served.start()
     try:
         assert sorted(await workers_seen(served)) == [1, 2]
         await asyncio.gather(*(send_messages(served, 15) for _ in range(4)))
+        yield served
     finally:
         await served.stop()
+
+
+async def test_two_workers_rotate_the_one_trace_log_without_losing_a_line(
+    tmp_path: Path, upstream: FakeUpstream
+) -> None:
+    async with sixty_messages_on_two_rotating_workers(tmp_path, upstream, 4096):
+        pass
     files = sorted(tmp_path.glob("trace.jsonl*"))
     lines = [line for f in files for line in f.read_text().splitlines()]
     assert len(files) > 5  # it rotated, many times
@@ -145,14 +157,7 @@ async def test_every_workers_dashboard_indexes_every_workers_lines_once_across_r
 ) -> None:
     """Each worker's index takes its own records from its trace writer and parses the other's lines:
     both indexes hold every line of the one log, once, in file order."""
-    upstream.default = Reply.json(wire.message())
-    data = base_config(upstream.url, tmp_path / "trace.jsonl")
-    data["server"]["trace"].update(max_bytes=8192, keep=100)
-    served = GatewayProcess(write_config(tmp_path / "axonhub.yml", data), workers=2)
-    await served.start()
-    try:
-        assert sorted(await workers_seen(served)) == [1, 2]
-        await asyncio.gather(*(send_messages(served, 15) for _ in range(4)))
+    async with sixty_messages_on_two_rotating_workers(tmp_path, upstream, 8192) as served:
         token = (tmp_path / "axonhub-admin.token").read_text().strip()
 
         def in_the_log() -> list[str]:
@@ -182,5 +187,3 @@ async def test_every_workers_dashboard_indexes_every_workers_lines_once_across_r
         assert sorted(answered) == [1, 2], answered
         for rows in answered.values():
             assert rows == [(request_id, 1) for request_id in sorted(in_order)]  # each its own session, once
-    finally:
-        await served.stop()
