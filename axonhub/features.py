@@ -57,13 +57,9 @@ def request_features(
     if not needs:
         return NO_FEATURES
     traits = fmt.traits if fmt is not None else None
-    if "tokens" in needs and fmt is not None:
-        input_tokens = tokens() if tokens is not None else estimated_tokens(fmt, body)
-    else:
-        input_tokens = 0
     return RequestFeatures(
         thinking="thinking" in needs and traits is not None and traits.asks_thinking(body),
-        input_tokens=input_tokens,
+        input_tokens=estimated_tokens(fmt, body, tokens) if "tokens" in needs and fmt is not None else 0,
         images="images" in needs and traits is not None and traits.has_images(body),
         tools=traits.offered_tools(body) if "tools" in needs and traits is not None else frozenset(),
         client=client_of(headers) if "client" in needs else "other",
@@ -71,10 +67,11 @@ def request_features(
     )
 
 
-def estimated_tokens(fmt: Format, body: Mapping[str, Any]) -> int:
-    """The estimate count_tokens would answer; 0 for a body the format's codec cannot read."""
+def estimated_tokens(fmt: Format, body: Mapping[str, Any], tokens: Callable[[], int] | None = None) -> int:
+    """The estimate count_tokens would answer (from `tokens` when given, else from the body parsed
+    here); 0 for a body the format's codec cannot read."""
     try:
-        return estimate_request_tokens(fmt.codec.parse_request(body))
+        return tokens() if tokens is not None else estimate_request_tokens(fmt.codec.parse_request(body))
     except GatewayError:
         return 0  # the request is refused later with its own error; routing need not fail first
 

@@ -27,7 +27,7 @@ from axonhub import fastjson, ir
 from axonhub.appkeys import CHANNEL_HEALTH, CONVERSATIONS, EXCHANGE
 from axonhub.conversations import ConversationStore
 from axonhub.counting import CountPlan
-from axonhub.errors import GatewayError, InvalidRequest, RequestTooLarge
+from axonhub.errors import InvalidRequest, RequestTooLarge
 from axonhub.exchange import Exchange
 from axonhub.features import request_features
 from axonhub.formats.registry import format_of_channel
@@ -166,7 +166,7 @@ def handler(fmt: Format, endpoint: Endpoint) -> Callable[[web.Request], Awaitabl
         if continuation is not None:
             inbound = continued(inbound, continuation, store, exchange)
         planner = Planner(inbound, exchange.config.server.ping_interval)
-        route = route_request(exchange, inbound, planner)
+        route = route_request(exchange, planner)
         if counting is not None and endpoint.counts:
             return await serve_count(request, exchange, planner, route, counting)
         response = await serve(request, exchange, planner, route)
@@ -212,24 +212,16 @@ def start_exchange(exchange: Exchange, inbound: Inbound) -> None:
     exchange.requested_model = inbound.model()
 
 
-def route_request(exchange: Exchange, inbound: Inbound, planner: Planner) -> Route:
+def route_request(exchange: Exchange, planner: Planner) -> Route:
     """The one place a request is routed: its features, only those the key's profile asks about
     (`when:` rules), are computed once from the parsed body and handed to the pure `resolve`. The
     token estimate comes from the planner, so the IR it parses serves the plan too."""
     config = exchange.config
+    inbound = planner.inbound
     profile = active_profile(exchange.key, config)
     needs = profile.needs if profile is not None else frozenset()
-    features = request_features(inbound.format, inbound.body, inbound.headers, needs, lambda: _tokens_or_0(planner))
+    features = request_features(inbound.format, inbound.body, inbound.headers, needs, planner.estimated_tokens)
     return resolve(exchange.requested_model or "", exchange.key, config, features)
-
-
-def _tokens_or_0(planner: Planner) -> int:
-    """The estimate for routing; 0 for a body the codec cannot read, which is refused later with its
-    own error (routing need not fail first)."""
-    try:
-        return planner.estimated_tokens()
-    except GatewayError:
-        return 0
 
 
 def _store_key(exchange: Exchange) -> str:
