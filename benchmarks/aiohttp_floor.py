@@ -7,9 +7,16 @@ It forwards each `POST /v1/messages` body unread to `{upstream}/chat/completions
 answer as it came: no auth, no parsing, no translation, no trace, no logs. What AxonHub spends on
 top of this is its own work; this much is aiohttp's (with uvloop, as `axonhub serve` runs).
 
+A streamed answer is relayed as it arrives, one write to the client per read from the upstream
+(aiohttp's client takes the chunked framing off, its server puts it back on). A path prefix names
+the mock's answer shape, as on the mock itself: `POST /w200-d1/v1/messages` is forwarded to
+`{upstream}` with `/w200-d1` spliced in before its `/v1`, so `run.py --peer-shapes` can measure the
+floor's CPU per streamed chunk.
+
 `--lean-client` sends the upstream request through `LeanClient` instead of aiohttp's client: a
-keep-alive pool of raw asyncio connections to one origin, answers with a Content-Length only. It is
-a measuring stick, not a client: the difference is what a lean upstream client could save at most.
+keep-alive pool of raw asyncio connections to one origin, answers with a Content-Length only (so
+JSON answers only). It is a measuring stick, not a client: the difference is what a lean upstream
+client could save at most.
 """
 
 from __future__ import annotations
@@ -87,19 +94,30 @@ async def serve(port: int, upstream: str, lean: bool) -> None:
     session = aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar())
     client = LeanClient(upstream)
 
-    async def forward(request: web.Request) -> web.Response:
+    origin, _, base = upstream.partition("//")[2].partition("/")
+    origin = f"{upstream.partition('//')[0]}//{origin}"
+
+    async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        if lean:
+        shape = request.match_info.get("shape")
+        if lean and shape is None:
             status, data = await client.post("/chat/completions", body)
             return web.Response(body=data, status=status, content_type="application/json")
-        async with session.post(
-            f"{upstream}/chat/completions", data=body, headers={"Content-Type": "application/json"}
-        ) as answer:
-            data = await answer.read()
-            return web.Response(body=data, status=answer.status, content_type=answer.content_type)
+        url = f"{origin}/{shape}/{base}/chat/completions" if shape else f"{upstream}/chat/completions"
+        async with session.post(url, data=body, headers={"Content-Type": "application/json"}) as answer:
+            if answer.content_type != "text/event-stream":
+                data = await answer.read()
+                return web.Response(body=data, status=answer.status, content_type=answer.content_type)
+            relayed = web.StreamResponse(status=answer.status, headers={"Content-Type": "text/event-stream"})
+            await relayed.prepare(request)
+            async for data in answer.content.iter_any():
+                await relayed.write(data)
+            await relayed.write_eof()
+            return relayed
 
     app = web.Application()
     app.router.add_post("/v1/messages", forward)
+    app.router.add_post("/{shape}/v1/messages", forward)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -401,6 +401,8 @@ def build_scenarios(procs: Processes, args: argparse.Namespace, peer_pid: int | 
     peer_port = int(args.peer.rsplit(":", 1)[1].split("/")[0]) if args.peer else 0
     peer_prefix = args.peer.split("//", 1)[1].split("/", 1)[1] if args.peer and args.peer.count("/") > 2 else ""
 
+    shapes = bool(args.peer_shapes)
+
     def trio(
         model: str, make: Callable[[str, bool], bytes], stream: bool, upstream_path: str, peer: bool
     ) -> tuple[Target, ...]:
@@ -412,8 +414,13 @@ def build_scenarios(procs: Processes, args: argparse.Namespace, peer_pid: int | 
             Target("axonhub", gw, "/v1/messages", make(model, stream), auth, gw_pid, end),
         ]
         if peer and args.peer:
-            path = f"/{peer_prefix.strip('/')}/v1/messages" if peer_prefix.strip("/") else "/v1/messages"
-            targets.append(Target("peer", peer_port, path, make(args.peer_model, stream), peer_headers, peer_pid, end))
+            # The peer's own prefix, or the mock's shape segment where the peer takes one.
+            shape = upstream_path.split("/v1/", 1)[0] if shapes else ""
+            prefix = "/".join(part for part in (peer_prefix.strip("/"), shape.strip("/")) if part)
+            path = f"/{prefix}/v1/messages" if prefix else "/v1/messages"
+            body = make(args.peer_model, stream)
+            # aiohttp_floor.py relays the mock's answer as it came.
+            targets.append(Target("peer", peer_port, path, body, peer_headers, peer_pid, direct_end if shapes else end))
         return tuple(targets)
 
     chat, messages = "/v1/chat/completions", "/v1/messages"
@@ -429,8 +436,8 @@ def build_scenarios(procs: Processes, args: argparse.Namespace, peer_pid: int | 
         Scenario("translate 80KB stream c1", 1, trio("bench-openai", claude_code_body, True, chat, False)),
         Scenario("fast 80KB json c1", 1, trio("claude-bench", claude_code_body, False, messages, False)),
         Scenario("remapped 80KB json c1", 1, trio("claude-renamed", claude_code_body, False, messages, False)),
-        Scenario("translate 200 chunks c16", 16, trio("bench-chunks-200", small_body, True, "/w200-d1" + chat, False)),
-        Scenario("translate 1 chunk c16", 16, trio("bench-chunks-1", small_body, True, "/w1-d1" + chat, False)),
+        Scenario("translate 200 chunks c16", 16, trio("bench-chunks-200", small_body, True, "/w200-d1" + chat, shapes)),
+        Scenario("translate 1 chunk c16", 16, trio("bench-chunks-1", small_body, True, "/w1-d1" + chat, shapes)),
         Scenario("fast 200 chunks c16", 16, trio("claude-chunks-200", small_body, True, "/w200-d1" + messages, False)),
         Scenario("fast 1 chunk c16", 16, trio("claude-chunks-1", small_body, True, "/w1-d1" + messages, False)),
     ]
@@ -673,7 +680,7 @@ def figures(
             "<= 20",
             per_chunk(path, "direct"),
             per_chunk(path, "axonhub"),
-            None,
+            per_chunk(path, "peer"),
             lambda v: v <= 20,
         )
         fig(
@@ -934,6 +941,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--peer", help="base URL of another gateway to measure side by side (loopback)")
     parser.add_argument("--peer-key", help="the key the peer expects (sent as x-api-key and Bearer)")
     parser.add_argument("--peer-model", default="bench-openai", help="the model name the peer routes to the mock")
+    parser.add_argument(
+        "--peer-shapes",
+        action="store_true",
+        help="the peer is aiohttp_floor.py: it takes the mock's answer shape as a path prefix (the "
+        "per-chunk scenarios run through it too) and relays the mock's answers as they came",
+    )
     parser.add_argument("--smoke", action="store_true", help="every scenario once, briefly: checks the harness works")
     parser.add_argument(
         "--gateway-root", help="run `axonhub serve` from this checkout instead (an older commit, for before/after)"

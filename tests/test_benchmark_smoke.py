@@ -6,6 +6,7 @@ Speed is never asserted here: only that the harness works and reports every figu
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -57,3 +58,52 @@ def test_the_smoke_run_reports_every_figure_and_a_table() -> None:
     assert summary["trace_lines"] > 0  # the gateway ran with its trace on
     assert table[0].startswith("| figure | target | direct floor | AxonHub |")
     assert len([row for row in table if row.startswith("| ")]) == len(FIGURES) + 2
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_the_aiohttp_floor_runs_as_a_peer_on_json_streams_and_the_per_chunk_scenarios() -> None:
+    mock_port, floor_port = _free_port(), _free_port()
+    floor = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "aiohttp_floor.py"),
+            "--port",
+            str(floor_port),
+            "--upstream",
+            f"http://127.0.0.1:{mock_port}/v1",
+        ],
+        cwd=ROOT,
+    )
+    try:
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "run.py"),
+                "--smoke",
+                "--mock-port",
+                str(mock_port),
+                "--peer",
+                f"http://127.0.0.1:{floor_port}",
+                "--peer-shapes",
+                "--only",
+                "translate json c1,translate stream c1,chunk",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=ROOT,
+        )
+    finally:
+        floor.terminate()
+        floor.wait(timeout=10)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])["figures"]
+    for name in ("json_c1_p50_added_ms", "stream_ttfb_added_ms", "chunk_cost_us"):
+        assert isinstance(figures[f"translate_{name}"]["peer"], int | float), name
+    assert figures["fast_chunk_cost_us"]["peer"] is None  # the fast-path scenarios never go to a peer
