@@ -562,3 +562,72 @@ async def test_a_google_hosted_tool_left_out_on_another_provider_is_a_trace_note
     assert "tools" not in upstream.requests[0].json()
     record = (await traced(on_deepseek))[-1]
     assert record["notes"] == ["tools[0].googleSearch left out: only Google's API runs its hosted tools"]
+
+
+async def test_claudes_thinking_before_its_text_and_call_comes_back_first_and_keeps_thinking_on(
+    on_anthropic: Gateway, upstream: FakeUpstream, genai_clients: list[genai.Client]
+) -> None:
+    """Claude thinks, says a sentence, then calls a tool. The signature rides on the text part that
+    follows the thinking (the next part, as Gemini places its own), and must come back as it went: on
+    turn 2 the thinking block opens the assistant turn again, so thinking stays on for the tool loop
+    (Anthropic requires a tool loop's last assistant turn to start with thinking; with it after the
+    text, the gateway would have to switch thinking off)."""
+    turn1 = a_wire.message(
+        [
+            {"type": "thinking", "thinking": "Need the weather.", "signature": CLAUDE_SIGNATURE},
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
+        ],
+        stop_reason="tool_use",
+    )
+    upstream.enqueue(Reply.sse(list(a_wire.stream_events(turn1))))
+    client = genai_client(on_anthropic.url)
+    genai_clients.append(client)
+    weather = types.FunctionDeclaration(
+        name="get_weather", parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}}
+    )
+    config = types.GenerateContentConfig(
+        tools=[types.Tool(function_declarations=[weather])],
+        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
+        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=2048),
+        max_output_tokens=4096,
+    )
+    chunks = [
+        c
+        async for c in await client.aio.models.generate_content_stream(
+            model="gemini-2.5-pro", contents="Weather?", config=config
+        )
+    ]
+    parts = [
+        p
+        for c in chunks
+        if c.candidates and c.candidates[0].content and c.candidates[0].content.parts
+        for p in c.candidates[0].content.parts
+    ]
+    assert [(p.thought, p.text) for p in parts if p.text] == [(True, "Need the weather."), (None, "Let me check.")]
+
+    upstream.enqueue(Reply.sse(list(a_wire.stream_events(a_wire.message([{"type": "text", "text": "18C."}])))))
+    history = [
+        types.Content(role="user", parts=[types.Part(text="Weather?")]),
+        types.Content(role="model", parts=parts),
+        types.Content(
+            role="user", parts=[types.Part.from_function_response(name="get_weather", response={"output": "18C"})]
+        ),
+    ]
+    final = [
+        c
+        async for c in await client.aio.models.generate_content_stream(
+            model="gemini-2.5-pro", contents=history, config=config
+        )
+    ]
+    assert "".join(c.text or "" for c in final) == "18C."
+    sent = upstream.requests[1].json()
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "Need the weather.", "signature": CLAUDE_SIGNATURE},
+            {"type": "text", "text": "Let me check."},
+            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
+        ],
+    }

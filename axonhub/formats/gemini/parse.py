@@ -281,8 +281,12 @@ class _Conversation:
             return [signed] if signed is not None else [ir.Thinking(text)] if text else []
         if isinstance(call, Mapping):  # a signature sits on the first call of its step
             return [*self._signed(signature, thoughts.Position.CALL), self._call(call, i, j, where)]
-        if isinstance(text, str):  # a text part's signature follows its text
-            return [ir.Text(text)] * bool(text.strip()) + self._signed(signature, thoughts.Position.TEXT)
+        if isinstance(text, str):
+            # Gemini's own signature on a text part follows its text; one of ours stands for reasoning
+            # that came before it (a Gemini client is given it on the part after the thinking)
+            shown: list[ir.Block] = [ir.Text(text)] * bool(text.strip())
+            carried = self._signed(signature, thoughts.Position.TEXT)
+            return carried + shown if thoughts.ours(signature) else shown + carried
         blocks: list[ir.Block] = self._signed(signature, thoughts.Position.TEXT)
         if isinstance(response, Mapping):
             blocks.append(self._response(response, i, j, where))

@@ -11,8 +11,9 @@ a carrier of another model, or another provider's signature, is never sent (Gemi
 Toward a Gemini client, reasoning from another provider is carried the other way round: its
 signature, the thinking text included, is wrapped in a carrier (`gw1.…`) and base64-encoded, since
 Gemini clients hold signatures as bytes (the google-genai Python SDK decodes them, and sends them
-back in URL-safe base64). A client's signature that decodes to a carrier is ours; any other is a
-real Gemini signature, which only a Gemini channel can use (and gets on the fast path, untouched).
+back in URL-safe base64), on the part after the thinking, so read back it goes before that part,
+text included. A client's signature that decodes to a carrier is ours; any other is a real Gemini
+signature, which only a Gemini channel can use (and gets on the fast path, untouched).
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def from_client(value: object, position: Position, text: str = "") -> ir.Thinkin
     if not isinstance(value, str) or not value:
         return None
     return _ours(value) or ir.Thinking(text, wrap("", value, position))
+
+
+def ours(value: object) -> bool:
+    """Whether a Gemini client's `thoughtSignature` is one of our carriers (another provider's reasoning)."""
+    return isinstance(value, str) and _ours(value) is not None
 
 
 def _ours(value: str) -> ir.Thinking | None:
