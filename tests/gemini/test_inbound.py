@@ -631,3 +631,44 @@ async def test_claudes_thinking_before_its_text_and_call_comes_back_first_and_ke
             {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
         ],
     }
+
+
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+async def test_claudes_redacted_and_consecutive_thinking_blocks_all_come_back(
+    on_anthropic: Gateway, upstream: FakeUpstream, stream: bool
+) -> None:
+    """Claude may answer with several thinking blocks, redacted ones among them (their `data` must go
+    back untouched). A Gemini part holds one signature, so each block's carrier rides on a part of its
+    own when another block follows; on turn 2 Claude gets every block back, in order, and thinking
+    stays on for the tool loop."""
+    content = [
+        {"type": "thinking", "thinking": "First.", "signature": CLAUDE_SIGNATURE},
+        {"type": "redacted_thinking", "data": "EmwKAhgBEgy3redactedData"},
+        {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
+    ]
+    turn1 = a_wire.message(content, stop_reason="tool_use")
+    upstream.enqueue(Reply.sse(list(a_wire.stream_events(turn1))) if stream else Reply.json(turn1))
+    tools = [{"functionDeclarations": [{"name": "get_weather", "parameters": {"type": "OBJECT"}}]}]
+    config = {"thinkingConfig": {"includeThoughts": True, "thinkingBudget": 2048}, "maxOutputTokens": 4096}
+    contents: list[dict[str, Any]] = [{"role": "user", "parts": [{"text": "Weather?"}]}]
+    verb = "streamGenerateContent?alt=sse" if stream else "generateContent"
+    base = f"{on_anthropic.url}/gemini/v1beta/models/gemini-2.5-pro"
+    headers = {"x-goog-api-key": SECRET}
+    body = {"contents": contents, "tools": tools, "generationConfig": config}
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}:{verb}", json=body, headers=headers) as response:
+            raw = await response.text()
+        if stream:
+            chunks = [json.loads(line[5:]) for line in raw.splitlines() if line.startswith("data:")]
+        else:
+            chunks = [json.loads(raw)]
+        parts = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]
+        contents.append({"role": "model", "parts": parts})
+        response_part = {"functionResponse": {"id": "toolu_01", "name": "get_weather", "response": {"output": "18C"}}}
+        contents.append({"role": "user", "parts": [response_part]})
+        upstream.enqueue(Reply.json(a_wire.message([{"type": "text", "text": "18C."}])))
+        async with http.post(f"{base}:generateContent", json=body, headers=headers) as response:
+            assert response.status == 200
+    sent = upstream.requests[1].json()
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert sent["messages"][1] == {"role": "assistant", "content": content}

@@ -118,7 +118,8 @@ class PartWriter:
 
     A thinking block is shown as a thought part (when the client asked for thoughts) and its
     signature goes, as `thoughtSignature`, on the next part that is not a thought, the way Gemini
-    places its own; one left over at the end sits on an empty text part.
+    places its own; one left over at the end, or still waiting when another block's comes (a part
+    holds one), sits on an empty text part of its own.
     """
 
     def __init__(self, upstream_model: str, include_thoughts: bool) -> None:
@@ -128,12 +129,16 @@ class PartWriter:
 
     def thinking(self, block: ir.Thinking) -> list[dict[str, Any]]:
         parts = [{"text": block.text, "thought": True}] if self.include_thoughts and block.text else []
-        self.sign(block)
-        return parts
+        return self.sign(block) + parts
 
-    def sign(self, block: ir.Thinking) -> None:
-        """The block's signature goes on the next part."""
-        self.signature = thoughts.for_client(block, self.upstream_model) or self.signature
+    def sign(self, block: ir.Thinking | ir.RedactedThinking) -> list[dict[str, Any]]:
+        """The block's signature goes on the next part; one still waiting goes out first, on its own."""
+        signature = thoughts.for_client(block, self.upstream_model)
+        if signature is None:
+            return []
+        waiting = self.leftover()
+        self.signature = signature
+        return waiting
 
     def part(self, part: dict[str, Any]) -> dict[str, Any]:
         if self.signature is not None:
@@ -154,11 +159,13 @@ class PartWriter:
         match block:
             case ir.Thinking():
                 return self.thinking(block)
+            case ir.RedactedThinking():
+                return self.sign(block)
             case ir.Text(text=text):
                 return self.text(text)
             case ir.ToolCall():
                 return [self.call(block)]
-            case ir.RedactedThinking() | ir.Opaque() | ir.Image() | ir.Document() | ir.ToolResult():
+            case ir.Opaque() | ir.Image() | ir.Document() | ir.ToolResult():
                 return []
             case _:
                 assert_never(block)

@@ -345,8 +345,10 @@ class StreamEncoder:
         match block.shell:
             case ir.Thinking():
                 # Its text went out as it came; its signature waits for the next part.
-                self._writer.sign(ir.Thinking("".join(block.parts), "".join(block.signature) or block.shell.signature))
-                return []
+                thinking = ir.Thinking("".join(block.parts), "".join(block.signature) or block.shell.signature)
+                return self._parts(self._writer.sign(thinking))
+            case ir.RedactedThinking():
+                return self._parts(self._writer.sign(block.shell))
             case ir.ToolCall():
                 call = ir.ToolCall(block.shell.id, block.shell.name, "".join(block.parts))
                 return self._parts([self._writer.call(call)])

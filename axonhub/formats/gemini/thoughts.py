@@ -63,9 +63,13 @@ def unwrap(signature: str | None, model: str) -> Signature | None:
     return Signature(value, position if isinstance(position, str) else Position.CALL)
 
 
-def for_client(thinking: ir.Thinking, model: str) -> str | None:
+def for_client(thinking: ir.Thinking | ir.RedactedThinking, model: str) -> str | None:
     """The `thoughtSignature` a Gemini client is given for a thinking block: Gemini's own signature
-    as it came; any other signature in a base64-encoded carrier that keeps the thinking text."""
+    as it came; any other signature in a base64-encoded carrier that keeps the thinking text (or a
+    redacted block's data)."""
+    if isinstance(thinking, ir.RedactedThinking):
+        wrapped = carrier.make_carrier(carrier.ANTHROPIC, model, redacted=thinking.data)
+        return base64.b64encode(wrapped.encode()).decode("ascii")
     own = carrier.parse_carrier(thinking.signature)
     if own is not None and own.provider == GEMINI:
         value = own.fields.get("sig")
@@ -80,7 +84,7 @@ def for_client(thinking: ir.Thinking, model: str) -> str | None:
     return base64.b64encode(wrapped.encode()).decode("ascii")
 
 
-def from_client(value: object, position: Position, text: str = "") -> ir.Thinking | None:
+def from_client(value: object, position: Position, text: str = "") -> ir.Thinking | ir.RedactedThinking | None:
     """The thinking block a Gemini client's `thoughtSignature` stands for: the reasoning our carrier
     brings back, or Gemini's own signature kept for Gemini (the model that made it unknown), on a part
     at `position` with the thought `text` it signed. None for no signature."""
@@ -94,7 +98,7 @@ def ours(value: object) -> bool:
     return isinstance(value, str) and _ours(value) is not None
 
 
-def _ours(value: str) -> ir.Thinking | None:
+def _ours(value: str) -> ir.Thinking | ir.RedactedThinking | None:
     compact = value.strip().replace("-", "+").replace("_", "/")
     try:
         raw = base64.b64decode(compact + "=" * (-len(compact) % 4), validate=True)
@@ -106,5 +110,8 @@ def _ours(value: str) -> ir.Thinking | None:
     found = carrier.parse_carrier(text)
     if found is None:
         return None
+    redacted = found.fields.get("redacted")
+    if found.provider == carrier.ANTHROPIC and isinstance(redacted, str):
+        return ir.RedactedThinking(redacted)
     thought = found.fields.get("text")
     return ir.Thinking(thought if isinstance(thought, str) else "", text)
