@@ -24,4 +24,8 @@ PUBLIC_PATHS = web.AppKey("public_paths", frozenset)
 # Called with each finished exchange's trace record: the trace writer, the metrics.
 ON_EXCHANGE_DONE = web.AppKey("on_exchange_done", list[Callable[[TraceRecord], None]])
 
+# The request ids of the exchanges in flight: a client's own `x-request-id` is used only while no
+# other request in flight has it (the limits give back each exchange's slots by its id).
+REQUEST_IDS = web.AppKey("request_ids", set[str])
+
 EXCHANGE = web.RequestKey("exchange", Exchange)

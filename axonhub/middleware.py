@@ -23,7 +23,7 @@ import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR
+from axonhub.appkeys import CONFIG_HOLDER, EXCHANGE, ON_EXCHANGE_DONE, PUBLIC_PATHS, REDACTOR, REQUEST_IDS
 from axonhub.config import Config, Key, hash_secret
 from axonhub.dashboard.access import REPLAY_OF_HEADER, replay_identity
 from axonhub.drain import drain_middleware
@@ -52,9 +52,12 @@ CLIENT_CLOSED = 499
 async def context_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     config: Config = request.app[CONFIG_HOLDER].current  # one snapshot for the whole request
     request_id = request.headers.get("x-request-id") or ""
-    minted = not request_id or len(request_id) > 128 or not request_id.isprintable()
+    in_flight = request.app[REQUEST_IDS]
+    # A client's own id, unless another request in flight has it: ids tell exchanges apart
+    minted = not request_id or len(request_id) > 128 or not request_id.isprintable() or request_id in in_flight
     if minted:
         request_id = new_request_id()
+    in_flight.add(request_id)
     exchange = Exchange(
         request_id=request_id,
         config=config,
@@ -90,6 +93,7 @@ async def context_middleware(request: web.Request, handler: Handler) -> web.Stre
         exchange.fail(GatewayError("the client closed the connection"), "client_closed")
         raise
     finally:
+        in_flight.discard(request_id)
         exchange.status = exchange.status or status
         _finish(request, exchange)
         structlog.contextvars.unbind_contextvars("request_id")

@@ -28,6 +28,7 @@ from axonhub.appkeys import (
     ON_EXCHANGE_DONE,
     PUBLIC_PATHS,
     REDACTOR,
+    REQUEST_IDS,
 )
 from axonhub.config import Config, OtlpConfig
 from axonhub.conversations import ConversationStore
@@ -250,6 +251,7 @@ def make_app(
     app[CONVERSATIONS] = ConversationStore()
     app[METRICS] = Metrics()
     app[ON_EXCHANGE_DONE] = []
+    app[REQUEST_IDS] = set()
     app[ON_EXCHANGE_DONE].append(app[METRICS].observe)
     holder = app[CONFIG_HOLDER]
     state = config.server.state

@@ -133,6 +133,35 @@ async def test_a_full_channel_queue_times_out_to_a_429_in_the_clients_format(
     assert len(upstream.requests) == 1
 
 
+async def test_two_requests_sharing_a_client_request_id_each_give_back_only_their_own_slot(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A client chooses its own `x-request-id`; the slot of one request must not be given back when
+    another request with the same id ends (the cap would be exceeded while the first still streams)."""
+    events = wire.stream_events(wire.message())
+    upstream.enqueue(
+        Reply.sse([*events[:2], 0.1, *events[2:]]),  # A: short
+        Reply.sse([*events[:2], 1.5, *events[2:]]),  # B: long, the same request id as A
+        Reply.sse([*events[:2], 0.5, *events[2:]]),  # C
+        Reply.sse([*events[:2], 0.5, *events[2:]]),  # D
+    )
+    data = base_config(upstream.url, tmp_path / "trace.jsonl")
+    data["channels"][0]["limits"] = {"max_concurrent": 2, "queue_timeout": 30}
+    gateway = await start_gateway(data)
+    first = asyncio.ensure_future(post(gateway, "A", request_id="same", stream=True))
+    while len(upstream.requests) < 1:  # noqa: ASYNC110 - the fake offers no event to wait on
+        await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(post(gateway, "B", request_id="same", stream=True))
+    while len(upstream.requests) < 2:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+    assert (await first).status == 200
+    others = [asyncio.ensure_future(post(gateway, text, stream=True)) for text in ("C", "D")]
+    answers = await asyncio.gather(second, *others)
+    assert [r.status for r in answers] == [200, 200, 200]
+    assert upstream.max_inflight == 2  # B kept its slot after A ended: C and D took one at a time
+    assert answers[0].headers["x-request-id"] not in ("same", "")  # an id in flight already: B got its own
+
+
 async def test_a_busy_channel_hands_the_request_to_the_next_one(
     start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
