@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError, best_match, relevance
 
 from axonhub.schema import SERVED_CHANNEL_TYPES
 
@@ -71,7 +71,7 @@ def schema_problems(err: ValidationError) -> list[Problem]:
         rule = _rule_shape(err, path)
         if rule is not None:
             return [rule]
-        return schema_problems(best_match(err.context))
+        return [problem for closest in _closest_branch(err) for problem in schema_problems(closest)]
     if err.validator == "not" and path and "rules" in path:
         return [Problem(path, "give `match` or `regex`, not both")]
     if err.validator == "additionalProperties" and isinstance(err.instance, dict):
@@ -81,9 +81,22 @@ def schema_problems(err: ValidationError) -> list[Problem]:
         return [Problem(path, _api_key_advice(err))]
     if path and path[-1] == "base_url" and err.validator == "pattern":
         return [Problem(path, f"{err.instance!r} is not an http:// or https:// URL")]
+    if path[-2:] == ("state", "url") and err.validator == "pattern":
+        return [Problem(path, f"{err.instance!r} is not a redis://, rediss:// or unix:// URL, nor ${{NAME}}")]
     if err.validator == "enum":
         return [Problem(path, _not_one_of(err.instance, _valid_values(path, err.validator_value)))]
     return [Problem(path, err.message)]
+
+
+def _closest_branch(err: ValidationError) -> list[ValidationError]:
+    """The errors of the alternative the value came closest to: the deepest, then those of a branch of
+    the value's own type (`{urll: …}` for `state` is a mapping with an unknown field, not a name that is
+    not `memory`). When no alternative is closer than another, the one best_match picks."""
+    ranked = sorted(err.context, key=relevance)
+    closest = [e for e in ranked if relevance(e) == relevance(ranked[0])]
+    if len(closest) == len(ranked):
+        return [best_match(err.context)]
+    return closest
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -121,6 +121,33 @@ def test_a_valid_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
             lambda c: c["profiles"]["p"]["rules"].append({"match": "a", "model": "x", "when": {"thinkng": True}}),
             ["profiles.p rule 2.when.thinkng: unknown field (did you mean 'thinking'?)"],
         ),
+        # a value of either shape (a name or a mapping, one or a list): the message is about the shape it has
+        (
+            lambda c: c.update(server={"state": {"backend": "redis", "urll": "redis://r:6379/0"}}),
+            ["server.state.urll: unknown field (did you mean 'url'?)"],
+        ),
+        (
+            lambda c: c.update(server={"state": {"backend": "redis", "url": "redis://r:6379/0", "on_error": "maybe"}}),
+            ["server.state.on_error: 'maybe' is not one of open, closed"],
+        ),
+        (
+            lambda c: c["channels"][0].update(models=[{"regx": "deepseek-.*"}]),
+            [
+                "channels[0].models[0]: 'regex' is a required property",
+                "channels[0].models[0].regx: unknown field (did you mean 'regex'?)",
+            ],
+        ),
+        (
+            lambda c: c["profiles"]["p"]["rules"].append({"when": {"client": ["codex", "codx"]}, "model": "x"}),
+            [
+                "profiles.p rule 2.when.client[1]: 'codx' is not one of "
+                "claude-code, codex, anthropic-sdk, openai-sdk, other (did you mean 'codex'?)"
+            ],
+        ),
+        (
+            lambda c: c.update(server={"state": ["redis"]}),
+            ["server.state: list is not one of memory, redis"],
+        ),
         (
             lambda c: c.update(server={"port": 70000, "colour": "blue"}),
             [

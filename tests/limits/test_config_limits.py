@@ -47,7 +47,10 @@ def test_a_keys_limits_are_its_projects_with_its_own_on_top(tmp_path: Path) -> N
             {"state": {"backend": "redis", "url": "redis://:hunter2@redis:6379/0"}},
             "server.state.url: holds a password; put the URL in an environment variable: url: ${REDIS_URL}",
         ),
-        ({"state": {"url": "http://redis"}}, "server.state: "),
+        (
+            {"state": {"url": "http://redis"}},
+            "server.state.url: 'http://redis' is not a redis://, rediss:// or unix:// URL",
+        ),
         ({"projects": {"demo": {"limits": {"requests_per_minute": -1}}}}, "projects.demo.limits.requests_per_minute"),
         (
             {"projects": {"demo": {"limits": {"tokens_per_minute": 5}}}},
