@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import math
 import os
 import re
 import time
@@ -360,10 +361,21 @@ def validate(data: Any, text: str | None = None) -> list[str]:
     `text` is the YAML the document was read from, for line numbers.
     """
     ordered = sorted(_VALIDATOR.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
-    problems = [problem for err in ordered for problem in schema_problems(err)]
+    problems = _not_numbers(data, ()) + [problem for err in ordered for problem in schema_problems(err)]
     if not problems:
         problems = _semantic_errors(data)
     return render(problems, text)
+
+
+def _not_numbers(value: Any, path: tuple[str | int, ...]) -> list[Problem]:
+    """Every `.nan` in the document: it passes every bound of the schema, as no comparison holds for it."""
+    if isinstance(value, float) and math.isnan(value):
+        return [Problem(path, ".nan is not a number")]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _not_numbers(v, (*path, str(k)))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _not_numbers(v, (*path, i))]
+    return []
 
 
 def _semantic_errors(data: Mapping[str, Any]) -> list[Problem]:

@@ -148,6 +148,15 @@ def test_a_valid_config_loads_into_frozen_dataclasses(tmp_path: Path) -> None:
             lambda c: c.update(server={"state": ["redis"]}),
             ["server.state: list is not one of memory, redis"],
         ),
+        # YAML's .nan passes every bound (no comparison holds for it), then fails every request
+        (
+            lambda c: c.update(server={"timeouts": {"read": float("nan")}}),
+            ["server.timeouts.read: .nan is not a number"],
+        ),
+        (
+            lambda c: c.update(pricing={"deepseek-chat": {"input": 1.0, "output": float("nan")}}),
+            ["pricing.deepseek-chat.output: .nan is not a number"],
+        ),
         (
             lambda c: c.update(server={"port": 70000, "colour": "blue"}),
             [
