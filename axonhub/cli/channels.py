@@ -1,11 +1,11 @@
 """`axonhub channels list|show|test`: what each channel serves, whether it can, and a live check.
 
 Availability has two views. The config says what a channel serves and which environment variable
-holds its key; whether that variable is set, and whether the channel is cooling down after
-failures, is the running gateway's business: `list` and `show` ask it (`GET /health`) and fall back
-to this shell's environment, saying so, when it does not answer. `test` sends one tiny request to
-the channel's upstream from here, exactly as the gateway would send it (`axonhub.channel_check`),
-with the key from this shell's environment.
+holds its key; whether that variable is set, whether the channel is cooling down after failures
+and whether its provider quota is exhausted, is the running gateway's business: `list` and `show`
+ask it (`GET /health`) and fall back to this shell's environment, saying so, when it does not
+answer. `test` sends one tiny request to the channel's upstream from here, exactly as the gateway
+would send it (`axonhub.channel_check`), with the key from this shell's environment.
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def live_state(config: Config) -> tuple[dict[str, dict[str, Any]], str]:
 def channel_summary(channel: Channel, live: dict[str, Any] | None) -> dict[str, Any]:
     reason = live.get("reason") if live is not None else channel.unavailable_reason
     cooldown = float(live.get("cooldown_s") or 0) if live is not None else None
+    exhausted = live.get("quota_exhausted_until") if live is not None else None
     if reason:
         state = "unavailable"
+    elif exhausted:
+        state = f"quota exhausted until {exhausted}"
     elif cooldown:
         state = f"cooling down {cooldown:g}s"
     else:
@@ -66,6 +69,7 @@ def channel_summary(channel: Channel, live: dict[str, Any] | None) -> dict[str, 
         "reason": reason,
         "failures": live.get("failures") if live is not None else None,
         "cooldown_s": cooldown,
+        "quota_exhausted_until": exhausted,
     }
 
 

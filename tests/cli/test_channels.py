@@ -165,3 +165,27 @@ async def test_a_failing_or_unusable_channel_is_one_clear_line_and_exit_1(
     assert (await cli_async(config, "test", "nope")).stderr == (
         "Error: no channel named 'nope' (channels: fake-anthropic, deepseek)\n"
     )
+
+
+async def test_list_and_show_report_a_channel_skipped_for_an_exhausted_quota(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """The gateway skips a channel whose provider quota is out until its reset: `list` and `show` must
+    not call it available meanwhile (every request for its models gets a 429)."""
+    quota = wire.error("rate_limit_error", "Usage limit reached for 5 hour. Please try again later.")
+    upstream.enqueue(Reply.json(quota, status=429, headers={"retry-after": "18000"}))
+    gateway = await start_gateway(channels_config(upstream.url, tmp_path / "t.jsonl", 9))
+    config = write_config(
+        tmp_path / "cli.yml", channels_config(upstream.url, tmp_path / "t.jsonl", gateway.server.port or 0)
+    )
+    body = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as http:
+        headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
+        async with http.post(gateway.url + "/anthropic/v1/messages", json=body, headers=headers) as response:
+            assert response.status == 429
+    until = json.loads((await cli_async(config, "list", "--json")).stdout)["channels"][0]
+    assert until["state"].startswith("quota exhausted until 20") and until["quota_exhausted_until"]
+    listed = (await cli_async(config, "list")).stdout.splitlines()
+    assert listed[1].split()[2:4] == ["quota", "exhausted"]
+    shown = (await cli_async(config, "show", "fake-anthropic")).stdout.splitlines()
+    assert shown[5] == f"state      quota exhausted until {until['quota_exhausted_until']}"
