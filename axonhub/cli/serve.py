@@ -87,10 +87,11 @@ def serve(
     logs = configure_logging(log_format, redactor=redactor)
     log = structlog.get_logger("axonhub")
     if workers > 1 and not worker:
+        listen_fd = _shared_port(server.host, server.port)  # a port in use fails before any "listening"
         _announce_dashboard(config, log)  # the admin token exists before any worker reads it
         command = [sys.executable, "-m", "axonhub", "serve", "--config", str(config_path), "--host", server.host]
         command += ["--port", str(server.port), "--log-format", log_format, "--event-loop", event_loop]
-        raise SystemExit(_supervise([*command, "--workers", "1"], config, workers, log))
+        raise SystemExit(_supervise([*command, "--workers", "1"], config, workers, log, listen_fd))
     if worker:
         structlog.contextvars.bind_contextvars(worker=int(worker))
     else:
@@ -144,17 +145,37 @@ def _serve(
     log.info("axonhub stopped")
 
 
-def _supervise(command: list[str], config: Config, workers: int, log: Any) -> int:
-    from axonhub.supervisor import Supervisor, can_reuse_port, check_port, listening_socket
+def _shared_port(host: str, port: int) -> int | None:
+    """Check the port the workers will share (None: each binds it with SO_REUSEPORT), or open the one
+    socket they inherit where that is not available; a clear CLI error when it is taken.
+
+    The kernel lets a second `serve --workers` of the same user bind the port with SO_REUSEPORT too
+    (and split the connections with the first): a port something already answers on is refused."""
+    from axonhub.supervisor import can_reuse_port, check_port, listening_socket
 
     if os.name != "posix":
         raise fail("--workers needs Linux or macOS")
+    probe = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - reading it, not binding it
+    try:
+        with socket.create_connection((probe, port), timeout=1.0):
+            answers = True
+    except OSError:
+        answers = False
+    try:
+        if answers:
+            raise OSError(errno.EADDRINUSE, os.strerror(errno.EADDRINUSE))
+        if can_reuse_port():
+            check_port(host, port)  # a port held by another program fails here, once
+            return None
+        return listening_socket(host, port).fileno()
+    except OSError as exc:
+        raise fail(_bind_error(host, port, exc)) from None
+
+
+def _supervise(command: list[str], config: Config, workers: int, log: Any, listen_fd: int | None) -> int:
+    from axonhub.supervisor import Supervisor
+
     server = config.server
-    listen_fd = None
-    if can_reuse_port():
-        check_port(server.host, server.port)  # a port held by another program fails here, once
-    else:
-        listen_fd = listening_socket(server.host, server.port).fileno()
     log.info(
         "axonhub supervising workers",
         workers=workers,

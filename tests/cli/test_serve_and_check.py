@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from axonhub.cli import main
 from axonhub.config import EMPTY_DOCUMENT
 from tests.conftest import base_config, write_config
+from tests.gateway_process import GatewayProcess
 from tests.processes import axonhub
 
 REPO = Path(__file__).resolve().parents[2]
@@ -149,19 +151,37 @@ def test_a_yaml_syntax_error_is_reported_with_its_line(tmp_path: Path) -> None:
     assert "(yaml) line" in result.output
 
 
-def test_a_port_in_use_is_one_clear_error_before_anything_claims_to_listen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_port_in_use_is_one_clear_error_before_anything_claims_to_listen(tmp_path: Path, workers: str) -> None:
     config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        serve = ["serve", "--config", str(config), "--port", str(port), "--log-format", "json"]
+        serve = ["serve", "--config", str(config), "--port", str(port), "--log-format", "json", "--workers", workers]
         result = axonhub(*serve, env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"}, timeout=30)
     assert result.returncode == 1
     assert result.stderr == (
         f"Error: port {port} on 127.0.0.1 is already in use (another `axonhub serve`? "
         f"`curl http://127.0.0.1:{port}/health` tells); stop it, or pick another port with --port N\n"
     )
+    assert "listening" not in result.stdout + result.stderr
+    assert "dashboard" not in result.stdout + result.stderr
+
+
+async def test_serve_workers_on_a_port_another_serve_workers_holds_is_refused(tmp_path: Path) -> None:
+    """Workers share their port with SO_REUSEPORT, which the kernel grants a second `serve --workers`
+    of the same user as well: it would silently split the connections with the first one."""
+    config = write_config(tmp_path / "axonhub.yml", base_config("http://127.0.0.1:9", tmp_path / "trace.jsonl"))
+    first = GatewayProcess(config, workers=2)
+    await first.start()
+    try:
+        serve = ["serve", "--config", str(config), "--port", str(first.port), "--log-format", "json", "--workers", "2"]
+        result = await asyncio.to_thread(axonhub, *serve, env={**os.environ, "FAKE_ANTHROPIC_KEY": "sk-x"}, timeout=15)
+    finally:
+        await first.stop()
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: port {first.port} on 127.0.0.1 is already in use")
     assert "listening" not in result.stdout + result.stderr
 
 
