@@ -204,7 +204,7 @@ class Limiter:
         return GatewayError(
             f"AxonHub cannot check the limits of {subject} right now; try again shortly",
             kind=ErrorKind.UNAVAILABLE,
-            headers={"retry-after": "5"},
+            headers={"retry-after": "5", "x-should-retry": "true"},  # an outage passes (its kind is not retried)
             detail=self.state_error,
             hint=f"its limits state ({self.state.name}) is unreachable and server.state.on_error is closed "
             "(see /health)",

@@ -144,5 +144,6 @@ async def test_the_closed_refusal_is_a_503_in_the_clients_format(
         "message": "AxonHub cannot check the limits of key 'alice' right now; try again shortly; its limits state "
         "(redis) is unreachable and server.state.on_error is closed (see /health)",
     }
-    assert response.headers["retry-after"] == "5"
+    # An outage passes: the SDKs and Claude Code are told to retry, as the message and Retry-After say.
+    assert (response.headers["retry-after"], response.headers["x-should-retry"]) == ("5", "true")
     assert upstream.requests == []
