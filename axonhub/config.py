@@ -536,6 +536,17 @@ def _state(raw: Any, env: Mapping[str, str], warnings: list[str]) -> StateConfig
     )
 
 
+# Header names that carry a credential: their value belongs in the environment, as upstream keys do.
+_CREDENTIAL_HEADER = re.compile(r"authorization|api[-_]?key|token|secret|password", re.IGNORECASE)
+
+
+def _credential_example(header: str) -> str:
+    """An environment reference to write in place of a literal credential header."""
+    if header.lower() == "authorization":
+        return "Bearer ${OTLP_TOKEN}"
+    return "${OTLP_" + re.sub(r"[^A-Za-z0-9]+", "_", header).strip("_").upper() + "}"
+
+
 def _otlp(raw: Mapping[str, Any] | None, env: Mapping[str, str], warnings: list[str]) -> OtlpConfig | None:
     if raw is None or not raw.get("enabled", True):
         return None
@@ -550,6 +561,12 @@ def _otlp(raw: Mapping[str, Any] | None, env: Mapping[str, str], warnings: list[
     if missing:
         reason = f"server.otlp: environment variable {', '.join(missing)} is not set; spans are not exported"
         warnings.append(reason)
+    warnings += [
+        f"server.otlp.headers.{name}: a credential written into the config; take it from the environment, "
+        f"e.g. '{_credential_example(name)}'"
+        for name, value in (raw.get("headers") or {}).items()
+        if _CREDENTIAL_HEADER.search(name) and value.strip() and not _ENV_REF_ANYWHERE.search(value)
+    ]
     default = OtlpConfig(endpoint="")
     return OtlpConfig(
         endpoint=raw["endpoint"],

@@ -83,6 +83,25 @@ def test_state_and_otlp_take_secrets_from_the_environment(tmp_path: Path) -> Non
     assert "server.state: environment variable REDIS_URL is not set; limits follow state.on_error" in unset.warnings
 
 
+def test_a_credential_written_into_an_otlp_header_is_warned_about(tmp_path: Path) -> None:
+    headers = {
+        "Authorization": "Bearer abcdefghijklmnop1234",
+        "x-api-key": "k-123",
+        "x-honeycomb-dataset": "axonhub",  # not a credential
+        "X-Auth-Token": "Token ${OTLP_TOKEN}",  # from the environment
+    }
+    data = config_with(tmp_path, otlp={"endpoint": "http://collector:4318", "headers": headers})
+    config = load_config(write_config(tmp_path / "axonhub.yml", data), env={"OTLP_TOKEN": "t"})
+    otlp_warnings = [w for w in config.warnings if w.startswith("server.otlp")]
+    assert otlp_warnings == [
+        "server.otlp.headers.Authorization: a credential written into the config; take it from the environment, "
+        "e.g. 'Bearer ${OTLP_TOKEN}'",
+        "server.otlp.headers.x-api-key: a credential written into the config; take it from the environment, "
+        "e.g. '${OTLP_X_API_KEY}'",
+    ]
+    assert config.server.otlp is not None and config.server.otlp.unavailable_reason is None  # still exported
+
+
 def test_a_missing_file_section_is_still_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_config(tmp_path / "nope.yml")
