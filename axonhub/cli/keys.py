@@ -30,7 +30,7 @@ from axonhub.cli.common import config_option, echo_json, json_option, load, rera
 from axonhub.config import Config, Key, hash_secret
 from axonhub.config_edit import EditError, block, edit_config, kept_tail, section, yaml_str
 from axonhub.errors import AxonHubError
-from axonhub.limits.model import MICRO_USD, utc_iso
+from axonhub.limits.model import MICRO_USD, usd, utc_iso
 from axonhub.schema import CONFIG_SCHEMA
 
 T = TypeVar("T")
@@ -312,7 +312,7 @@ def limit_line(row: dict[str, Any]) -> str:
     def amount(value: Any) -> str:
         if value is None:
             return "-"
-        return f"${value:,.2f}" if spend else f"{value:,}"
+        return usd(value) if spend else f"{value:,}"
 
     resets = f"resets {row['resets_at']}" if row["resets_at"] else ""
     origin = "(project default)" if row["from"] == "project" else ""

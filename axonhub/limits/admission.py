@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, Rate, Window, utc_iso, window_of
+from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, Rate, Window, usd, utc_iso, window_of
 
 # How long a counter outlives its window, so a late settlement still finds the reservation.
 COUNTER_SLACK_S: Final = 120
@@ -142,7 +142,7 @@ class Exceeded:
         return f"{self.limit} concurrent request{'s' if self.limit != 1 else ''}"
 
     def message(self) -> str:
-        used = f"${self.used / MICRO_USD:,.2f}" if self.measure is Measure.SPEND else f"{self.used:,}"
+        used = usd(self.used / MICRO_USD) if self.measure is Measure.SPEND else f"{self.used:,}"
         where = f"{self.scope} '{self.subject}'"
         text = f"rate limit: {where} reached its limit {self.name} ({self.describe_limit()}; used {used})"
         if self.reset_at is None:

@@ -20,6 +20,13 @@ from typing import Any, Final
 MICRO_USD: Final = 1_000_000
 
 
+def usd(amount: float) -> str:
+    """`$5.00`, `$1,234.50`; an amount under a dollar that cents would round keeps its digits (`$0.001`)."""
+    if abs(amount) < 1 and round(amount, 2) != amount:
+        return f"${amount:.6f}".rstrip("0")
+    return f"${amount:,.2f}"
+
+
 class Window(StrEnum):
     MINUTE = "minute"
     DAY = "day"
@@ -66,7 +73,7 @@ class Rate:
     def describe(self) -> str:
         """`60 requests per minute`, `1 input token per day`, `$5.00 of spend per day`."""
         if self.measure is Measure.SPEND:
-            return f"${self.limit / MICRO_USD:,.2f} of spend per {self.window.value}"
+            return f"{usd(self.limit / MICRO_USD)} of spend per {self.window.value}"
         unit = self.measure.value.replace("_", " ")
         return f"{self.limit:,} {unit if self.limit != 1 else unit.removesuffix('s')} per {self.window.value}"
 

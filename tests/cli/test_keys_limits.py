@@ -99,7 +99,7 @@ def test_with_memory_state_the_use_is_summed_from_the_trace_log(tmp_path: Path) 
     }
     text = show(config).output.splitlines()
     assert "limits          (use summed from the trace log)" in text
-    assert any(line.split()[:5] == ["spend_per_day_usd", "$5.00", "used", "$0.00", "resets"] for line in text)
+    assert any(line.split()[:5] == ["spend_per_day_usd", "$5.00", "used", "$0.0027", "resets"] for line in text)
     assert any(line.strip().startswith("requests_per_minute") and line.endswith("(project default)") for line in text)
 
 

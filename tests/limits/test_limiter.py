@@ -10,7 +10,7 @@ import pytest
 from axonhub.config import Channel, Key, ModelMatcher, Price
 from axonhub.errors import ErrorKind, GatewayError, RateLimited
 from axonhub.limits.limiter import Limiter
-from axonhub.limits.model import ChannelLimits, KeyLimits
+from axonhub.limits.model import MICRO_USD, ChannelLimits, KeyLimits, Measure, Rate, Window, usd
 from axonhub.limits.state import MemoryState, StateBackend, Unreachable
 
 NOW = 1_800_000_030.0  # 30 s into a minute
@@ -114,6 +114,16 @@ async def test_spend_is_reserved_at_the_input_price_and_settled_at_the_real_cost
     limiter.settle_record(record("r1", {"input": 10_000, "output": 20_000, "cache_read": 100_000}))
     await limiter.settled()  # 0.03 + 0.30 + 0.03 = $0.36
     assert [row["used"] for row in await limiter.key_usage(alice)] == [360_000]
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [(5, "$5.00"), (1234.5, "$1,234.50"), (0.5, "$0.50"), (0.001, "$0.001"), (0.015, "$0.015"), (0, "$0.00")],
+)
+def test_spend_amounts_under_a_cent_keep_their_digits(amount: float, shown: str) -> None:
+    assert usd(amount) == shown
+    rate = Rate("spend_per_day_usd", Measure.SPEND, Window.DAY, round(amount * MICRO_USD))
+    assert rate.describe() == f"{shown} of spend per day"
 
 
 async def test_concurrent_requests_free_up_when_an_exchange_is_settled() -> None:
