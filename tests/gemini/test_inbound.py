@@ -672,3 +672,42 @@ async def test_claudes_redacted_and_consecutive_thinking_blocks_all_come_back(
     sent = upstream.requests[1].json()
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert sent["messages"][1] == {"role": "assistant", "content": content}
+
+
+@pytest.mark.parametrize(
+    ("field", "where"),
+    [
+        ({"generationConfig": {"stopSequences": 1}}, "generationConfig.stopSequences"),
+        ({"generationConfig": {"responseModalities": True}}, "generationConfig.responseModalities"),
+        ({"systemInstruction": {"parts": 1.5}}, "systemInstruction.parts"),
+        (
+            {"toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": -1}}},
+            "toolConfig.functionCallingConfig.allowedFunctionNames",
+        ),
+        (
+            {
+                "contents": [
+                    {"role": "user", "parts": [{"text": "hi"}]},
+                    {"role": "model", "parts": [{"functionCall": {"name": "f", "args": {}}}]},
+                    {"role": "user", "parts": [{"functionResponse": {"name": "f", "response": {}, "parts": 7}}]},
+                ]
+            },
+            "contents[2].parts[0].functionResponse.parts",
+        ),
+    ],
+)
+async def test_a_number_where_a_list_belongs_is_a_400_naming_the_field_not_a_500(
+    on_deepseek: Gateway, upstream: FakeUpstream, field: dict[str, Any], where: str
+) -> None:
+    """Through the IR (another provider's channel), a repeated field given as a number is refused
+    like any other malformed field; no request body may cause a 5xx."""
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], **field}
+    url = on_deepseek.url + "/gemini/v1beta/models/gemini-2.5-flash:generateContent"
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, json=body, headers={"x-goog-api-key": SECRET}) as response,
+    ):
+        error = (await response.json())["error"]
+    assert (response.status, error["status"]) == (400, "INVALID_ARGUMENT")
+    assert error["message"].startswith(f"{where}: must be a list")
+    assert upstream.requests == []

@@ -111,7 +111,9 @@ def parse_request(body: Mapping[str, Any]) -> ir.Request:
         temperature=_float(get(config, "temperature")),
         top_p=_float(get(config, "topP")),
         top_k=_int(get(config, "topK")),
-        stop=tuple(s for s in get(config, "stopSequences") or () if isinstance(s, str) and s),
+        stop=tuple(
+            s for s in _list(get(config, "stopSequences"), "generationConfig.stopSequences") if isinstance(s, str) and s
+        ),
         reasoning=reasoning_of(get(config, "thinkingConfig")),
         response_format=_response_format(config),
         notes=_notes(body, config, tools),
@@ -145,10 +147,19 @@ def _refuse_unsupported(config: Mapping[str, Any]) -> None:
         raise InvalidRequest("generationConfig.candidateCount: only one candidate per request is supported")
     if get(config, "responseLogprobs") or get(config, "logprobs") is not None:
         raise InvalidRequest("generationConfig.responseLogprobs: log probabilities are not supported by this gateway")
-    modalities = get(config, "responseModalities") or ()
+    modalities = _list(get(config, "responseModalities"), "generationConfig.responseModalities")
     other = [m for m in modalities if isinstance(m, str) and m.upper() != "TEXT"]
     if other:
         raise InvalidRequest(f"generationConfig.responseModalities: only TEXT output is supported, not {other[0]}")
+
+
+def _list(value: Any, where: str) -> list[Any]:
+    """A repeated field: absent is empty, anything else but a list is refused, naming the field."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where}: must be a list, not {json_type(value)}")
+    return value
 
 
 def _int(value: Any) -> int | None:
@@ -163,7 +174,7 @@ def _system(value: Any) -> tuple[ir.Text, ...]:
     if isinstance(value, str):
         return (ir.Text(value),) if value.strip() else ()
     parts = value.get("parts") if isinstance(value, Mapping) else None
-    texts = [p.get("text") for p in parts or () if isinstance(p, Mapping)]
+    texts = [p.get("text") for p in _list(parts, "systemInstruction.parts") if isinstance(p, Mapping)]
     return tuple(ir.Text(t) for t in texts if isinstance(t, str) and t.strip())
 
 
@@ -198,7 +209,8 @@ def _tool_choice(raw: Any) -> ir.ToolChoice | None:
     if not isinstance(config, Mapping):
         return None
     mode = str(config.get("mode") or "AUTO").upper()
-    allowed = [n for n in get(config, "allowedFunctionNames") or () if isinstance(n, str)]
+    names = _list(get(config, "allowedFunctionNames"), "toolConfig.functionCallingConfig.allowedFunctionNames")
+    allowed = [n for n in names if isinstance(n, str)]
     if mode == "NONE":
         return ir.ToolChoice(ir.ToolChoiceMode.NONE)
     if mode == "ANY":
@@ -336,7 +348,7 @@ class _Conversation:
         content: list[ir.Text | ir.Image | ir.Document] = []
         if value is not None:
             content.append(ir.Text(value if isinstance(value, str) else stable_json(value)))
-        for k, extra in enumerate(response.get("parts") or ()):
+        for k, extra in enumerate(_list(response.get("parts"), f"{where}.functionResponse.parts")):
             media = get(extra, "inlineData") if isinstance(extra, Mapping) else None
             if media is not None:
                 block = _inline(media, f"{where}.functionResponse.parts[{k}].inlineData")
