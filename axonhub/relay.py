@@ -28,7 +28,7 @@ from axonhub.exchange import Exchange
 from axonhub.formats.spec import AnswerWitness, Dialect, Format, Framing, SSEFrame, StreamReader
 from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
-from axonhub.sse import SSEDecoder
+from axonhub.sse import ServerSentEvent, SSEDecoder
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept_in
 from axonhub.upstream.client import BODY_ERRORS, UpstreamCall, UpstreamResponse, forwarded_headers
@@ -160,11 +160,12 @@ async def relay_stream(
             reader.upstream_id,
         )
     keep_tail, frames = _ending(exchange, reader, dialect, failure)
-    if reframe is None:  # the upstream's unterminated last event as it came, then our frames
-        tail = held + b"\n\n" if keep_tail and held else b""
+    if reframe is None:  # the upstream's unterminated last event as it came (when whole), then our frames
+        tail = held + b"\n\n" if keep_tail and held and _whole(SSEDecoder().feed(held + b"\n\n")) else b""
         closing = as_sse = redactor.exact(tail) + redactor.data(writer.frames(frames))
     else:
-        last = [(event.event, event.data) for event in reframe.finish()] if keep_tail else []
+        ended = reframe.finish() if keep_tail else []
+        last = [(event.event, event.data) for event in ended] if _whole(ended) else []
         closing = redactor.exact(writer.frames(last)) + redactor.data(writer.frames(frames)) + writer.close()
         as_sse = redactor.exact(encode_sse(last)) + redactor.data(encode_sse(frames))
     await response.write(closing)
@@ -201,9 +202,25 @@ def _ending(
     return True, [dialect.terminator]
 
 
+def _whole(events: list[ServerSentEvent]) -> bool:
+    """Whether the upstream's last events, which no blank line ended, are whole: each one's data JSON
+    (or OpenAI's `[DONE]`). A clean close can cut the last event short, and half an event would break
+    the client's parser after an answer that is otherwise complete; it is left out."""
+    for event in events:
+        if event.data and event.data != "[DONE]":
+            try:
+                fastjson.loads(event.data)
+            except ValueError:
+                return False
+    return True
+
+
 def event_boundary(data: bytes) -> int:
     """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
-    return max(data.rfind(b"\n\n") + 2, data.rfind(b"\r\n\r\n") + 4, data.rfind(b"\r\r") + 2, 0)
+    return max((at + len(blank) for blank in _BLANK_LINES if (at := data.rfind(blank)) >= 0), default=0)
+
+
+_BLANK_LINES = (b"\n\n", b"\r\n\r\n", b"\r\r")
 
 
 def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:

@@ -229,7 +229,7 @@ def status_fault(status: int, kind: str, error_type: str, message: str, retry_af
     )
 
 
-def cut_mid_event(channel: str) -> list[bytes | float]:
+def cut_mid_event(channel: str, pause: float = 0.0) -> list[bytes | float]:
     following = a_event(
         "content_block_delta",
         {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}},
@@ -243,7 +243,20 @@ def cut_mid_event(channel: str) -> list[bytes | float]:
         following = r_wire.Events()("response.output_text.delta", **at).replace(
             b'"sequence_number": 0', b'"sequence_number": 5'
         )
-    return [*stream_part(channel), following[: len(following) // 2]]
+    # A pause lets the half event reach the gateway in a read of its own, with no blank line in it.
+    return [*stream_part(channel), *([pause] if pause else []), following[: len(following) // 2]]
+
+
+def cut_last_event(channel: str) -> list[bytes | float]:
+    """A clean end in the middle of the stream's last event, read on its own: after the finish for
+    Anthropic (in `message_stop`) and OpenAI (in `[DONE]`); in the event that would carry the finish
+    for Responses and Gemini."""
+    if channel in (RESPONSES, GEMINI):
+        return cut_mid_event(channel, pause=0.05)
+    whole_stream = list(a_text_stream("Hello") if channel == ANTHROPIC else o_wire.text_stream("Hello"))
+    last = whole_stream.pop()
+    assert isinstance(last, bytes)
+    return [*whole_stream, 0.05, last[:-6]]  # `data: {"type": "message_s`, `data: [D`
 
 
 def upstream_error_event(channel: str) -> dict[str, Any]:
@@ -349,6 +362,22 @@ FAULTS = [
         (True,),
         lambda channel, stream: sse(cut_mid_event(channel), reset=True),
         lambda channel, stream, same: Broken("bad_gateway", CUT),
+    ),
+    Fault(
+        "reset in the middle of an SSE event read on its own",
+        (True,),
+        lambda channel, stream: sse(cut_mid_event(channel, pause=0.05), reset=True),
+        lambda channel, stream, same: Broken("bad_gateway", CUT),
+    ),
+    Fault(
+        "a clean end in the middle of the last event",
+        (True,),
+        lambda channel, stream: sse(cut_last_event(channel)),
+        lambda channel, stream, same: (
+            Broken("server", "[primary] the upstream stream ended before its answer was complete")
+            if channel in (RESPONSES, GEMINI)
+            else Completed()
+        ),
     ),
     Fault(
         "truncated JSON",
