@@ -206,7 +206,7 @@ def kind_for_status(status: int) -> ErrorKind:
             return ErrorKind.RATE_LIMIT
         case 503 | 529:
             return ErrorKind.OVERLOADED
-        case 504:
+        case 408 | 504:  # 408: the upstream gave up waiting for our request, a transient fault of its own
             return ErrorKind.TIMEOUT
         case 502:
             return ErrorKind.BAD_GATEWAY

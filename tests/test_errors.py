@@ -242,3 +242,32 @@ async def test_an_upstream_refusing_the_channel_key_is_a_gateway_fault_not_a_cli
         f"[fake-anthropic] the upstream rejected this channel's credentials with HTTP {status}: invalid x-api-key; "
         "check the key in FAKE_ANTHROPIC_KEY",
     )
+
+
+async def test_an_upstream_408_is_a_timeout_the_client_may_retry_and_a_backup_takes_over(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """An upstream's 408 says it gave up waiting for the gateway's request: a transient fault of the
+    upstream, not the client's invalid request (the SDKs retry a 408 of their own)."""
+    timeout = Reply(status=408, body=[b"Request Timeout"], headers={"Content-Type": "text/plain"})
+    gw = await start_gateway(base_config(upstream.url, tmp_path / "t.jsonl"))
+    upstream.enqueue(timeout)
+    response = await post(gw.url + "/v1/messages", MESSAGE)
+    await assert_anthropic_error(
+        response, 504, "timeout_error", "[fake-anthropic] the upstream answered HTTP 408 (Request Timeout)"
+    )
+    assert response.headers["x-should-retry"] == "true"
+
+    backup = FakeUpstream()
+    await backup.start()
+    try:
+        config = base_config(upstream.url, tmp_path / "t2.jsonl")
+        config["channels"].append({**config["channels"][0], "name": "backup", "base_url": backup.url, "priority": 1})
+        gw = await start_gateway(config)
+        upstream.enqueue(timeout)
+        backup.enqueue(Reply.json(wire.message([{"type": "text", "text": "From backup"}])))
+        response = await post(gw.url + "/v1/messages", MESSAGE)
+        assert response.status == 200
+        assert len(backup.requests) == 1
+    finally:
+        await backup.close()

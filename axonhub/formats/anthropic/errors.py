@@ -8,7 +8,7 @@ Status table for Anthropic clients (the same on every path, fast path and transf
     401, 403 (the channel's own key refused)     502 `api_error` (never a 401: it is not the client's key)
     500 / 502                                    500 / 502 `api_error`
     503, 529 (and overloaded_error in a body)    529 `overloaded_error`, which Claude Code retries
-    504, or no answer within the read timeout    504 `timeout_error`
+    408, 504, or no answer in the read timeout   504 `timeout_error`
     connection refused, reset, a broken 200      502 `api_error`
     the gateway's own: bad body 400, bad key 401, unknown model 404, unknown path 404,
     wrong method 405, body too large 413, channel unavailable 503, internal fault 500

@@ -9,7 +9,7 @@ Status table for Gemini clients (the same on every path, fast path and transform
     401, 403 (the channel's own key refused)     502 UNAVAILABLE (never a 401: it is not the client's key)
     500 / 502                                    500 INTERNAL / 502 UNAVAILABLE
     503, 529, an overload                        503 UNAVAILABLE
-    504, or no answer within the read timeout    504 DEADLINE_EXCEEDED
+    408, 504, or no answer in the read timeout   504 DEADLINE_EXCEEDED
     the gateway's own: bad body 400, bad key 401 UNAUTHENTICATED, unknown model 404, unknown path 404,
     wrong method 405, body too large 413, channel unavailable 503, internal fault 500
 

@@ -9,7 +9,7 @@ Status table for OpenAI clients (the same on every path, fast path and transform
     401, 403 (the channel's own key refused)     502 `server_error` (never a 401: it is not the client's key)
     500 / 502                                    500 / 502 `server_error`
     503, 529 (and an overload in a body)         503 `server_error`, code `overloaded`
-    504, or no answer within the read timeout    504 `server_error`
+    408, 504, or no answer in the read timeout   504 `server_error`
     connection refused, reset, a broken 200      502 `server_error`
     the gateway's own: bad body 400, bad key 401 `invalid_api_key`, unknown model 404 `model_not_found`,
     unknown path 404 (code null), wrong method 405, body too large 413, channel unavailable 503,
