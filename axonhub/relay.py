@@ -217,10 +217,8 @@ def _whole(events: list[ServerSentEvent]) -> bool:
 
 def event_boundary(data: bytes) -> int:
     """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
-    return max((at + len(blank) for blank in _BLANK_LINES if (at := data.rfind(blank)) >= 0), default=0)
-
-
-_BLANK_LINES = (b"\n\n", b"\r\n\r\n", b"\r\r")
+    lf, crlf, cr = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n"), data.rfind(b"\r\r")  # -1: not there
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0, cr + 2 if cr >= 0 else 0)
 
 
 def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:
