@@ -9,7 +9,8 @@ supervisor sets `PROMETHEUS_MULTIPROC_DIR`), and `/metrics` on any worker answer
 of them. Counts kept elsewhere (the trace writer's, the OTLP exporter's) are followed: copied into
 counters at every scrape, and every second in a worker.
 
-    axonhub_requests_total{kind, channel, model, status}   kind "unrouted": no route (404, 405), by status only
+    axonhub_requests_total{kind, channel, model, status}   kind "unrouted": no route (404, 405), by status only;
+                                                           kind "refused": a key refused (401, 403)
     axonhub_errors_total{kind, channel, model, error_type}
     axonhub_tokens_total{channel, model, type}          type: input|output|cache_read|cache_write|reasoning
     axonhub_request_duration_seconds{channel, model, status_class}    histogram, whole exchange
@@ -43,6 +44,7 @@ NONE: Final = "none"
 # Every kind an exchange can have: each format's endpoints, the model lists and Claude Code's probes.
 KINDS: Final = frozenset({"models", "probe"} | {e.kind for fmt in FORMATS.values() for e in fmt.endpoints})
 UNROUTED: Final = "unrouted"
+REFUSED: Final = "refused"
 TOKEN_TYPES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 
 DURATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -215,6 +217,10 @@ class Metrics:
     def observe_unrouted(self, status: int) -> None:
         """Count a request that matched no route (404, 405); never labelled with its path."""
         self.requests.labels(UNROUTED, NONE, NONE, status_label(status)).inc()
+
+    def observe_refused(self, status: int) -> None:
+        """Count a request whose key was refused (401, 403) before it reached a route's handler."""
+        self.requests.labels(REFUSED, NONE, NONE, status_label(status)).inc()
 
     def _child(self, metric: Any, *labels: str) -> Any:
         """`metric.labels(*labels)`, made once per distinct label values (bounded by `BoundedLabel`)."""

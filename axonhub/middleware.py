@@ -104,6 +104,8 @@ def _finish(request: web.Request, exchange: Exchange) -> None:
     if exchange.kind is None:
         if request.match_info.http_exception is not None:  # no route: counted by status, never by path
             request.app[METRICS].observe_unrouted(exchange.status)
+        elif exchange.status in (401, 403):  # a key refused before any handler: counted, never traced
+            request.app[METRICS].observe_refused(exchange.status)
         return
 
     record = exchange.record()

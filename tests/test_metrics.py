@@ -170,6 +170,24 @@ async def test_requests_to_unknown_routes_are_counted_by_status_never_by_path(
     assert "wp-login" not in text and "/scan/" not in text
 
 
+async def test_requests_refused_for_their_key_are_counted_by_status(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    gateway = await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"))
+    body = {"model": "deepseek-chat", "messages": [{"role": "user", "content": "hi"}]}
+    async with aiohttp.ClientSession() as session:
+        for headers in ({}, {"authorization": "Bearer ah-wrong"}):
+            async with session.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers) as r:
+                assert r.status == 401
+        for path in ("/health", "/metrics", "/metrics"):  # the last scrape sees the others
+            async with session.get(gateway.url + path) as r:
+                assert r.status == 200
+                text = await r.text()
+    assert 'axonhub_requests_total{channel="none",kind="refused",model="none",status="401"} 2.0' in text
+    assert 'status="200"' not in text  # /health and /metrics are not exchanges
+    assert upstream.requests == []
+
+
 def test_labels_stay_the_same_however_many_models_clients_invent() -> None:
     """The labels of a (kind, channel, model, status) are remembered, a bounded number of them: once
     forgotten they come back the same (a model seen first keeps its own label, a newcomer is `other`)."""
