@@ -54,7 +54,7 @@ def anthropic_error(error_type: str, message: str, request_id: str) -> dict[str,
             "POST",
         ),
         ("GET", "/v1/responses", 405, "GET is not supported on /v1/responses (use POST)", "POST"),
-        ("POST", "/v1/responses/input_tokens", 404, "no route for POST /v1/responses/input_tokens", None),
+        ("POST", "/v1/responses/compact", 404, "no route for POST /v1/responses/compact", None),
     ],
 )
 async def test_openai_routes_answer_routing_errors_in_openai_shape_without_a_model_code(

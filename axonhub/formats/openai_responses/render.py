@@ -12,6 +12,7 @@ OpenAI to keep a conversation the client did not store there itself.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from typing import Any, assert_never
@@ -59,6 +60,17 @@ def render_request(request: ir.Request, max_output_tokens: int | None = None) ->
     if request.stream:
         body["stream"] = True
     return body
+
+
+# What `POST /responses/input_tokens` takes of a Responses body: the parts that are tokens.
+_COUNTED = ("model", "instructions", "input", "tools", "tool_choice", "parallel_tool_calls", "reasoning", "text")
+
+
+def render_count_request(request: ir.Request) -> dict[str, Any]:
+    """The body of a token count on a Responses channel: what `render_request` sends, without the
+    fields the counting endpoint does not take (sampling, limits, storage, streaming)."""
+    body = render_request(dataclasses.replace(request, stream=False))
+    return {name: body[name] for name in _COUNTED if name in body}
 
 
 def _reasoning(request: ir.Request, input_items: Sequence[dict[str, Any]]) -> dict[str, Any]:
