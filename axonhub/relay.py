@@ -28,7 +28,7 @@ from axonhub.exchange import Exchange
 from axonhub.formats.spec import AnswerWitness, Dialect, Format, Framing, SSEFrame, StreamReader
 from axonhub.framing import encode_sse, stream_writer
 from axonhub.profiles import Candidate
-from axonhub.sse import ServerSentEvent, SSEDecoder
+from axonhub.sse import ServerSentEvent, SSEDecoder, event_boundary
 from axonhub.stream_answer import StreamAnswer
 from axonhub.upstream.answer import Answer, accept_in
 from axonhub.upstream.client import BODY_ERRORS, UpstreamCall, UpstreamResponse, forwarded_headers
@@ -213,12 +213,6 @@ def _whole(events: list[ServerSentEvent]) -> bool:
             except ValueError:
                 return False
     return True
-
-
-def event_boundary(data: bytes) -> int:
-    """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
-    lf, crlf, cr = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n"), data.rfind(b"\r\r")  # -1: not there
-    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0, cr + 2 if cr >= 0 else 0)
 
 
 def _cut(exchange: Exchange, exc: BaseException) -> UpstreamError:

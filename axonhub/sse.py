@@ -128,6 +128,30 @@ class EventPicker:
         return picked
 
 
+def event_boundary(data: bytes | bytearray) -> int:
+    """The offset just past the last blank line in `data` (0 when it holds none): whole events end there."""
+    lf, crlf, cr = data.rfind(b"\n\n"), data.rfind(b"\r\n\r\n"), data.rfind(b"\r\r")  # -1: not there
+    return max(lf + 2 if lf >= 0 else 0, crlf + 4 if crlf >= 0 else 0, cr + 2 if cr >= 0 else 0)
+
+
+def first_data_event_end(data: bytes | bytearray) -> int:
+    """The offset just past the first whole event that carries data (0 when none has arrived whole):
+    comments and keep-alives before it are passed over."""
+    at = 0
+    while True:
+        ends = [found + len(blank) for blank in _BLANK_LINES if (found := data.find(blank, at)) >= 0]
+        if not ends:
+            return 0
+        end = min(ends)
+        block = data[at:end]
+        if block.startswith(b"data") or b"\ndata" in block or b"\rdata" in block:
+            return end
+        at = end
+
+
+_BLANK_LINES = (b"\n\n", b"\r\n\r\n", b"\r\r")
+
+
 def encode_event(event: str | None, data: Any) -> bytes:
     """One SSE frame. `data` is JSON-serialised unless it is already a string.
 

@@ -32,7 +32,7 @@ from axonhub.profiles import Candidate
 from axonhub.redact import Redactor
 from axonhub.sse import SSEDecoder
 from axonhub.stream_answer import StreamAnswer
-from axonhub.upstream.answer import Answer, accept_in
+from axonhub.upstream.answer import OPENING_WAIT, Answer, accept_in
 from axonhub.upstream.client import BODY_ERRORS, BodyStream, UpstreamCall, UpstreamResponse, forwarded_headers
 from axonhub.upstream.dispatch import ErrorParser
 
@@ -80,7 +80,10 @@ class TransformPlan:
         return self.upstream.codec.parse_error
 
     async def accept(self, candidate: Candidate, response: UpstreamResponse) -> Answer:
-        return await accept_in(self.upstream, candidate.channel.name, response)
+        # The client's keep-alives start once the answer is accepted: a look at a stream's opening
+        # holds them back half a ping interval at most.
+        wait = min(OPENING_WAIT, self.ping_interval / 2)
+        return await accept_in(self.upstream, candidate.channel.name, response, wait)
 
     async def respond(
         self, request: web.Request, exchange: Exchange, candidate: Candidate, answer: Answer

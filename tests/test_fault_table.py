@@ -285,6 +285,11 @@ def error_mid_stream(channel: str) -> list[bytes | float]:
     return [*stream_part(channel), o_wire.data(upstream_error_event(channel))]
 
 
+def error_first(channel: str) -> list[bytes | float]:
+    """A 200 stream whose first event is the error: nothing of an answer came before it."""
+    return error_mid_stream(channel)[len(stream_part(channel)) :]
+
+
 def no_finish(channel: str) -> list[bytes | float]:
     """The start of an answer, then a clean end of the stream: no stop reason, no terminator."""
     return stream_part(channel)
@@ -424,6 +429,13 @@ FAULTS = [
             if channel == RESPONSES
             else Completed()
         ),
+    ),
+    Fault(
+        "an error as a stream's first event",
+        (True,),
+        lambda channel, stream: sse(error_first(channel)),
+        # Before the client has seen a byte: refused in its own format, or served by the backup.
+        lambda channel, stream, same: Refused(mid_stream_kind(channel), "[primary] busy"),
     ),
     Fault(
         "an error chunk mid-stream",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import warnings
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from urllib.request import proxy_bypass
@@ -235,6 +236,16 @@ def _failed_before_answer(channel: str, exc: BaseException) -> UpstreamError:
         channel=channel,
         detail=f"{exc.__class__.__name__}: {exc}",
     )
+
+
+def unread(content: BodyStream, data: bytes) -> None:
+    """Put bytes read from a body back in front of it."""
+    if isinstance(content, Body):
+        content.unread(data)
+        return
+    with warnings.catch_warnings():  # aiohttp's one way to do it, deprecated but kept (a proxied answer)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        content.unread_data(data)
 
 
 async def read_error_body(response: UpstreamResponse) -> bytes:

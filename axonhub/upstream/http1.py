@@ -106,6 +106,12 @@ class Body:
                 return
             yield data
 
+    def unread(self, data: bytes) -> None:
+        """Put bytes read back in front, for the next `readany()` (a look at how the body begins)."""
+        if data:
+            self._chunks.appendleft(data)
+            self._size += len(data)
+
     async def _wait(self) -> None:
         waiter = self._waiter = self._connection.loop.create_future()
         self._connection.reading(True)
