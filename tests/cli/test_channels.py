@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from axonhub.cli import main
-from tests.conftest import SECRET, GatewayFactory, base_config, write_config
+from tests.conftest import SECRET, Gateway, GatewayFactory, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes import openai as oai
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -68,10 +68,10 @@ def test_list_without_a_gateway_shows_this_shells_view(tmp_path: Path, upstream_
     )
 
 
-async def test_list_and_show_report_the_running_gateways_cool_down(
-    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
-) -> None:
-    upstream.default = Reply.json(wire.error("overloaded_error", "busy"), status=529)
+async def gateway_after_one_request(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, status: int
+) -> tuple[Gateway, Path]:
+    """A gateway that served one Claude request (answered with `status`), and a CLI config that asks it."""
     gateway = await start_gateway(channels_config(upstream.url, tmp_path / "t.jsonl", 9))
     config = write_config(
         tmp_path / "cli.yml", channels_config(upstream.url, tmp_path / "t.jsonl", gateway.server.port or 0)
@@ -80,7 +80,15 @@ async def test_list_and_show_report_the_running_gateways_cool_down(
     async with aiohttp.ClientSession() as http:
         headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
         async with http.post(gateway.url + "/anthropic/v1/messages", json=body, headers=headers) as response:
-            assert response.status == 529
+            assert response.status == status
+    return gateway, config
+
+
+async def test_list_and_show_report_the_running_gateways_cool_down(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    upstream.default = Reply.json(wire.error("overloaded_error", "busy"), status=529)
+    gateway, config = await gateway_after_one_request(start_gateway, upstream, tmp_path, 529)
     listed = json.loads((await cli_async(config, "list", "--json")).stdout)
     assert listed["source"] == f"the gateway at http://127.0.0.1:{gateway.server.port}"
     anthropic, deepseek = listed["channels"]
@@ -174,15 +182,7 @@ async def test_list_and_show_report_a_channel_skipped_for_an_exhausted_quota(
     not call it available meanwhile (every request for its models gets a 429)."""
     quota = wire.error("rate_limit_error", "Usage limit reached for 5 hour. Please try again later.")
     upstream.enqueue(Reply.json(quota, status=429, headers={"retry-after": "18000"}))
-    gateway = await start_gateway(channels_config(upstream.url, tmp_path / "t.jsonl", 9))
-    config = write_config(
-        tmp_path / "cli.yml", channels_config(upstream.url, tmp_path / "t.jsonl", gateway.server.port or 0)
-    )
-    body = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
-    async with aiohttp.ClientSession() as http:
-        headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
-        async with http.post(gateway.url + "/anthropic/v1/messages", json=body, headers=headers) as response:
-            assert response.status == 429
+    _, config = await gateway_after_one_request(start_gateway, upstream, tmp_path, 429)
     until = json.loads((await cli_async(config, "list", "--json")).stdout)["channels"][0]
     assert until["state"].startswith("quota exhausted until 20") and until["quota_exhausted_until"]
     listed = (await cli_async(config, "list")).stdout.splitlines()

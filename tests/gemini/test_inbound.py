@@ -336,22 +336,14 @@ async def on_anthropic(start_gateway: GatewayFactory, upstream: FakeUpstream, tm
     return await start_gateway(gemini_config([channel], tmp_path / "trace.jsonl", ANTHROPIC_RULES))
 
 
-async def test_claudes_signed_thinking_survives_a_tool_loop_through_the_python_sdk(
-    on_anthropic: Gateway, upstream: FakeUpstream, genai_clients: list[genai.Client]
-) -> None:
-    """Claude thinks (signed) and calls a tool. The SDK shows the thinking as a thought part and holds
-    the signature as bytes on the function call (it decodes base64, and re-encodes it URL-safe). On
-    turn 2, Claude gets back its thinking block byte for byte, before the tool_use, as Anthropic
-    requires of a tool loop with thinking on."""
-    turn1 = a_wire.message(
-        [
-            {"type": "thinking", "thinking": "Need the weather.", "signature": CLAUDE_SIGNATURE},
-            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
-        ],
-        stop_reason="tool_use",
-    )
-    upstream.enqueue(Reply.sse(list(a_wire.stream_events(turn1))))
-    client = genai_client(on_anthropic.url)
+async def weather_tool_loop(
+    gateway: Gateway, upstream: FakeUpstream, genai_clients: list[genai.Client], turn1: list[dict[str, Any]]
+) -> tuple[list[types.GenerateContentResponse], list[types.Part], str]:
+    """The google-genai SDK's weather tool loop on Claude, streamed, thoughts shown: turn 1 answered by
+    Claude with the blocks `turn1`, then turn 2 with the tool's result. Turn 1's chunks and parts, and
+    turn 2's text."""
+    upstream.enqueue(Reply.sse(list(a_wire.stream_events(a_wire.message(turn1, stop_reason="tool_use")))))
+    client = genai_client(gateway.url)
     genai_clients.append(client)
     weather = types.FunctionDeclaration(
         name="get_weather", parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}}
@@ -374,15 +366,6 @@ async def test_claudes_signed_thinking_survives_a_tool_loop_through_the_python_s
         if c.candidates and c.candidates[0].content and c.candidates[0].content.parts
         for p in c.candidates[0].content.parts
     ]
-    assert [(p.thought, p.text) for p in parts if p.text] == [(True, "Need the weather.")]
-    [call_part] = [p for p in parts if p.function_call]
-    assert call_part.function_call is not None and call_part.function_call.id == "toolu_01"
-    assert call_part.thought_signature is not None and call_part.thought_signature.startswith(b"gw1.")
-    assert chunks[-1].candidates is not None and chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
-    sent = upstream.requests[0].json()
-    # Claude Sonnet 4.5 summarises its thinking by itself: `display` is for later models
-    assert (sent["thinking"], sent["max_tokens"]) == ({"type": "enabled", "budget_tokens": 2048}, 4096)
-
     upstream.enqueue(Reply.sse(list(a_wire.stream_events(a_wire.message([{"type": "text", "text": "18C."}])))))
     history = [
         types.Content(role="user", parts=[types.Part(text="Weather?")]),
@@ -397,7 +380,35 @@ async def test_claudes_signed_thinking_survives_a_tool_loop_through_the_python_s
             model="gemini-2.5-pro", contents=history, config=config
         )
     ]
-    assert "".join(c.text or "" for c in final) == "18C."
+    return chunks, parts, "".join(c.text or "" for c in final)
+
+
+async def test_claudes_signed_thinking_survives_a_tool_loop_through_the_python_sdk(
+    on_anthropic: Gateway, upstream: FakeUpstream, genai_clients: list[genai.Client]
+) -> None:
+    """Claude thinks (signed) and calls a tool. The SDK shows the thinking as a thought part and holds
+    the signature as bytes on the function call (it decodes base64, and re-encodes it URL-safe). On
+    turn 2, Claude gets back its thinking block byte for byte, before the tool_use, as Anthropic
+    requires of a tool loop with thinking on."""
+    chunks, parts, answer = await weather_tool_loop(
+        on_anthropic,
+        upstream,
+        genai_clients,
+        [
+            {"type": "thinking", "thinking": "Need the weather.", "signature": CLAUDE_SIGNATURE},
+            {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
+        ],
+    )
+    assert answer == "18C."
+    assert [(p.thought, p.text) for p in parts if p.text] == [(True, "Need the weather.")]
+    [call_part] = [p for p in parts if p.function_call]
+    assert call_part.function_call is not None and call_part.function_call.id == "toolu_01"
+    assert call_part.thought_signature is not None and call_part.thought_signature.startswith(b"gw1.")
+    assert chunks[-1].candidates is not None and chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+    sent = upstream.requests[0].json()
+    # Claude Sonnet 4.5 summarises its thinking by itself: `display` is for later models
+    assert (sent["thinking"], sent["max_tokens"]) == ({"type": "enabled", "budget_tokens": 2048}, 4096)
+
     messages = upstream.requests[1].json()["messages"]
     assert messages[1:] == [
         {
@@ -572,55 +583,19 @@ async def test_claudes_thinking_before_its_text_and_call_comes_back_first_and_ke
     turn 2 the thinking block opens the assistant turn again, so thinking stays on for the tool loop
     (Anthropic requires a tool loop's last assistant turn to start with thinking; with it after the
     text, the gateway would have to switch thinking off)."""
-    turn1 = a_wire.message(
+    _, parts, answer = await weather_tool_loop(
+        on_anthropic,
+        upstream,
+        genai_clients,
         [
             {"type": "thinking", "thinking": "Need the weather.", "signature": CLAUDE_SIGNATURE},
             {"type": "text", "text": "Let me check."},
             {"type": "tool_use", "id": "toolu_01", "name": "get_weather", "input": {"city": "Paris"}},
         ],
-        stop_reason="tool_use",
     )
-    upstream.enqueue(Reply.sse(list(a_wire.stream_events(turn1))))
-    client = genai_client(on_anthropic.url)
-    genai_clients.append(client)
-    weather = types.FunctionDeclaration(
-        name="get_weather", parameters_json_schema={"type": "object", "properties": {"city": {"type": "string"}}}
-    )
-    config = types.GenerateContentConfig(
-        tools=[types.Tool(function_declarations=[weather])],
-        automatic_function_calling=types.AutomaticFunctionCallingConfig(disable=True),
-        thinking_config=types.ThinkingConfig(include_thoughts=True, thinking_budget=2048),
-        max_output_tokens=4096,
-    )
-    chunks = [
-        c
-        async for c in await client.aio.models.generate_content_stream(
-            model="gemini-2.5-pro", contents="Weather?", config=config
-        )
-    ]
-    parts = [
-        p
-        for c in chunks
-        if c.candidates and c.candidates[0].content and c.candidates[0].content.parts
-        for p in c.candidates[0].content.parts
-    ]
+    assert answer == "18C."
     assert [(p.thought, p.text) for p in parts if p.text] == [(True, "Need the weather."), (None, "Let me check.")]
 
-    upstream.enqueue(Reply.sse(list(a_wire.stream_events(a_wire.message([{"type": "text", "text": "18C."}])))))
-    history = [
-        types.Content(role="user", parts=[types.Part(text="Weather?")]),
-        types.Content(role="model", parts=parts),
-        types.Content(
-            role="user", parts=[types.Part.from_function_response(name="get_weather", response={"output": "18C"})]
-        ),
-    ]
-    final = [
-        c
-        async for c in await client.aio.models.generate_content_stream(
-            model="gemini-2.5-pro", contents=history, config=config
-        )
-    ]
-    assert "".join(c.text or "" for c in final) == "18C."
     sent = upstream.requests[1].json()
     assert sent["thinking"] == {"type": "enabled", "budget_tokens": 2048}
     assert sent["messages"][1] == {
