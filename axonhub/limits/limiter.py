@@ -437,6 +437,13 @@ class Limiter:
         self.note_quota(channel, until)
         return True
 
+    def quota_headers(self, channel: str) -> dict[str, str]:
+        """The retry headers every refusal for `channel`'s exhausted quota carries ({} while it is not)."""
+        until = self.exhausted_until(channel)
+        if until is None:
+            return {}
+        return limit_headers(Exceeded("channel", channel, "provider_quota", 0, 0, until), "", self.clock())
+
     def note_quota(self, channel: str, until: float) -> None:
         """`channel`'s provider quota is exhausted until `until`: skip it (every instance) until then."""
         self._remember_exhausted(channel, until)

@@ -159,8 +159,10 @@ async def _attempt(
     if err.kind in (ErrorKind.AUTH, ErrorKind.PERMISSION):
         err = credentials_rejected(err, candidate)
     err.headers.update({k: v for k, v in response.headers.items() if k.lower() in RETRY_HEADERS})
-    if response.status == 429 and limiter is not None:
-        limiter.quota_exhausted(name, err.message, response.headers)  # skips the channel when it is a quota
+    if response.status == 429 and limiter is not None and limiter.quota_exhausted(name, err.message, response.headers):
+        # Skipped until the quota resets; the client is told when, as every later refusal tells it.
+        present = {header.lower() for header in err.headers}
+        err.headers.update({k: v for k, v in limiter.quota_headers(name).items() if k not in present})
     raise err
 
 

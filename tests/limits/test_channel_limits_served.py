@@ -275,6 +275,36 @@ async def test_when_every_channel_is_out_of_quota_the_client_gets_429_until_the_
     assert len(upstream.requests) == 1
 
 
+async def test_the_request_that_finds_a_quota_exhausted_is_told_when_it_resets_too(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A provider that says its quota is out without a Retry-After: the first 429 is the upstream's
+    own, with the reset the gateway took from the message, as every later refusal has it."""
+    clock = Clock()
+    quota = {"error": {"message": "You exceeded your daily quota", "type": "insufficient_quota"}}
+    upstream.enqueue(Reply.json(quota, status=429))
+    gateway = await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"), clock=clock)
+    first, second = await post(gateway), await post(gateway)
+    assert (first.status, second.status) == (429, 429)
+    assert first.headers["retry-after"] == second.headers["retry-after"]
+    assert int(first.headers["retry-after"]) > 60
+    assert first.headers["x-should-retry"] == second.headers["x-should-retry"] == "false"
+    assert "retry-after-ms" in first.headers
+    assert len(upstream.requests) == 1
+
+
+async def test_an_upstreams_own_retry_after_is_kept_on_the_first_refusal(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    quota = wire.error("rate_limit_error", "You have exceeded your daily quota (requests per day).")
+    upstream.enqueue(Reply.json(quota, status=429, headers={"Retry-After": "7200"}))
+    gateway = await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"), clock=Clock())
+    first = await post(gateway)
+    assert first.status == 429
+    assert first.headers.getall("retry-after") == ["7200"]  # not written twice in two cases
+    assert first.headers["x-should-retry"] == "false"
+
+
 async def test_the_first_byte_timeout_is_apart_from_the_idle_timeout(
     start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
