@@ -77,6 +77,9 @@ class RelayPlan:
             return await relay_stream(
                 request, exchange, answer.response, self.format.dialect, witness, self.inbound.framing
             )
+        counting = self.format.counting
+        if self.inbound.endpoint.counts and counting is not None and answer.payload is not None:
+            exchange.counted_tokens = counting.read_answer(answer.payload)  # the count the client is given
         return relay_json(exchange, answer, self.format.dialect, witness)
 
 

@@ -87,7 +87,7 @@ async def test_a_session_with_context_traffic_counts_only_upstream_usage(
         ("count_tokens", None, estimate),
         ("count_tokens", None, estimate),
         ("count_tokens", None, estimate),
-        ("count_tokens", None, None),  # counted upstream: the gateway did not count it
+        ("count_tokens", None, 4321),  # counted by Anthropic itself, relayed: the count the client got
         ("messages", {"input": 200, "output": 20, "cache_read": 0, "cache_write": 0, "reasoning": 0}, None),
         ("messages", {"input": 100, "output": 10, "cache_read": 0, "cache_write": 0, "reasoning": 0}, None),
     ]

@@ -40,11 +40,12 @@ async def test_a_count_on_the_responses_channel_goes_to_its_input_tokens_as_it_c
         "tools": [TOOL],
     }
     [record] = await trace_records(gateway)
-    assert (record["kind"], record["channel"], record["status"], record["usage"]) == (
+    assert (record["kind"], record["channel"], record["status"], record["usage"], record["counted_tokens"]) == (
         "count_tokens",
         "fake-responses",
         200,
         None,
+        1234,
     )
 
 
