@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import click
 
 from axonhub import launcher
 from axonhub.cli.common import config_option, echo_json, fail, json_option, load
+from axonhub.cli.dashboard import admin_post, admin_token, gateway_url, url_option
 from axonhub.cli.keys import echo_table
 from axonhub.config import Channel, Config
 
@@ -128,6 +130,41 @@ def show(name: str, config_path: Path, as_json: bool) -> None:
     lines += [("routed by", rule) for rule in summary["routed_by"]] or [("routed by", "no profile rule")]
     for label, value in lines:
         click.echo(f"{label:10} {value}")
+
+
+@channels_group.command("reset")
+@click.argument("name")
+@url_option
+@config_option
+@json_option
+def reset(name: str, url: str | None, config_path: Path, as_json: bool) -> None:
+    """Make the running gateway try a channel again now: forget its cool-down and its exhausted-quota
+    mark (a 429 taken for a spent quota skips a channel until the reset the provider gave).
+
+    With Redis the mark is cleared for every instance within 5 s. Without it, each `serve --workers`
+    process keeps its own marks and this reaches one of them: restart the gateway to clear them all.
+    """
+    config = load(config_path)
+    get_channel(config, name)
+    if not config.server.dashboard.enabled:
+        raise fail("the admin API comes with the dashboard, which this config turns off (server.dashboard.enabled)")
+    path = f"/dashboard/api/channels/{urllib.parse.quote(name, safe='')}/reset"
+    with admin_post(gateway_url(config, url), admin_token(config), path, {}, "reset refused") as response:
+        result = json.load(response)
+    if as_json:
+        echo_json(result)
+        return
+    cleared = []
+    if result.get("was_quota_exhausted_until"):
+        cleared.append(f"its quota mark (exhausted until {result['was_quota_exhausted_until']})")
+    if result.get("was_cooling_down_s"):
+        cleared.append(f"its cool-down ({result['was_cooling_down_s']:g}s left)")
+    if cleared:
+        click.echo(f"channel '{name}': cleared {' and '.join(cleared)}; the next request tries it")
+    else:
+        click.echo(f"channel '{name}': nothing to clear, the gateway was already trying it")
+    if not result.get("shared_state_cleared", True):
+        click.echo("warning: the limits state (Redis) cannot be reached: cleared on one instance only", err=True)
 
 
 def routed_by(config: Config, channel: Channel) -> list[str]:

@@ -139,20 +139,26 @@ def replay(
             click.echo("\n".join(totals_lines(line["totals"])))
 
 
-def _post_replay(base_url: str, token: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def admin_post(base_url: str, token: str, path: str, payload: dict[str, Any], refused: str) -> Any:
+    """POST `payload` to the gateway's admin API at `path`: the open response, or one clear CLI error
+    (`refused (status): why`, or that the gateway cannot be reached)."""
     request = urllib.request.Request(  # noqa: S310 - the gateway's own http(s) URL
-        base_url + "/dashboard/api/replay",
+        base_url + path,
         data=json.dumps(payload).encode(),
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         method="POST",
     )
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through a proxy
     try:
-        response = opener.open(request)
+        return opener.open(request)
     except urllib.error.HTTPError as exc:
-        raise fail(f"replay refused ({exc.code}): {_error_of(exc)}") from None
+        raise fail(f"{refused} ({exc.code}): {_error_of(exc)}") from None
     except urllib.error.URLError as exc:
         raise fail(f"cannot reach the gateway at {base_url} ({exc.reason}); is `axonhub serve` running?") from None
+
+
+def _post_replay(base_url: str, token: str, payload: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    response = admin_post(base_url, token, "/dashboard/api/replay", payload, "replay refused")
     with response:
         for raw in response:
             if raw.strip():

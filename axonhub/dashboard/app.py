@@ -41,6 +41,9 @@ from axonhub.dashboard.access import (
 )
 from axonhub.dashboard.index import Index, Indexer
 from axonhub.dashboard.live import KEEPALIVE_S, LiveHub, sse_frame
+from axonhub.limits.limiter import LIMITER
+from axonhub.limits.model import utc_iso
+from axonhub.limits.state import StateUnavailable
 from axonhub.trace import TRACE_WRITER
 from axonhub.trace_stats import parse_since
 
@@ -537,6 +540,30 @@ async def api_events(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def api_channel_reset(request: web.Request) -> web.Response:
+    """POST: forget a channel's cool-down and its exhausted-quota mark, so the next request tries it."""
+    name = request.match_info["name"]
+    if name not in {channel.name for channel in config_of(request).channels}:
+        return web.json_response({"error": f"no channel named '{name}' in the config"}, status=404)
+    failures, cooling = request.config_dict[CHANNEL_HEALTH].cooldown(name, time.monotonic())
+    request.config_dict[CHANNEL_HEALTH].succeeded(name)
+    limiter = request.config_dict[LIMITER]
+    shared = True
+    try:
+        until = await limiter.clear_quota(name)
+    except StateUnavailable:
+        until, shared = None, False
+    return web.json_response(
+        {
+            "channel": name,
+            "was_cooling_down_s": round(cooling, 1) if failures else 0.0,
+            "was_quota_exhausted_until": utc_iso(until) if until is not None else None,
+            "shared_state_cleared": shared,
+        },
+        headers=SECURITY_HEADERS,
+    )
+
+
 async def api_replay(request: web.Request) -> web.StreamResponse:
     """POST {"request_id" | "session", "profile", "key"?}: NDJSON, one line per replayed request."""
     raw = await request.content.read(MAX_REPLAY_BODY + 1)
@@ -655,6 +682,7 @@ def dashboard_app() -> web.Application:
     sub.router.add_get("/api/usage", api_usage)
     sub.router.add_get("/api/latency", api_latency)
     sub.router.add_get("/api/channels", api_channels)
+    sub.router.add_post("/api/channels/{name}/reset", api_channel_reset)
     sub.router.add_get("/api/charts/{name}.svg", api_chart)
     sub.router.add_get("/api/events", api_events)
     sub.router.add_post("/api/replay", api_replay)

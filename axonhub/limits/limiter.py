@@ -460,13 +460,30 @@ class Limiter:
             await self._call(self.state.mark(_exhausted_key(channel), until, self.clock()))
 
     async def refresh_marks(self, channels: Iterable[str]) -> None:
-        """Learn the channels other instances found exhausted."""
+        """Follow the shared marks: learn the channels other instances found exhausted, and forget those
+        an admin cleared. (A mark this instance could not share while the state was down is forgotten
+        too: the channel's next 429 marks it again.)"""
         names = list(channels)
         marks = await self._call(self.state.marks([_exhausted_key(n) for n in names], self.clock()))
         for name in names:
             until = marks.get(_exhausted_key(name))
             if until is not None:
                 self._remember_exhausted(name, until)
+            elif self._exhausted.pop(name, None) is not None:
+                self.metrics.exhausted.labels(name).set(0)
+                log.info("channel quota mark cleared elsewhere; trying it again", channel=name)
+
+    async def clear_quota(self, channel: str) -> float | None:
+        """Forget that `channel`'s quota is exhausted, here and in the shared state (other instances
+        follow within MARKS_EVERY_S); until when it was marked, or None. StateUnavailable when the
+        shared state cannot be reached: the mark is then cleared here only."""
+        until = self.exhausted_until(channel)
+        self._exhausted.pop(channel, None)
+        self.metrics.exhausted.labels(channel).set(0)
+        if until is not None:
+            log.info("channel quota mark cleared by an admin; trying it again", channel=channel)
+        await self._call(self.state.unmark(_exhausted_key(channel)))
+        return until
 
     # -----------------------------------------------------------------------------------------
     # Background work and health

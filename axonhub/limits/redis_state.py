@@ -214,6 +214,9 @@ class RedisState:
         found = {key: float(v) for key, v in zip(keys, values, strict=True) if v is not None}
         return {key: until for key, until in found.items() if until > now}
 
+    async def unmark(self, key: str) -> None:
+        await self._call("mark", lambda: self.client.delete(self._key(key)))
+
     async def ping(self) -> None:
         await self._call("ping", self.client.ping)
 

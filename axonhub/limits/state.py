@@ -61,6 +61,10 @@ class StateBackend(Protocol):
         """The live marks among `keys`."""
         ...
 
+    async def unmark(self, key: str) -> None:
+        """Forget the mark under `key` before its moment."""
+        ...
+
     async def ping(self) -> None:
         """Raise StateUnavailable when the backend cannot be reached."""
         ...
@@ -147,6 +151,9 @@ class MemoryState:
     async def marks(self, keys: list[str], now: float) -> dict[str, float]:
         return {key: self._marks[key] for key in keys if self._marks.get(key, 0.0) > now}
 
+    async def unmark(self, key: str) -> None:
+        self._marks.pop(key, None)
+
     async def ping(self) -> None:
         return None
 
@@ -217,6 +224,9 @@ class Unreachable:
         raise StateUnavailable(self.reason)
 
     async def marks(self, keys: list[str], now: float) -> dict[str, float]:
+        raise StateUnavailable(self.reason)
+
+    async def unmark(self, key: str) -> None:
         raise StateUnavailable(self.reason)
 
     async def ping(self) -> None:

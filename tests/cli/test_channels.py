@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from axonhub.cli import main
+from axonhub.dashboard.app import DASHBOARD
 from tests.conftest import SECRET, Gateway, GatewayFactory, base_config, write_config
 from tests.fakes import anthropic as wire
 from tests.fakes import openai as oai
@@ -69,19 +72,25 @@ def test_list_without_a_gateway_shows_this_shells_view(tmp_path: Path, upstream_
 
 
 async def gateway_after_one_request(
-    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, status: int
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path, status: int, admin: bool = False
 ) -> tuple[Gateway, Path]:
-    """A gateway that served one Claude request (answered with `status`), and a CLI config that asks it."""
-    gateway = await start_gateway(channels_config(upstream.url, tmp_path / "t.jsonl", 9))
-    config = write_config(
-        tmp_path / "cli.yml", channels_config(upstream.url, tmp_path / "t.jsonl", gateway.server.port or 0)
-    )
+    """A gateway that served one Claude request (answered with `status`), and a CLI config that asks
+    it; `admin`: with its dashboard, which carries the admin API."""
+    served = channels_config(upstream.url, tmp_path / "t.jsonl", 9)
+    if admin:
+        served["server"]["dashboard"] = {"enabled": True}
+    gateway = await start_gateway(served)
+    config = write_config(tmp_path / "cli.yml", {**served, "server": {**served["server"], "port": gateway.server.port}})
+    assert await ask_claude(gateway) == status
+    return gateway, config
+
+
+async def ask_claude(gateway: Gateway) -> int:
     body = {"model": "claude-sonnet-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as http:
         headers = {"x-api-key": SECRET, "anthropic-version": "2023-06-01"}
         async with http.post(gateway.url + "/anthropic/v1/messages", json=body, headers=headers) as response:
-            assert response.status == status
-    return gateway, config
+            return response.status
 
 
 async def test_list_and_show_report_the_running_gateways_cool_down(
@@ -189,3 +198,70 @@ async def test_list_and_show_report_a_channel_skipped_for_an_exhausted_quota(
     assert listed[1].split()[2:4] == ["quota", "exhausted"]
     shown = (await cli_async(config, "show", "fake-anthropic")).stdout.splitlines()
     assert shown[5] == f"state      quota exhausted until {until['quota_exhausted_until']}"
+
+
+def own_lines(output: str, *starts: str) -> list[str]:
+    """The CLI's own lines of `output`: those that start with one of `starts`."""
+    return [line for line in output.splitlines() if line.startswith(starts)]
+
+
+async def test_reset_makes_the_gateway_try_a_channel_it_skipped_for_a_spent_quota(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    quota = wire.error("rate_limit_error", "Usage limit reached for 5 hour. Please try again later.")
+    upstream.enqueue(Reply.json(quota, status=429, headers={"retry-after": "18000"}))
+    gateway, config = await gateway_after_one_request(start_gateway, upstream, tmp_path, 429, admin=True)
+    admin = {"AXONHUB_ADMIN_TOKEN": gateway.server.app[DASHBOARD].access.token}
+    assert await ask_claude(gateway) == 429  # skipped: the upstream is not asked again
+    assert len(upstream.requests) == 1
+
+    done = await cli_async(config, "reset", "fake-anthropic", env=admin)
+    assert done.exit_code == 0, done.output
+    [said] = own_lines(done.stdout, "channel ")  # the in-process gateway's log lines share stdout here
+    assert said.startswith("channel 'fake-anthropic': cleared its quota mark (exhausted until 20")
+    assert said.endswith("; the next request tries it")
+    state = json.loads((await cli_async(config, "list", "--json")).stdout)["channels"][0]["state"]
+    assert state == "available"
+    upstream.default = Reply.json(wire.message())
+    assert await ask_claude(gateway) == 200
+    assert len(upstream.requests) == 2
+
+    # A real process: its stdout is its own
+    again = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "axonhub",
+        "channels",
+        "reset",
+        "fake-anthropic",
+        "--json",
+        "--config",
+        str(config),
+        env={**os.environ, **admin},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await again.communicate()
+    assert again.returncode == 0
+    assert json.loads(out) == {
+        "channel": "fake-anthropic",
+        "was_cooling_down_s": 0.0,
+        "was_quota_exhausted_until": None,
+        "shared_state_cleared": True,
+    }
+
+
+async def test_reset_refuses_with_one_line(
+    start_gateway: GatewayFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    upstream.default = Reply.json(wire.message())
+    _, config = await gateway_after_one_request(start_gateway, upstream, tmp_path, 200, admin=True)
+    wrong = await cli_async(config, "reset", "fake-anthropic", env={"AXONHUB_ADMIN_TOKEN": "not-the-token"})
+    assert wrong.exit_code == 1
+    assert wrong.stderr.startswith("Error: reset refused (401)")
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    unknown = await cli_async(config, "reset", "nope", env={"AXONHUB_ADMIN_TOKEN": "x"})
+    assert unknown.exit_code != 0 and "nope" in unknown.stderr
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    down = write_config(tmp_path / "down.yml", channels_config(upstream.url, tmp_path / "t.jsonl", free_port()))
+    off = cli(down, "reset", "fake-anthropic")
+    assert off.exit_code == 1 and "dashboard" in off.stderr

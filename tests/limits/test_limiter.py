@@ -126,6 +126,22 @@ def test_spend_amounts_under_a_cent_keep_their_digits(amount: float, shown: str)
     assert rate.describe() == f"{shown} of spend per day"
 
 
+async def test_a_quota_mark_cleared_on_one_instance_is_forgotten_by_the_others(backend: StateBackend) -> None:
+    """Two gateways on one shared state: a mark one of them made reaches the other; cleared on the
+    other (`axonhub channels reset`), the first forgets it at its next refresh."""
+    clock = Clock()
+    first, second = Limiter(backend, clock=clock), Limiter(backend, clock=clock)
+    first.note_quota("kimi", clock() + 3600)
+    await first.settled()  # the mark is shared
+    await second.refresh_marks(["kimi", "other"])
+    assert second.exhausted_until("kimi") == clock() + 3600
+    assert await second.clear_quota("kimi") == clock() + 3600
+    assert second.exhausted_until("kimi") is None
+    await first.refresh_marks(["kimi", "other"])
+    assert first.exhausted_until("kimi") is None
+    assert await first.clear_quota("kimi") is None  # nothing left to clear
+
+
 async def test_concurrent_requests_free_up_when_an_exchange_is_settled() -> None:
     limiter = Limiter(MemoryState(), clock=Clock())
     alice = key(concurrent_requests=2)

@@ -98,6 +98,16 @@ async def test_marks_live_until_their_moment(backend: StateBackend) -> None:
     assert await backend.marks(["{c:kimi}:exhausted"], now + 3601) == {}
 
 
+async def test_a_mark_can_be_taken_back_before_its_moment(backend: StateBackend) -> None:
+    import time
+
+    now = time.time()
+    await backend.mark("{c:kimi}:exhausted", now + 3600, now)
+    await backend.unmark("{c:kimi}:exhausted")
+    await backend.unmark("{c:never}:exhausted")  # nothing to take back: no error
+    assert await backend.marks(["{c:kimi}:exhausted"], now) == {}
+
+
 async def test_memory_counters_expire_with_their_window() -> None:
     from axonhub.limits.state import MemoryState
 
