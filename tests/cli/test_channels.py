@@ -200,6 +200,18 @@ async def test_list_and_show_report_a_channel_skipped_for_an_exhausted_quota(
     assert shown[5] == f"state      quota exhausted until {until['quota_exhausted_until']}"
 
 
+async def cli_process(config: Path, *args: str, env: dict[str, str] | None = None) -> bytes:
+    """The CLI as a process of its own, whose stdout no in-process gateway's log shares (for --json)."""
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "axonhub", "channels", *args, "--config", str(config)),
+        env={**os.environ, **(env or {})},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    return out
+
+
 def own_lines(output: str, *starts: str) -> list[str]:
     """The CLI's own lines of `output`: those that start with one of `starts`."""
     return [line for line in output.splitlines() if line.startswith(starts)]
@@ -220,29 +232,13 @@ async def test_reset_makes_the_gateway_try_a_channel_it_skipped_for_a_spent_quot
     [said] = own_lines(done.stdout, "channel ")  # the in-process gateway's log lines share stdout here
     assert said.startswith("channel 'fake-anthropic': cleared its quota mark (exhausted until 20")
     assert said.endswith("; the next request tries it")
-    state = json.loads((await cli_async(config, "list", "--json")).stdout)["channels"][0]["state"]
+    state = json.loads(await cli_process(config, "list", "--json"))["channels"][0]["state"]
     assert state == "available"
     upstream.default = Reply.json(wire.message())
     assert await ask_claude(gateway) == 200
     assert len(upstream.requests) == 2
 
-    # A real process: its stdout is its own
-    again = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "axonhub",
-        "channels",
-        "reset",
-        "fake-anthropic",
-        "--json",
-        "--config",
-        str(config),
-        env={**os.environ, **admin},
-        stdout=asyncio.subprocess.PIPE,
-    )
-    out, _ = await again.communicate()
-    assert again.returncode == 0
-    assert json.loads(out) == {
+    assert json.loads(await cli_process(config, "reset", "fake-anthropic", "--json", env=admin)) == {
         "channel": "fake-anthropic",
         "was_cooling_down_s": 0.0,
         "was_quota_exhausted_until": None,
