@@ -274,6 +274,8 @@ def _window(request: web.Request, index: Index) -> queries.Window | None:
     since, until = _moment(request, "since"), _moment(request, "until")
     fine_from = index.rollups.fine_from
     if since is not None:
+        if until is not None and until < since:
+            raise _bad_request("until: earlier than since")
         return queries.Window.of(since, until or now, fine_from)
     if chosen == "all":
         span = queries.data_span(index)

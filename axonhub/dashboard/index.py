@@ -62,10 +62,12 @@ log = structlog.get_logger("axonhub.dashboard")
 ERROR: Final = 1
 REPLAY: Final = 2
 USAGE: Final = 4
-MODEL_CALLS: Final = frozenset({"messages", "chat_completions", "responses"})
+# A tuple, not a set: `record.get("kind") in MODEL_CALLS` must not raise on a hand-edited kind (a list).
+MODEL_CALLS: Final = ("messages", "chat_completions", "responses")
 FINE_S: Final = 300  # rollups every five minutes for the newest FINE_KEEP_S of the log…
 FINE_KEEP_S: Final = 48 * 3600
 COARSE_S: Final = 3600  # …and every hour for all of it
+MAX_TOKENS: Final = 1 << 40  # per count of one record: a million-fold any real request, far from overflow
 NO_NAME: Final = 0  # interned id of "no value"
 MAX_NAMES: Final = 65_535  # per dimension; later newcomers share the id of "(other)"
 POLL_S: Final = 0.5
@@ -457,10 +459,14 @@ class Index:
 
 
 def _tokens(usage: Mapping[str, Any]) -> tuple[int, int, int, int, int]:
+    """The token counts of a usage record; a count that is not a number, not positive or beyond
+    MAX_TOKENS (infinity, a hand edit) is 0, so the index's fixed-width columns never overflow."""
     out = []
     for name in ("input", "output", "cache_read", "cache_write", "reasoning"):
         value = usage.get(name)
-        out.append(int(value) if isinstance(value, int | float) and value > 0 else 0)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= MAX_TOKENS:
+            value = 0
+        out.append(int(value))
     return out[0], out[1], out[2], out[3], out[4]
 
 

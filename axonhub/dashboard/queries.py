@@ -7,6 +7,7 @@ ISO 8601 UTC strings; costs in USD from the live config's `pricing` by resolved 
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from axonhub.dashboard.index import (
     COARSE_S,
     FINE_S,
     LAT_BINS,
+    MAX_TOKENS,
     MODEL_CALLS,
     USAGE,
     USAGE_FIELDS,
@@ -33,6 +35,7 @@ BODIES: Final = ("request_body", "response_body")
 TOKEN_NAMES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")
 STEPS: Final = (300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
 MAX_POINTS: Final = 96
+LATEST: Final = datetime(9000, 1, 1, tzinfo=UTC).timestamp()  # the latest time a window reaches
 MAX_SERIES: Final = 8
 OTHER: Final = "(other)"
 GROUPS: Final = ("model", "channel", "key", "profile")
@@ -238,7 +241,10 @@ def session_row(index: Index, s: int, pricing: Mapping[str, Price]) -> dict[str,
 
 
 def _number(value: object) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+    """A token count as the index counts it: 0 unless a number in 1 … MAX_TOKENS (never infinity)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if 0 < value <= MAX_TOKENS else 0
 
 
 def record_cost(record: Mapping[str, Any], pricing: Mapping[str, Price]) -> float | None:
@@ -355,19 +361,25 @@ class Window:
 
     @classmethod
     def of(cls, since: float, until: float, fine_from: float = float("-inf")) -> Window:
-        """At most MAX_POINTS steps; hourly or longer before `fine_from` (no five-minute rollups there)."""
+        """At most MAX_POINTS steps (whole weeks each beyond STEPS); hourly or longer before `fine_from`
+        (no five-minute rollups there). Times are held to 1970 … 9000: a hand-edited record from year 1
+        or 9999 must not make a window of millions of steps."""
+        since, until = (min(max(t, 0.0), LATEST) for t in (since, until))
         span = max(until - since, FINE_S)
         steps = STEPS if since >= fine_from else tuple(s for s in STEPS if s % COARSE_S == 0)
-        step = next((s for s in steps if span / s <= MAX_POINTS), steps[-1])
+        step = next((s for s in steps if span / s <= MAX_POINTS), None)
+        if step is None:
+            step = steps[-1] * math.ceil(span / MAX_POINTS / steps[-1])
         return cls(since - since % step, until, step, FINE_S if step % COARSE_S else COARSE_S)
 
     @property
     def points(self) -> int:
         return max(1, int((self.until - self.since) // self.step) + 1)
 
-    def buckets(self) -> range:
-        """The rollup buckets inside the window."""
-        return range(int(self.since // self.level), int(self.until // self.level) + 1)
+    def buckets(self, table: Mapping[int, object]) -> Iterable[int]:
+        """The rollup buckets inside the window, in order; only those `table` holds when it holds fewer."""
+        inside = range(int(self.since // self.level), int(self.until // self.level) + 1)
+        return inside if len(inside) <= len(table) else sorted(b for b in table if b in inside)
 
     def point(self, bucket: int) -> int:
         return min(self.points - 1, int((bucket * self.level - self.since) // self.step))
@@ -405,7 +417,7 @@ def usage(index: Index, window: Window, by: str, pricing: Mapping[str, Price]) -
     groups: dict[str, dict[str, list[float]]] = {}
     totals: dict[str, list[int]] = {}
     group_cost: dict[str, float | None] = {}
-    for bucket in window.buckets():
+    for bucket in window.buckets(level.usage):
         k = window.point(bucket)
         for packed, values in level.usage_rows(bucket):
             dims = unpack_dims(packed)
@@ -501,7 +513,7 @@ def latency(index: Index, window: Window, by: str) -> dict[str, Any]:
     points = window.points
     level = level_of(index, window)
     per_point: dict[str, list[list[int]]] = {}  # name -> per step, a histogram pair (2 x LAT_BINS)
-    for bucket in window.buckets():
+    for bucket in window.buckets(level.latency):
         cells = level.latency.get(bucket)
         if not cells:
             continue

@@ -16,7 +16,7 @@ from axonhub.dashboard.index import Indexer
 from axonhub.trace import iter_records
 from tests.conftest import SECRET, base_config
 from tests.dashboard.harness import PRICING, Dash, start_dash, wait_for
-from tests.dashboard.records import rotated_log
+from tests.dashboard.records import line, record, rotated_log, write_log
 from tests.dashboard.test_index_handover import snapshot
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import FakeUpstream, Reply
@@ -49,9 +49,45 @@ async def test_bad_parameters_are_a_400_naming_them(dash: Dash):
         "/dashboard/api/usage?range=forever": "range: one of 1h, 6h, 24h, 7d, 30d, all",
         "/dashboard/api/usage?by=colour": "by: one of model, channel, key, profile",
         "/dashboard/api/charts/usage.svg?metric=joy": "metric: one of tokens, cost, requests, cache",
+        "/dashboard/api/usage?since=2026-05-02&until=2026-05-01": "until: earlier than since",
     }
     for path, message in cases.items():
         assert await dash.get(path) == (400, {"error": message})
+
+
+async def test_hand_edited_records_neither_stop_the_index_nor_hang_the_charts(
+    start_gateway, upstream: FakeUpstream, tmp_path: Path
+):
+    """Lines that parse but hold what no writer writes: a list for a kind, infinite or absurd token
+    counts, a time in year 1 or 9999. Each used to stop the index (rebuilt every 5 s, never ready),
+    fail a timeline with a 500, or make `range=all` a window of millions of steps."""
+    infinite = line(record(3, "s-infinite")).replace(b'"input":1000', b'"input":Infinity')
+    assert b"Infinity" in infinite
+    log = write_log(
+        tmp_path / "trace.jsonl",
+        [
+            record(0, "s-good"),
+            record(1, "s-odd", kind=["messages"]),
+            record(2, "s-huge", usage={"input": 10**20, "output": 1e400, "cache_read": True}),
+            record(4, "s-ancient", time="0001-01-01T00:00:00+00:00"),
+            record(5, "s-future", time="9999-12-31T00:00:00+00:00"),
+        ],
+        damaged=(infinite,),
+    )
+    dash = await start_dash(start_gateway, tmp_path, base_config(upstream.url, log, pricing=PRICING))
+    _, status = await dash.get("/dashboard/api/status")
+    assert (status["index"]["records"], status["index"]["damaged_lines"], status["index"]["error"]) == (6, 0, None)
+    for trace_id in ("s-odd", "s-huge", "s-infinite"):
+        code, body = await dash.get(f"/dashboard/api/sessions/{trace_id}")
+        assert code == 200, body
+        assert body["session"]["tokens"]["input"] == 0  # not a model call; counts that are not counts
+    quick = aiohttp.ClientTimeout(total=10)
+    for path in ("usage?range=all", "latency?range=all", "usage?since=0001-01-01T00:00:00Z"):
+        code, body = await dash.get(f"/dashboard/api/{path}", timeout=quick)
+        assert code == 200, body
+        assert len(body["buckets"]) <= 97
+    _, usage = await dash.get("/dashboard/api/usage?range=all")
+    assert usage["since"].startswith("1970-01-01") and usage["total"]["tokens"]["input"] == 1000  # s-good
 
 
 async def test_a_session_and_a_request_and_what_is_not_there(dash: Dash):
