@@ -148,6 +148,8 @@ async def _send(
     """POST the recorded body; the answer whole (a stream is read to its end and aggregated)."""
     body = original["request_body"]
     url = base_url + str(original.get("path") or "/v1/messages")
+    if url.endswith(":streamGenerateContent"):  # the trace keeps no query: ask Gemini's stream as events
+        url += "?alt=sse"
     async with http.post(url, data=json.dumps(body, ensure_ascii=False).encode(), headers=headers) as response:
         if response.content_type == "text/event-stream":
             client = format_named(original.get("client_format"))

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 
 from axonhub.cli import main as cli
 from axonhub.trace import TRACE_WRITER, iter_records
+from tests.conftest import SECRET
 from tests.dashboard.harness import RECORDED_CALL, REPLAYED_CALL, Dash, ReplayRig, tool_use_message, wait_for
 from tests.fakes import anthropic as wire
 from tests.fakes.upstream import Reply
@@ -127,6 +128,42 @@ async def test_a_session_replay_keeps_the_recorded_order_and_sums_the_difference
     totals = lines[-1]["totals"]
     assert (totals["requests"], totals["original"]["input"], totals["replay"]["input"]) == (3, 3600, 300)
     assert totals["difference"]["input"] == -3300
+
+
+async def test_a_gemini_cli_stream_counts_as_usage_and_replays_with_both_answers(rig: ReplayRig):
+    """Gemini's model calls (`generate_content`) are model calls like the others: on the Usage page, in the
+    session's tokens and cost, replayable; a stream the trace recorded without its `?alt=sse` is read back."""
+    rig.anthropic.enqueue(Reply.sse(wire.stream_events(tool_use_message())))
+    body = {"contents": [{"role": "user", "parts": [{"text": "list the files"}]}]}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            rig.dash.url + "/v1beta/models/claude-opus-4-8:streamGenerateContent?alt=sse",
+            json=body,
+            headers={"x-goog-api-key": SECRET, "X-Trace-Id": "gemini-cli-1"},
+        ) as response,
+    ):
+        assert response.status == 200, await response.text()
+        await response.read()
+        request_id = response.headers["request-id"]
+    detail = await rig.indexed(request_id)
+    assert (detail["request"]["kind"], detail["replayable"]) == ("generate_content", True)
+    _, session = await rig.dash.get("/dashboard/api/sessions/gemini-cli-1")
+    assert session["session"]["tokens"]["input"] == 1200
+    _, usage = await rig.dash.get("/dashboard/api/usage?range=1h")
+    assert (usage["total"]["requests"], usage["total"]["tokens"]["input"]) == (1, 1200)
+
+    status, lines = await rig.replay(request_id=request_id, profile="cheap")
+    assert status == 200
+    pair = lines[1]
+    assert [c["name"] for c in pair["original"]["tool_calls"]] == ["Bash"]
+    assert (pair["replay"]["channel"], pair["replay"]["note"], pair["replay"]["text"]) == (
+        "fake-deepseek",
+        None,
+        "Listing.",
+    )
+    assert [c["arguments"] for c in pair["replay"]["tool_calls"]] == [REPLAYED_CALL]
+    assert pair["replay"]["usage"]["input"] == 100
 
 
 async def test_what_a_replay_refuses(rig: ReplayRig):
