@@ -40,6 +40,7 @@ from axonhub import fastjson
 from axonhub.batch_writer import BatchWriter
 from axonhub.caps import TEXT_LIMIT, TRACEBACK_LIMIT, cap_redacted, cap_value
 from axonhub.redact import MIN_SECRET_LENGTH, REDACTED, Redactor, is_credential_name
+from axonhub.trace_record import MODEL_CALLS
 
 EventDict = MutableMapping[str, Any]
 
@@ -130,7 +131,7 @@ def request_line(width: int) -> Callable[[Any, str, MutableMapping[str, Any]], M
             return event_dict
         f = {name: event_dict.pop(name, None) for name in _REQUEST_FIELDS}
         parts = [f"{f['status']} {round(f['ms'] or 0):5} ms", str(f["key"] or "-")]
-        if f["kind"] not in (None, "messages", "chat_completions", "responses"):
+        if f["kind"] is not None and f["kind"] not in MODEL_CALLS:
             parts.append(f"[{f['kind']}]")
         if f["counted_tokens"] is not None:
             parts.append(f"counted {f['counted_tokens']}")

@@ -50,15 +50,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from axonhub import __version__
 from axonhub.config import OtlpConfig
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 
 log = structlog.get_logger("axonhub.otlp")
 
 BATCH: Final = 256
 DELAY_S: Final = 1.0
 _STOP: Final = object()
-# the exchanges that are model calls; listings, probes and token counts are not exported
-GENERATION_KINDS: Final = frozenset({"messages", "chat_completions", "responses"})
 # channel type -> gen_ai.provider.name
 PROVIDERS: Final[Mapping[str, str]] = {
     "anthropic": "anthropic",
@@ -313,7 +311,7 @@ class OtlpExporter:
 
     def submit(self, record: TraceRecord) -> None:
         """Queue a finished exchange; never blocks, never raises."""
-        if record.get("kind") not in GENERATION_KINDS:
+        if record.get("kind") not in MODEL_CALLS:  # listings, probes and token counts are not exported
             return
         if self._closed:
             self._dropped_on_loop += _span_count(record)

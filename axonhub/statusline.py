@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from axonhub.trace_reader import parse_line, trace_files
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 TOKEN_NAMES = ("input", "output", "cache_read", "cache_write")
@@ -81,7 +81,7 @@ class SessionState:
 
     def add(self, record: TraceRecord) -> None:
         """Count one trace record of the session: model calls only, upstream usage only."""
-        if record.get("kind") not in ("messages", "chat_completions", "responses"):
+        if record.get("kind") not in MODEL_CALLS:
             return
         self.calls += 1
         model = str(record.get("resolved_model") or record.get("requested_model") or "?")

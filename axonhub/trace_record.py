@@ -11,7 +11,13 @@ when read (`trace_reader.upgrade`).
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Final, NotRequired, TypedDict
+
+# The `kind`s of exchanges that are model calls (the endpoints of every format that generate, as the
+# format registry names them; a test keeps the two the same): usage, spans, the status line and the
+# dashboard count these, never token counts, listings or probes. A tuple: a hand-edited kind that is
+# a list must not raise in `kind in MODEL_CALLS`.
+MODEL_CALLS: Final = ("messages", "chat_completions", "responses", "generate_content")
 
 
 class UsageRecord(TypedDict):
@@ -64,7 +70,7 @@ class TraceRecord(TypedDict):
     request_id: str
     trace_id: str
     trace_source: str  # claude_code_header | claude_code_metadata | codex_session | x_trace_id | request | replay
-    kind: str  # messages | count_tokens | chat_completions | responses | models | …
+    kind: str  # messages | count_tokens | chat_completions | responses | generate_content | models | …
     key: str | None
     project: str | None
     client_format: str

@@ -11,6 +11,7 @@ import pytest
 
 from axonhub.config import OtlpConfig
 from axonhub.otlp import OtlpExporter, otel_trace_id, traces_url
+from axonhub.trace_record import MODEL_CALLS
 from tests.fakes.otlp_receiver import OtlpReceiver
 
 SESSION = "4f1c2b6e-8a1d-4c3b-9f00-1234567890ab"
@@ -186,3 +187,11 @@ async def test_a_dead_collector_never_blocks_the_caller_and_its_spans_are_counte
     await close(exporter)
     assert exporter.exported == 0
     assert exporter.dropped >= 90 * 3  # the queue held 10 exchanges; the rest (3 spans each) were dropped at once
+
+
+async def test_every_formats_model_calls_are_exported_and_token_counts_are_not(receiver: OtlpReceiver) -> None:
+    exporter = exporter_for(receiver.url)
+    for n, kind in enumerate((*MODEL_CALLS, "count_tokens", "models")):
+        exporter.submit(record(kind=kind, request_id=f"req_{n}", attempts=[]))
+    await close(exporter)
+    assert sorted(s.attributes["axonhub.kind"] for s in receiver.spans) == sorted(MODEL_CALLS)

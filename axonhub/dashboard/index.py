@@ -55,15 +55,13 @@ import structlog
 
 from axonhub.trace import Written, is_error, parse_line, trace_files
 from axonhub.trace_reader import upgrade
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 
 log = structlog.get_logger("axonhub.dashboard")
 
 ERROR: Final = 1
 REPLAY: Final = 2
 USAGE: Final = 4
-# A tuple, not a set: `record.get("kind") in MODEL_CALLS` must not raise on a hand-edited kind (a list).
-MODEL_CALLS: Final = ("messages", "chat_completions", "responses", "generate_content")
 FINE_S: Final = 300  # rollups every five minutes for the newest FINE_KEEP_S of the log…
 FINE_KEEP_S: Final = 48 * 3600
 COARSE_S: Final = 3600  # …and every hour for all of it

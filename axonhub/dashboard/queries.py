@@ -20,7 +20,6 @@ from axonhub.dashboard.index import (
     FINE_S,
     LAT_BINS,
     MAX_TOKENS,
-    MODEL_CALLS,
     USAGE,
     USAGE_FIELDS,
     Index,
@@ -29,7 +28,7 @@ from axonhub.dashboard.index import (
     request_hash,
     unpack_dims,
 )
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 
 BODIES: Final = ("request_body", "response_body")
 TOKEN_NAMES: Final = ("input", "output", "cache_read", "cache_write", "reasoning")

@@ -36,11 +36,11 @@ from axonhub.dashboard.access import (
     REPLAY_TRACE_HEADER,
 )
 from axonhub.dashboard.answers import answer, difference, totals
-from axonhub.dashboard.index import MODEL_CALLS, REPLAY, Index
+from axonhub.dashboard.index import REPLAY, Index
 from axonhub.dashboard.live import LiveHub
 from axonhub.dashboard.queries import find_request, replayable
 from axonhub.stream_answer import StreamAnswer, format_named, model_only
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 
 RECORD_WAIT_S: Final = 30.0
 MAX_SESSION_REQUESTS: Final = 2000

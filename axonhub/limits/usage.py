@@ -17,10 +17,8 @@ from axonhub.config import Price
 from axonhub.limits.admission import counter_key, lease_key, subject_tag
 from axonhub.limits.model import MICRO_USD, KeyLimits, Measure, window_of
 from axonhub.limits.state import StateBackend
-from axonhub.trace_record import TraceRecord
+from axonhub.trace_record import MODEL_CALLS, TraceRecord
 from axonhub.trace_stats import cost_of, price_for, record_time, usage_of
-
-MODEL_CALLS = frozenset({"messages", "chat_completions", "responses"})
 
 
 async def key_usage(state: StateBackend, key_name: str, limits: KeyLimits, now: float) -> list[dict[str, Any]]:

@@ -133,3 +133,13 @@ async def test_with_redis_state_the_use_is_read_from_redis(
         "spend_per_day_usd": 0.000423,
         "concurrent_requests": 0,
     }
+
+
+def test_every_formats_model_calls_count_toward_the_use_and_token_counts_do_not(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "axonhub.yml", limited_config(tmp_path))
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    lines = [record(now, kind=kind) for kind in ("messages", "chat_completions", "responses", "generate_content")]
+    lines.append(record(now, kind="count_tokens", usage=None, counted_tokens=9000))
+    (tmp_path / "trace.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    rows = {row["limit"]: row for row in json.loads(show(config, "--json").output)["limits"]}
+    assert rows["output_tokens_per_day"]["used"] == 4 * 50
