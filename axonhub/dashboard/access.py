@@ -169,9 +169,12 @@ def _is_loopback_host(host: str) -> bool:
     if name in _LOOPBACK_NAMES:
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        address = ipaddress.ip_address(name)
     except ValueError:
         return False
+    # A dual-stack listener (host "::") sees an IPv4 client as ::ffff:127.0.0.1
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
 
 
 def peer_refusal(request: web.Request, settings: DashboardConfig) -> str | None:

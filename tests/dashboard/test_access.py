@@ -244,3 +244,17 @@ async def test_the_admin_token_is_never_written_where_a_client_key_could_put_it(
             break
         await asyncio.sleep(0.02)
     assert dash.token not in trace.read_text() and "[redacted]" in trace.read_text()
+
+
+@pytest.mark.parametrize(("peer", "allowed"), [("::ffff:127.0.0.1", True), ("::1", True), ("::ffff:192.0.2.7", False)])
+def test_an_ipv4_peer_seen_through_a_dual_stack_listener_is_judged_by_its_ipv4_address(peer: str, allowed: bool):
+    """With `server.host: "::"` an IPv4 client arrives as ::ffff:a.b.c.d: loopback when a.b.c.d is."""
+
+    class Transport:
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (peer, 50000, 0, 0) if name == "peername" else default
+
+    request = make_mocked_request(
+        "GET", "/dashboard/api/status", headers={"Host": "127.0.0.1:8090"}, transport=Transport()
+    )
+    assert (peer_refusal(request, DashboardConfig()) is None) is allowed
