@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from axonhub import fastjson
 from axonhub.trace_record import TraceRecord
@@ -60,14 +60,34 @@ def trace_files(path: Path, *, include_rotated: bool = True) -> list[Path]:
     return [*files, path] if path.exists() else files
 
 
+# The record's fields that readers take apart, and the JSON type each has when it is not null: a line
+# where one has another (a hand edit, another program's JSON) is damaged, not a reader's crash.
+_SHAPES: Final = (
+    ("time", str),
+    ("kind", str),
+    ("request_id", str),
+    ("trace_id", str),
+    ("usage", dict),
+    ("timings", dict),
+    ("attempts", list),
+    ("error", dict),
+    ("limit", dict),
+)
+
+
 def parse_line(line: bytes) -> TraceRecord | None:
-    """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object)."""
+    """A record, or None for a damaged line (not UTF-8, not JSON, not a versioned object, or a field
+    readers take apart holding another JSON type than a record writes)."""
     try:
         record = fastjson.loads(line)
     except ValueError:
         return None
     if not isinstance(record, dict) or not isinstance(record.get("v"), int):
         return None
+    for name, kind in _SHAPES:
+        value = record.get(name)
+        if value is not None and not isinstance(value, kind):
+            return None
     return upgrade(record)
 
 

@@ -413,3 +413,21 @@ def test_show_prints_the_profile_rule_and_recorded_bodies(tmp_path: Path) -> Non
         "              … 6 more lines (--body-lines 0 shows all)",
     ]
     assert run("traces", "show", "5f0c", "--file", str(log), "--no-bodies").stdout.splitlines()[3:] == []
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [{"timings": "fast"}, {"usage": [1, 2]}, {"attempts": {"a": 1}}, {"kind": ["messages"]}, {"time": 5}],
+    ids=["timings", "usage", "attempts", "kind", "time"],
+)
+def test_a_record_with_a_field_of_another_type_is_a_damaged_line_not_a_crash(
+    tmp_path: Path, edit: dict[str, Any]
+) -> None:
+    log = tmp_path / "trace.jsonl"
+    good = fixture_records()[0]
+    log.write_text(json.dumps({**good, "request_id": "edited", **edit}) + "\n" + json.dumps(good) + "\n")
+    for command in (["tail"], ["list"], ["tail", "--json"]):
+        result = run("traces", *command, "--file", str(log))
+        assert result.exit_code == 0, result.output
+        assert "edited" not in result.stdout
+        assert "1 damaged line" in result.stderr
