@@ -35,6 +35,12 @@ async def ask(url: str) -> tuple[int, dict[str, object]]:
         return response.status, await response.json()
 
 
+def through_proxy(monkeypatch: pytest.MonkeyPatch, proxy: FakeUpstream) -> None:
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+
+
 async def test_an_http_proxy_from_the_environment_carries_the_upstream_request(
     start_gateway: GatewayFactory,
     upstream: FakeUpstream,
@@ -42,9 +48,7 @@ async def test_an_http_proxy_from_the_environment_carries_the_upstream_request(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    through_proxy(monkeypatch, proxy)
     proxy.enqueue(Reply.json(wire.message([{"type": "text", "text": "via the proxy"}])))
     gateway = await start_gateway(base_config(upstream.url, tmp_path / "trace.jsonl"))
 
@@ -56,12 +60,6 @@ async def test_an_http_proxy_from_the_environment_carries_the_upstream_request(
     host = upstream.url.removeprefix("http://")
     assert (seen.method, seen.path, seen.headers["Host"]) == ("POST", "/v1/messages", host)
     assert seen.json()["model"] == "claude-sonnet-4-5"
-
-
-def through_proxy(monkeypatch: pytest.MonkeyPatch, proxy: FakeUpstream) -> None:
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HTTP_PROXY", proxy.url)
 
 
 async def ask_stream(url: str) -> tuple[int, bytes]:
