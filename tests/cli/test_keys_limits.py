@@ -114,7 +114,9 @@ async def test_with_redis_state_the_use_is_read_from_redis(
 ) -> None:
     upstream.default = Reply.json(wire.message())
     data = limited_config(tmp_path, upstream.url)
-    data["server"]["state"] = {"backend": "redis", "url": redis_server.url}
+    # A generous timeout: on a loaded CI machine the default let one slow first call open the breaker,
+    # and the requests were admitted unchecked (on_error: open), so nothing was counted.
+    data["server"]["state"] = {"backend": "redis", "url": redis_server.url, "timeout": 5}
     gateway = await start_gateway(data)
     body = {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as session:

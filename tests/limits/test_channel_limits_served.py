@@ -140,8 +140,8 @@ async def test_two_requests_sharing_a_client_request_id_each_give_back_only_thei
     another request with the same id ends (the cap would be exceeded while the first still streams)."""
     events = wire.stream_events(wire.message())
     upstream.enqueue(
-        Reply.sse([*events[:2], 0.1, *events[2:]]),  # A: short
-        Reply.sse([*events[:2], 1.5, *events[2:]]),  # B: long, the same request id as A
+        Reply.sse([*events[:2], 1.0, *events[2:]]),  # A: short
+        Reply.sse([*events[:2], 2.5, *events[2:]]),  # B: long, the same request id as A
         Reply.sse([*events[:2], 0.5, *events[2:]]),  # C
         Reply.sse([*events[:2], 0.5, *events[2:]]),  # D
     )
