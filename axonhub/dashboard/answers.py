@@ -113,15 +113,17 @@ def totals(pairs: list[dict[str, Any]]) -> dict[str, Any]:
         return out
 
     original, replay = side("original"), side("replay")
+    # Only pairs where both sides answered are compared: two failures agree on nothing.
+    answered = [p for p in pairs if p["original"]["stop_reason"] and p["replay"]["stop_reason"]]
     return {
         "requests": len(pairs),
         "original": original,
         "replay": replay,
         "difference": {name: _minus(replay[name], original[name]) for name in original},
-        "same_stop_reasons": sum(1 for p in pairs if p["original"]["stop_reason"] == p["replay"]["stop_reason"]),
+        "same_stop_reasons": sum(1 for p in answered if p["original"]["stop_reason"] == p["replay"]["stop_reason"]),
         "same_tools": sum(
             1
-            for p in pairs
+            for p in answered
             if [c["name"] for c in p["original"]["tool_calls"]] == [c["name"] for c in p["replay"]["tool_calls"]]
         ),
     }

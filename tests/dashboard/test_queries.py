@@ -6,11 +6,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from axonhub.config import Price
 from axonhub.dashboard import queries
+from axonhub.dashboard.answers import totals
 from axonhub.dashboard.index import Index, Indexer
 from tests.dashboard.records import START, record, rotated_log, write_log
 from tests.dashboard.test_index import until
@@ -209,3 +211,17 @@ def test_a_window_keeps_at_most_96_points():
     for span in (600, 3600, 86400, 7 * 86400, 30 * 86400):
         window = queries.Window.of(time.time() - span, time.time())
         assert window.points <= 97
+
+
+def test_a_replay_summary_compares_only_pairs_where_both_sides_answered() -> None:
+    def side(stop: str | None, tools: list[str]) -> dict[str, Any]:
+        return {"stop_reason": stop, "tool_calls": [{"name": t} for t in tools], "usage": None, "latency_ms": 1.0}
+
+    pairs = [
+        {"original": side("tool_use", ["Bash"]), "replay": side("tool_use", ["Bash"])},  # the same
+        {"original": side("end_turn", []), "replay": side("tool_use", ["Read"])},  # different
+        {"original": side(None, []), "replay": side(None, [])},  # both failed: nothing to agree on
+        {"original": side("end_turn", []), "replay": side(None, [])},  # the replay failed
+    ]
+    done = totals(pairs)
+    assert (done["requests"], done["same_stop_reasons"], done["same_tools"]) == (4, 1, 1)
