@@ -547,8 +547,9 @@ async def api_channel_reset(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in {channel.name for channel in config_of(request).channels}:
         return web.json_response({"error": f"no channel named '{name}' in the config"}, status=404)
-    failures, cooling = request.config_dict[CHANNEL_HEALTH].cooldown(name, time.monotonic())
-    request.config_dict[CHANNEL_HEALTH].succeeded(name)
+    health = request.config_dict[CHANNEL_HEALTH]
+    failures, cooling = health.cooldown(name, time.monotonic())
+    health.succeeded(name)
     limiter = request.config_dict[LIMITER]
     shared = True
     try:

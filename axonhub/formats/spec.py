@@ -261,6 +261,12 @@ class Counting:
     render_answer: Callable[[int], dict[str, Any]]  # input tokens -> the answer a client of this format reads
 
 
+def count_in(answer: Mapping[str, Any], field: str) -> int | None:
+    """A channel's count answer's token count under `field`, when it is a whole number of at least 0."""
+    tokens = answer.get(field)
+    return tokens if type(tokens) is int and tokens >= 0 else None
+
+
 @dataclass(frozen=True, slots=True)
 class ModelList:
     """`GET …/models` and `GET …/models/{model}` in a format's own shape."""

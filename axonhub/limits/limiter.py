@@ -234,7 +234,7 @@ class Limiter:
             return kept
         until = min(self.exhausted_until(c.channel.name) or 0.0 for c in route.candidates)
         names = ", ".join(c.channel.name for c in route.candidates)
-        exceeded = Exceeded("channel", names, "provider_quota", 0, 0, until)
+        exceeded = _quota_exceeded(names, until)
         message = (
             f"rate limit: every channel that serves {route.resolved_model} ({names}) has exhausted its provider "
             f"quota; the first resets at {utc_iso(until)}"
@@ -422,9 +422,7 @@ class Limiter:
         if until is None:
             return None
         if until <= self.clock():
-            del self._exhausted[channel]
-            self.metrics.exhausted.labels(channel).set(0)
-            log.info("channel quota reset; trying it again", channel=channel)
+            self._forget_exhausted(channel, "channel quota reset; trying it again")
             return None
         return until
 
@@ -442,7 +440,7 @@ class Limiter:
         until = self.exhausted_until(channel)
         if until is None:
             return {}
-        return limit_headers(Exceeded("channel", channel, "provider_quota", 0, 0, until), "", self.clock())
+        return limit_headers(_quota_exceeded(channel, until), "", self.clock())
 
     def note_quota(self, channel: str, until: float) -> None:
         """`channel`'s provider quota is exhausted until `until`: skip it (every instance) until then."""
@@ -469,21 +467,23 @@ class Limiter:
             until = marks.get(_exhausted_key(name))
             if until is not None:
                 self._remember_exhausted(name, until)
-            elif self._exhausted.pop(name, None) is not None:
-                self.metrics.exhausted.labels(name).set(0)
-                log.info("channel quota mark cleared elsewhere; trying it again", channel=name)
+            elif name in self._exhausted:
+                self._forget_exhausted(name, "channel quota mark cleared elsewhere; trying it again")
 
     async def clear_quota(self, channel: str) -> float | None:
         """Forget that `channel`'s quota is exhausted, here and in the shared state (other instances
         follow within MARKS_EVERY_S); until when it was marked, or None. StateUnavailable when the
         shared state cannot be reached: the mark is then cleared here only."""
         until = self.exhausted_until(channel)
-        self._exhausted.pop(channel, None)
-        self.metrics.exhausted.labels(channel).set(0)
         if until is not None:
-            log.info("channel quota mark cleared by an admin; trying it again", channel=channel)
+            self._forget_exhausted(channel, "channel quota mark cleared by an admin; trying it again")
         await self._call(self.state.unmark(_exhausted_key(channel)))
         return until
+
+    def _forget_exhausted(self, channel: str, why: str) -> None:
+        del self._exhausted[channel]
+        self.metrics.exhausted.labels(channel).set(0)
+        log.info(why, channel=channel)
 
     # -----------------------------------------------------------------------------------------
     # Background work and health
@@ -536,6 +536,11 @@ class Limiter:
     def exhausted(self) -> dict[str, float]:
         now = self.clock()
         return {name: until for name, until in self._exhausted.items() if until > now}
+
+
+def _quota_exceeded(channels: str, until: float) -> Exceeded:
+    """The refusal of `channels` (one name, or several joined) for a provider quota spent until `until`."""
+    return Exceeded("channel", channels, "provider_quota", 0, 0, until)
 
 
 def _exhausted_key(channel: str) -> str:

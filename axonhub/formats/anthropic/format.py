@@ -18,7 +18,7 @@ from axonhub.formats.anthropic.codec import CODEC
 from axonhub.formats.anthropic.dialect import DIALECT
 from axonhub.formats.anthropic.request import check_count_tokens, check_messages, render_count_request
 from axonhub.formats.anthropic.traits import TRAITS
-from axonhub.formats.spec import Counting, Endpoint, Format, ModelList, WireFormat
+from axonhub.formats.spec import Counting, Endpoint, Format, ModelList, WireFormat, count_in
 from axonhub.models import anthropic_list, anthropic_model
 
 if TYPE_CHECKING:
@@ -32,8 +32,7 @@ def _count_request(request: ir.Request, channel: Channel) -> dict[str, Any]:
 
 
 def _read_count(answer: Mapping[str, Any]) -> int | None:
-    tokens = answer.get("input_tokens")
-    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0 else None
+    return count_in(answer, "input_tokens")
 
 
 def _count_answer(tokens: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from axonhub.formats.gemini.dialect import DIALECT
 from axonhub.formats.gemini.parse import check_count_request, check_request
 from axonhub.formats.gemini.request import output_limit, render_count_request
 from axonhub.formats.gemini.traits import TRAITS
-from axonhub.formats.spec import Counting, Endpoint, Format, Framing, ModelList, WireFormat
+from axonhub.formats.spec import Counting, Endpoint, Format, Framing, ModelList, WireFormat, count_in
 
 if TYPE_CHECKING:
     from axonhub.config import Channel
@@ -43,8 +43,7 @@ def _count_request(req: ir.Request, channel: Channel) -> dict[str, Any]:
 
 
 def _read_count(answer: Mapping[str, Any]) -> int | None:
-    tokens = answer.get("totalTokens")
-    return tokens if isinstance(tokens, int) and not isinstance(tokens, bool) and tokens >= 0 else None
+    return count_in(answer, "totalTokens")
 
 
 def _count_answer(tokens: int) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from axonhub.formats.openai_responses.dialect import DIALECT
 from axonhub.formats.openai_responses.render import render_count_request
 from axonhub.formats.openai_responses.request import check_request
 from axonhub.formats.openai_responses.traits import TRAITS
-from axonhub.formats.spec import Counting, Endpoint, Format, WireFormat
+from axonhub.formats.spec import Counting, Endpoint, Format, WireFormat, count_in
 
 if TYPE_CHECKING:
     from axonhub.config import Channel
@@ -37,8 +37,7 @@ def _count_request(request: ir.Request, channel: Channel) -> dict[str, Any]:
 
 
 def _read_count(answer: Mapping[str, Any]) -> int | None:
-    tokens = answer.get("input_tokens")
-    return tokens if type(tokens) is int and tokens >= 0 else None
+    return count_in(answer, "input_tokens")
 
 
 def _count_answer(tokens: int) -> dict[str, Any]:
